@@ -1,0 +1,140 @@
+"""The desired and observed load balancer, as plain frozen values.
+
+Nothing here does I/O or knows kopf: translation builds these from Kubernetes
+objects, providers turn them into cloud resources, and the operator turns the
+observed result back into a Service status.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
+
+
+class Protocol(enum.StrEnum):
+    TCP = "TCP"
+    UDP = "UDP"
+    SCTP = "SCTP"
+
+
+@dataclass(frozen=True, order=True)
+class ServiceRef:
+    """Which Service a load balancer belongs to; the identity cloud names are hashed from."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, order=True)
+class PortKey:
+    """A Service port is identified by number and protocol: TCP 53 and UDP 53 are two ports."""
+
+    port: int
+    protocol: Protocol
+
+    def __str__(self) -> str:
+        return f"{self.port}/{self.protocol}"
+
+
+@dataclass(frozen=True, order=True)
+class Port:
+    port: int
+    protocol: Protocol
+    node_port: int
+    name: str = ""
+
+    @property
+    def key(self) -> PortKey:
+        return PortKey(self.port, self.protocol)
+
+
+@dataclass(frozen=True, order=True)
+class Backend:
+    """One eligible Node, as a cloud sees it: its provider id and, when known, zone and address."""
+
+    node_name: str
+    provider_id: str
+    internal_ip: str | None = None
+    zone: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """How the cloud probes nodes.
+
+    ``local`` is True for ``externalTrafficPolicy: Local``: ``port`` is then the
+    Service's ``healthCheckNodePort``, which answers only on nodes with ready
+    endpoints. Otherwise ``port`` is kube-proxy's own health port (10256), which
+    answers on every healthy node.
+    """
+
+    port: int
+    path: str = "/healthz"
+    local: bool = False
+
+
+KUBE_PROXY_HEALTH_CHECK = HealthCheck(port=10256, path="/healthz", local=False)
+
+
+@dataclass(frozen=True)
+class LoadBalancerSpec:
+    """Everything a provider needs to build one load balancer, and nothing more.
+
+    ``ports`` holds only the ports the provider's chosen offering can serve;
+    the others were reported as problems before the provider sees the spec.
+    ``annotations`` carries the Service's annotations untouched so that each
+    provider reads its own options (upstream names such as
+    ``service.beta.kubernetes.io/aws-load-balancer-*``).
+    """
+
+    service: ServiceRef
+    uid: str
+    ports: tuple[Port, ...]
+    backends: tuple[Backend, ...]
+    health_check: HealthCheck
+    source_ranges: tuple[str, ...] = ()
+    internal: bool = False
+    requested_ips: tuple[str, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
+    load_balancer_class: str | None = None
+    # A sorted copy of the annotations, so that specs compare and hash by value.
+    annotation_items: tuple[tuple[str, str], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        frozen = MappingProxyType(dict(self.annotations))
+        object.__setattr__(self, "annotations", frozen)
+        object.__setattr__(self, "annotation_items", tuple(sorted(frozen.items())))
+
+    @property
+    def backend_ids(self) -> frozenset[str]:
+        return frozenset(b.provider_id for b in self.backends)
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """One entry of ``status.loadBalancer.ingress``: an IP, a hostname, or both."""
+
+    ip: str | None = None
+    hostname: str | None = None
+    ip_mode: str | None = None  # "VIP" for passthrough load balancers, "Proxy" otherwise
+
+
+@dataclass(frozen=True)
+class LoadBalancerStatus:
+    """What the provider observed after ``ensure``.
+
+    ``port_errors`` lets a provider report ports it accepted but the cloud
+    could not serve, as ``{port: "CamelCaseReason"}``; ``warnings`` are shown
+    to the user as Warning Events without failing the Service.
+    """
+
+    ingress: tuple[Ingress, ...]
+    port_errors: Mapping[PortKey, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()

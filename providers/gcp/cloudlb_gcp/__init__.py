@@ -1,0 +1,1 @@
+"""cloudlb provider plugin."""
