@@ -1,0 +1,71 @@
+"""Fitting a translated Service to what the provider's chosen offering can serve. Pure."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass
+
+from cloudlb import problems as p
+from cloudlb.model import LoadBalancerSpec, Protocol
+from cloudlb.problems import Problem
+from cloudlb.provider import Offering, Provider
+from cloudlb.translate import Translation
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The spec to ensure (only servable ports) and every problem found on the way."""
+
+    spec: LoadBalancerSpec
+    offering: Offering
+    problems: tuple[Problem, ...]
+
+    @property
+    def fatal(self) -> tuple[Problem, ...]:
+        return tuple(problem for problem in self.problems if problem.fatal)
+
+    @property
+    def port_problems(self) -> tuple[Problem, ...]:
+        return tuple(problem for problem in self.problems if problem.port is not None)
+
+
+def plan(translation: Translation, provider: Provider) -> Plan:
+    spec = translation.spec
+    found = list(translation.problems)
+    offering = provider.offering_for(spec)
+    kind = "internal" if spec.internal else "external"
+
+    servable = []
+    for port in spec.ports:
+        if port.protocol not in offering.protocols:
+            served = ", ".join(sorted(offering.protocols))
+            found.append(Problem(
+                f"spec.ports[{port.port}/{port.protocol}]", p.PROTOCOL_NOT_SUPPORTED,
+                f"{port.protocol} is not supported by the {kind} {offering.description} (it serves {served}); "
+                "the other ports are served",
+                port=port.key,
+            ))
+        else:
+            servable.append(port)
+
+    if not offering.same_port_tcp_udp:
+        by_number = Counter(port.port for port in servable)
+        for port in [q for q in servable if by_number[q.port] > 1 and q.protocol != Protocol.TCP]:
+            found.append(Problem(
+                f"spec.ports[{port.port}/{port.protocol}]", p.PROTOCOL_NOT_SUPPORTED,
+                f"the {offering.description} cannot serve TCP and {port.protocol} on the same port {port.port}",
+                port=port.key,
+            ))
+            servable.remove(port)
+
+    if len(servable) > offering.max_ports:
+        found.append(Problem(
+            "spec.ports", p.TOO_MANY_PORTS,
+            f"{len(servable)} ports exceed the {offering.description}'s limit of {offering.max_ports}",
+            fatal=True,
+        ))
+
+    spec = dataclasses.replace(spec, ports=tuple(servable))
+    found.extend(provider.validate(spec))
+    return Plan(spec=spec, offering=offering, problems=tuple(found))
