@@ -1,0 +1,156 @@
+"""The kopf wiring: watches feed the reconciler's queue; workers, resync and garbage collection run beside.
+
+Handlers are thin on purpose: they only record the newest object and enqueue
+its key. All decisions live in ``cloudlb.reconciler``. kopf's own handler
+state machinery (annotations, its own finalizer) is not used: the controller is
+level-triggered and keeps the upstream finalizer itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import kopf
+
+from cloudlb.config import ControllerConfig
+from cloudlb.kube import KubeClient
+from cloudlb.metrics import Metrics
+from cloudlb.model import FINALIZER, ServiceRef
+from cloudlb.provider import Provider
+from cloudlb.reconciler import Reconciler, class_matches, is_load_balancer
+
+logger = logging.getLogger(__name__)
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+def build_settings(config: ControllerConfig) -> kopf.OperatorSettings:
+    settings = kopf.OperatorSettings()
+    settings.posting.reporting_component = "cloudlb"
+    settings.posting.reporting_instance = os.environ.get("HOSTNAME", "cloudlb")
+    # Our own Events only: kopf's log lines are not posted as Events.
+    settings.posting.level = logging.WARNING
+    settings.peering.clusterwide = True
+    settings.peering.name = config.peering
+    settings.peering.standalone = config.standalone
+    settings.peering.mandatory = not config.standalone
+    # Replicas must differ in priority, otherwise kopf lets both run and only warns:
+    # a random priority makes exactly one the active one, the others wait.
+    settings.peering.priority = random.randint(1, 2**30)  # not a secret: any spread will do
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    # Only the newest version of an object matters to a level-triggered controller.
+    settings.batching.batch_window = 0.1
+    return settings
+
+
+def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Metrics) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    background: list[asyncio.Task[None]] = []
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        if config.api_server:
+            return kopf.ConnectionInfo(server=config.api_server)
+        if os.path.exists(SERVICE_ACCOUNT_TOKEN):
+            return kopf.login_with_service_account(**kwargs)
+        return kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        reconciler.kube = KubeClient(settings)
+        if config.metrics_port:
+            metrics.serve(config.metrics_port)
+        for index in range(config.workers):
+            background.append(asyncio.create_task(reconciler.run_worker(), name=f"cloudlb-worker-{index}"))
+        background.append(asyncio.create_task(_resync_loop(reconciler, config), name="cloudlb-resync"))
+        background.append(asyncio.create_task(_gc_loop(reconciler, config, metrics), name="cloudlb-gc"))
+        logger.info("cloudlb started: provider=%s class=%s cluster=%s workers=%d", config.provider,
+                    config.effective_class, config.cluster_name, config.workers)
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        reconciler.queue.close()
+        reconciler.executor.shutdown(wait=False, cancel_futures=True)
+        metrics.close()
+
+    @kopf.on.event("v1", "services", registry=registry)
+    def service_event(type: str, event: kopf.RawEvent, **_: Any) -> None:
+        reconciler.on_service_event(type, event["object"])
+
+    @kopf.on.event("v1", "nodes", registry=registry)
+    def node_event(type: str, event: kopf.RawEvent, **_: Any) -> None:
+        reconciler.on_node_event(type, event["object"])
+
+    return registry
+
+
+async def _resync_loop(reconciler: Reconciler, config: ControllerConfig) -> None:
+    """Periodic full resync catches drift made in the cloud behind our back."""
+    while True:
+        await asyncio.sleep(config.resync_interval)
+        reconciler.resync_all()
+
+
+async def _gc_loop(reconciler: Reconciler, config: ControllerConfig, metrics: Metrics) -> None:
+    await asyncio.sleep(config.gc_initial_delay)
+    while True:
+        try:
+            await collect_garbage(reconciler, config, metrics)
+        except Exception:
+            logger.exception("garbage collection failed; will try again")
+        await asyncio.sleep(config.gc_interval)
+
+
+async def collect_garbage(reconciler: Reconciler, config: ControllerConfig, metrics: Metrics) -> list[ServiceRef]:
+    """Delete load balancers whose Service no longer wants one from us.
+
+    The in-memory cache decides only who is a candidate; each candidate is read
+    back from the API server before anything is deleted, so a stale cache can
+    never cost a live Service its load balancer.
+    """
+    assert reconciler.kube is not None
+    owned: Sequence[ServiceRef] = await reconciler._call("list_owned", reconciler.provider.list_owned)
+    collected: list[ServiceRef] = []
+    for ref in owned:
+        if _still_wanted(reconciler.services.get(ref), config):
+            continue
+        fresh = await reconciler.kube.get_service(ref)
+        if _still_wanted(fresh, config):
+            continue
+        if fresh is not None and FINALIZER in (fresh.get("metadata") or {}).get("finalizers", []):
+            continue  # its own reconcile cleans it up and removes the finalizer
+        logger.info("deleting orphaned load balancer of %s", ref)
+        await reconciler._call("delete", reconciler.provider.delete, ref)
+        metrics.garbage_collected.inc()
+        collected.append(ref)
+    return collected
+
+
+def _still_wanted(service: dict[str, Any] | None, config: ControllerConfig) -> bool:
+    return (service is not None and is_load_balancer(service) and class_matches(service, config)
+            and not (service.get("metadata") or {}).get("deletionTimestamp"))
+
+
+async def run_async(config: ControllerConfig, provider: Provider, *,
+                    stop_flag: threading.Event | asyncio.Event | None = None,
+                    ready_flag: threading.Event | asyncio.Event | None = None,
+                    metrics: Metrics | None = None) -> Reconciler:
+    metrics = metrics or Metrics()
+    reconciler = Reconciler(config, provider, metrics)
+    registry = build_registry(config, reconciler, metrics)
+    liveness = f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None
+    await kopf.operator(
+        registry=registry, settings=build_settings(config), clusterwide=True,
+        standalone=config.standalone, peering_name=None if config.standalone else config.peering,
+        liveness_endpoint=liveness, stop_flag=stop_flag, ready_flag=ready_flag,
+    )
+    return reconciler
