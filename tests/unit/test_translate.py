@@ -1,0 +1,163 @@
+"""Translation of Services into LoadBalancerSpec: every field and every bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cloudlb import problems as p
+from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, HealthCheck, Port, PortKey, Protocol, ServiceRef
+from cloudlb.translate import SOURCE_RANGES_ANNOTATION, translate
+
+BACKENDS = (Backend("node-a", "aws:///us-east-1a/i-1", "10.0.0.1", "us-east-1a"),)
+
+
+def service(ports: list[dict[str, Any]] | None = None, annotations: dict[str, str] | None = None,
+            **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "web", "namespace": "shop", "uid": "uid-1", "annotations": annotations or {}},
+        "spec": {"type": "LoadBalancer",
+                 "ports": ports if ports is not None else [{"port": 80, "protocol": "TCP", "nodePort": 30080}],
+                 **spec},
+    }
+
+
+def test_ports_protocols_node_ports_and_identity() -> None:
+    result = translate(service([
+        {"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080},
+        {"name": "dns", "port": 53, "protocol": "UDP", "nodePort": 30053},
+        {"name": "dns-tcp", "port": 53, "nodePort": 30054},  # protocol defaults to TCP
+    ]), BACKENDS)
+    assert result.problems == ()
+    assert result.spec.service == ServiceRef("shop", "web")
+    assert result.spec.uid == "uid-1"
+    assert result.spec.ports == (Port(80, Protocol.TCP, 30080, "http"), Port(53, Protocol.UDP, 30053, "dns"),
+                                 Port(53, Protocol.TCP, 30054, "dns-tcp"))
+    assert result.spec.backends == BACKENDS
+    assert result.spec.internal is False
+
+
+def test_cluster_policy_probes_kube_proxy_and_local_probes_health_check_node_port() -> None:
+    assert translate(service(), ()).spec.health_check == KUBE_PROXY_HEALTH_CHECK
+    assert HealthCheck(10256, "/healthz", local=False) == KUBE_PROXY_HEALTH_CHECK
+    local = translate(service(externalTrafficPolicy="Local", healthCheckNodePort=32001), ())
+    assert local.spec.health_check == HealthCheck(32001, "/healthz", local=True)
+    assert local.problems == ()
+
+
+def test_local_policy_without_health_check_node_port_falls_back_and_says_so() -> None:
+    result = translate(service(externalTrafficPolicy="Local"), ())
+    assert result.spec.health_check == KUBE_PROXY_HEALTH_CHECK
+    assert [(x.field, x.fatal) for x in result.problems] == [("spec.healthCheckNodePort", False)]
+
+
+def test_sctp_is_kept_for_the_provider_to_judge() -> None:
+    result = translate(service([{"port": 9999, "protocol": "SCTP", "nodePort": 31000}]), ())
+    assert result.spec.ports == (Port(9999, Protocol.SCTP, 31000),)
+
+
+@pytest.mark.parametrize(("port", "field", "reason"), [
+    ({"port": 80, "protocol": "QUIC", "nodePort": 30080}, "spec.ports[0].protocol", p.PROTOCOL_NOT_SUPPORTED),
+    ({"port": 0, "nodePort": 30080}, "spec.ports[0].port", p.INVALID_PORT),
+    ({"port": 70000, "nodePort": 30080}, "spec.ports[0].port", p.INVALID_PORT),
+    ({"port": "80", "nodePort": 30080}, "spec.ports[0].port", p.INVALID_PORT),
+    ({"port": 80}, "spec.ports[0].nodePort", p.MISSING_NODE_PORT),
+])
+def test_bad_port_is_dropped_and_named(port: dict[str, Any], field: str, reason: str) -> None:
+    result = translate(service([port, {"port": 443, "nodePort": 30443}]), ())
+    assert [(x.field, x.reason, x.fatal) for x in result.problems] == [(field, reason, False)]
+    assert result.spec.ports == (Port(443, Protocol.TCP, 30443),)
+
+
+def test_missing_node_port_names_the_port_for_the_status() -> None:
+    result = translate(service([{"port": 80, "protocol": "UDP"}]), ())
+    assert result.problems[0].port == PortKey(80, Protocol.UDP)
+    assert result.problems[0].status_error == "cloudlb.io/MissingNodePort"
+
+
+def test_duplicate_port_keeps_the_first() -> None:
+    result = translate(service([{"port": 80, "nodePort": 30080}, {"port": 80, "nodePort": 30081}]), ())
+    assert result.spec.ports == (Port(80, Protocol.TCP, 30080),)
+    assert [x.reason for x in result.problems] == [p.DUPLICATE_PORT]
+
+
+def test_source_ranges_from_field_normalized_sorted_and_deduplicated() -> None:
+    result = translate(service(loadBalancerSourceRanges=["203.0.113.7/24", "10.0.0.0/8", "10.0.0.0/8",
+                                                         "2001:db8::/32"]), ())
+    assert result.spec.source_ranges == ("10.0.0.0/8", "2001:db8::/32", "203.0.113.0/24")
+    assert result.problems == ()
+
+
+def test_source_ranges_field_wins_over_annotation() -> None:
+    result = translate(service(annotations={SOURCE_RANGES_ANNOTATION: "192.0.2.0/24"},
+                               loadBalancerSourceRanges=["198.51.100.0/24"]), ())
+    assert result.spec.source_ranges == ("198.51.100.0/24",)
+
+
+def test_source_ranges_annotation_is_the_fallback() -> None:
+    result = translate(service(annotations={SOURCE_RANGES_ANNOTATION: " 192.0.2.0/24 , 198.51.100.0/25"}), ())
+    assert result.spec.source_ranges == ("192.0.2.0/24", "198.51.100.0/25")
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.0/33", "not-a-cidr", "10.0.0.1", "300.1.1.1/8"])
+def test_invalid_source_range_is_fatal(bad: str) -> None:
+    result = translate(service(loadBalancerSourceRanges=["10.0.0.0/8", bad]), ())
+    assert [(x.field, x.reason, x.fatal) for x in result.problems] == [
+        ("spec.loadBalancerSourceRanges", p.INVALID_SOURCE_RANGE, True)]
+    assert result.fatal and bad in result.fatal[0].message
+
+
+def test_invalid_source_range_in_annotation_names_the_annotation() -> None:
+    result = translate(service(annotations={SOURCE_RANGES_ANNOTATION: "10.0.0.0/8,bogus"}), ())
+    assert result.fatal[0].field == f"metadata.annotations[{SOURCE_RANGES_ANNOTATION}]"
+
+
+@pytest.mark.parametrize(("annotations", "internal"), [
+    ({"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}, True),
+    ({"service.beta.kubernetes.io/aws-load-balancer-internal": "0.0.0.0/0"}, True),
+    ({"service.beta.kubernetes.io/aws-load-balancer-internal": "false"}, False),
+    ({"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}, True),
+    ({"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}, False),
+    ({"networking.gke.io/load-balancer-type": "Internal"}, True),
+    ({"cloud.google.com/load-balancer-type": "internal"}, True),
+    ({"networking.gke.io/load-balancer-type": "External"}, False),
+])
+def test_internal_from_upstream_annotations(annotations: dict[str, str], internal: bool) -> None:
+    result = translate(service(annotations=annotations), ())
+    assert result.problems == ()
+    assert result.spec.internal is internal
+
+
+@pytest.mark.parametrize("annotations", [
+    {"service.beta.kubernetes.io/aws-load-balancer-internal": "yes please"},
+    {"service.beta.kubernetes.io/aws-load-balancer-scheme": "private"},
+    {"networking.gke.io/load-balancer-type": "Intern"},
+])
+def test_malformed_internal_annotation_is_fatal(annotations: dict[str, str]) -> None:
+    result = translate(service(annotations=annotations), ())
+    name = next(iter(annotations))
+    assert [(x.field, x.reason, x.fatal) for x in result.problems] == [
+        (f"metadata.annotations[{name}]", p.INVALID_ANNOTATION, True)]
+
+
+def test_conflicting_internal_annotations_are_fatal() -> None:
+    result = translate(service(annotations={
+        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}), ())
+    assert result.fatal and "disagree" in result.fatal[0].message
+
+
+def test_requested_ip() -> None:
+    assert translate(service(loadBalancerIP="203.0.113.10"), ()).spec.requested_ips == ("203.0.113.10",)
+    bad = translate(service(loadBalancerIP="203.0.113.300"), ())
+    assert [(x.field, x.fatal) for x in bad.problems] == [("spec.loadBalancerIP", True)]
+
+
+def test_annotations_are_carried_and_specs_compare_by_value() -> None:
+    annotations = {"b": "2", "a": "1"}
+    first = translate(service(annotations=annotations), BACKENDS).spec
+    second = translate(service(annotations=dict(reversed(annotations.items()))), BACKENDS).spec
+    assert first.annotations["a"] == "1"
+    assert first == second and hash(first) == hash(second)
+    assert first != translate(service(annotations={"a": "1"}), BACKENDS).spec
