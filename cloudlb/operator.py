@@ -63,6 +63,7 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Me
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        reconciler.loop = asyncio.get_running_loop()
         reconciler.kube = KubeClient(settings)
         if config.metrics_port:
             metrics.serve(config.metrics_port)
@@ -143,9 +144,10 @@ def _still_wanted(service: dict[str, Any] | None, config: ControllerConfig) -> b
 async def run_async(config: ControllerConfig, provider: Provider, *,
                     stop_flag: threading.Event | asyncio.Event | None = None,
                     ready_flag: threading.Event | asyncio.Event | None = None,
-                    metrics: Metrics | None = None) -> Reconciler:
-    metrics = metrics or Metrics()
-    reconciler = Reconciler(config, provider, metrics)
+                    reconciler: Reconciler | None = None) -> Reconciler:
+    """Run the controller until ``stop_flag`` is set; a ``reconciler`` may be passed in to watch it."""
+    reconciler = reconciler or Reconciler(config, provider, Metrics())
+    metrics = reconciler.metrics
     registry = build_registry(config, reconciler, metrics)
     liveness = f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None
     await kopf.operator(

@@ -80,6 +80,7 @@ class Reconciler:
         self.backoff: Backoff[ServiceRef] = Backoff(config.backoff_base, config.backoff_cap)
         self.executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="cloudlb-provider")
         self.kube: KubeClient | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
 
     # --- triggers -------------------------------------------------------------------------
