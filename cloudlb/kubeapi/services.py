@@ -1,0 +1,299 @@
+"""What the real API server does to a Service on create and update.
+
+Defaults (protocol, targetPort, policies), allocation of ``clusterIP``,
+``nodePort``s and ``healthCheckNodePort``, the type-change clean-up and the
+validation errors a controller can run into. Allocations are derived from the
+Services in the store (excluding the one being written), so a failed write or a
+removed Service cannot leak a port.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from cloudlb.kubeapi import errors
+from cloudlb.kubeapi.errors import FieldCause
+
+Obj = dict[str, Any]
+
+SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
+PROTOCOLS = ("SCTP", "TCP", "UDP")
+TRAFFIC_POLICIES = ("Cluster", "Local")
+_EXTERNAL_TYPES = ("NodePort", "LoadBalancer")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join(f'"{value}"' for value in values)
+
+
+def node_ports_of(service: Obj) -> set[int]:
+    """Every node port a Service holds (service ports and the health check port)."""
+    spec = service.get("spec") or {}
+    held = {port["nodePort"] for port in spec.get("ports") or [] if isinstance(port, dict)
+            and isinstance(port.get("nodePort"), int) and port["nodePort"]}
+    if isinstance(spec.get("healthCheckNodePort"), int) and spec["healthCheckNodePort"]:
+        held.add(spec["healthCheckNodePort"])
+    return held
+
+
+class ServiceAdmission:
+    """Defaulting, allocation and validation of v1 Services."""
+
+    def __init__(self, service_cidr: str = "10.96.0.0/12", node_port_range: tuple[int, int] = (30000, 32767),
+                 rng: random.Random | None = None) -> None:
+        self.service_cidr = ipaddress.IPv4Network(service_cidr)
+        self.node_port_range = node_port_range
+        self._rng = rng or random.Random()
+
+    def release(self, obj: Obj) -> None:
+        """Nothing to do: allocations are recomputed from the Services that still exist."""
+
+    def admit(self, new: Obj, old: Obj | None, others: Iterable[Obj]) -> None:
+        others = list(others)
+        name = new["metadata"]["name"]
+        spec = new.get("spec")
+        if not isinstance(spec, dict):
+            spec = new["spec"] = {}
+        old_spec: dict[str, Any] = (old or {}).get("spec") or {}
+        causes: list[FieldCause] = []
+        if not (len(name) <= 63 and _DNS1035_LABEL.match(name)):
+            causes.append(FieldCause("metadata.name", f'Invalid value: "{name}": a DNS-1035 label must consist of '
+                                     "lower case alphanumeric characters or '-', start with an alphabetic "
+                                     "character, and end with an alphanumeric character"))
+        service_type = spec.setdefault("type", "ClusterIP")
+        if service_type not in SERVICE_TYPES:
+            causes.append(FieldCause("spec.type", f'Unsupported value: "{service_type}": supported values: '
+                                     f"{_quoted(SERVICE_TYPES)}", "FieldValueNotSupported"))
+            raise errors.invalid("Service", name, causes)
+        if old is not None and old_spec.get("type") != service_type:
+            self._drop_type_dependent_fields(spec, old_spec)
+        ports = spec.get("ports") or []
+        if not isinstance(ports, list) or not all(isinstance(port, dict) for port in ports):
+            causes.append(FieldCause("spec.ports", "Invalid value: ports must be a list of objects"))
+            raise errors.invalid("Service", name, causes)
+        self._default(spec, ports)
+        causes += self._validate(spec, old_spec, ports, old is not None)
+        if causes:
+            raise errors.invalid("Service", name, causes)
+        causes += self._allocate_cluster_ip(spec, old_spec, others)
+        causes += self._allocate_node_ports(spec, old_spec, ports, others)
+        if causes:
+            raise errors.invalid("Service", name, causes)
+        new.setdefault("status", {}).setdefault("loadBalancer", {})
+
+    # --- defaults and validation ----------------------------------------------------------------
+
+    @staticmethod
+    def _drop_type_dependent_fields(spec: dict[str, Any], old_spec: dict[str, Any]) -> None:
+        """On a type change, clear what the old type needed unless the user changed it too (as upstream)."""
+        service_type = spec["type"]
+        if service_type not in _EXTERNAL_TYPES:
+            old_node_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                              for p in old_spec.get("ports") or [] if isinstance(p, dict)}
+            for port in spec.get("ports") or []:
+                if not isinstance(port, dict):
+                    continue
+                same = old_node_ports.get((port.get("port"), port.get("protocol", "TCP")))
+                if "nodePort" in port and port["nodePort"] == same:
+                    del port["nodePort"]
+            if spec.get("externalTrafficPolicy") == old_spec.get("externalTrafficPolicy"):
+                spec.pop("externalTrafficPolicy", None)
+        if service_type != "LoadBalancer":
+            for field_name in ("healthCheckNodePort", "loadBalancerClass", "allocateLoadBalancerNodePorts"):
+                if field_name in spec and spec[field_name] == old_spec.get(field_name):
+                    del spec[field_name]
+
+    @staticmethod
+    def _default(spec: dict[str, Any], ports: list[dict[str, Any]]) -> None:
+        service_type = spec["type"]
+        for port in ports:
+            port.setdefault("protocol", "TCP")
+            if port.get("targetPort") in (None, 0, ""):
+                port["targetPort"] = port.get("port")
+        spec.setdefault("sessionAffinity", "None")
+        if service_type in _EXTERNAL_TYPES:
+            spec.setdefault("externalTrafficPolicy", "Cluster")
+        if service_type != "ExternalName":
+            spec.setdefault("internalTrafficPolicy", "Cluster")
+        if service_type == "LoadBalancer":
+            spec.setdefault("allocateLoadBalancerNodePorts", True)
+        if spec.get("externalTrafficPolicy") == "Local" and service_type != "LoadBalancer":
+            spec.pop("healthCheckNodePort", None)
+
+    def _validate(self, spec: dict[str, Any], old_spec: dict[str, Any], ports: list[dict[str, Any]],
+                  updating: bool) -> list[FieldCause]:
+        causes: list[FieldCause] = []
+        service_type = spec["type"]
+        low, high = self.node_port_range
+        headless = spec.get("clusterIP") == "None"
+        if not ports and service_type != "ExternalName" and not headless:
+            causes.append(FieldCause("spec.ports", "Required value", "FieldValueRequired"))
+        seen_names: set[str] = set()
+        seen_pairs: set[tuple[Any, Any]] = set()
+        seen_node_ports: set[tuple[int, str]] = set()
+        for index, port in enumerate(ports):
+            path = f"spec.ports[{index}]"
+            number, protocol, port_name = port.get("port"), port.get("protocol"), port.get("name") or ""
+            if len(ports) > 1 and not port_name:
+                causes.append(FieldCause(f"{path}.name", "Required value", "FieldValueRequired"))
+            if port_name and port_name in seen_names:
+                causes.append(FieldCause(f"{path}.name", f'Duplicate value: "{port_name}"', "FieldValueDuplicate"))
+            seen_names.add(port_name)
+            if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 65535:
+                causes.append(FieldCause(f"{path}.port", f"Invalid value: {json.dumps(number)}: must be between "
+                                         "1 and 65535, inclusive"))
+            if protocol not in PROTOCOLS:
+                causes.append(FieldCause(f"{path}.protocol", f"Unsupported value: {json.dumps(protocol)}: "
+                                         f"supported values: {_quoted(PROTOCOLS)}", "FieldValueNotSupported"))
+            if (number, protocol) in seen_pairs:
+                causes.append(FieldCause(path, f'Duplicate value: {{"port": {json.dumps(number)}, '
+                                         f'"protocol": {json.dumps(protocol)}}}', "FieldValueDuplicate"))
+            seen_pairs.add((number, protocol))
+            node_port = port.get("nodePort")
+            if node_port in (None, 0):
+                continue
+            if service_type not in _EXTERNAL_TYPES:
+                causes.append(FieldCause(f"{path}.nodePort", f"Forbidden: may not be used when `type` is "
+                                         f"'{service_type}'", "FieldValueForbidden"))
+            elif not isinstance(node_port, int) or not low <= node_port <= high:
+                causes.append(FieldCause(f"{path}.nodePort", f"Invalid value: {json.dumps(node_port)}: provided "
+                                         f"port is not in the valid range. The range of valid ports is {low}-{high}"))
+            elif (node_port, str(protocol)) in seen_node_ports:
+                causes.append(FieldCause(f"{path}.nodePort", f"Duplicate value: {node_port}", "FieldValueDuplicate"))
+            else:
+                seen_node_ports.add((node_port, str(protocol)))
+        causes += self._validate_policies(spec, old_spec, updating)
+        return causes
+
+    def _validate_policies(self, spec: dict[str, Any], old_spec: dict[str, Any], updating: bool) -> list[FieldCause]:
+        causes: list[FieldCause] = []
+        service_type = spec["type"]
+        lb_class = spec.get("loadBalancerClass")
+        if lb_class is not None and service_type != "LoadBalancer":
+            causes.append(FieldCause("spec.loadBalancerClass", f"Invalid value: {json.dumps(lb_class)}: may only "
+                                     "be used when `type` is 'LoadBalancer'"))
+        if (updating and service_type == "LoadBalancer" and old_spec.get("type") == "LoadBalancer"
+                and lb_class != old_spec.get("loadBalancerClass")):
+            causes.append(FieldCause("spec.loadBalancerClass", f"Invalid value: {json.dumps(lb_class)}: may not "
+                                     "change once set"))
+        policy = spec.get("externalTrafficPolicy")
+        if policy is not None:
+            if service_type not in _EXTERNAL_TYPES:
+                causes.append(FieldCause("spec.externalTrafficPolicy", f"Invalid value: {json.dumps(policy)}: may "
+                                         "only be set for externally-accessible services"))
+            elif policy not in TRAFFIC_POLICIES:
+                causes.append(FieldCause("spec.externalTrafficPolicy", f"Unsupported value: {json.dumps(policy)}: "
+                                         f"supported values: {_quoted(TRAFFIC_POLICIES)}",
+                                         "FieldValueNotSupported"))
+        health = spec.get("healthCheckNodePort")
+        if health not in (None, 0) and not (service_type == "LoadBalancer" and policy == "Local"):
+            causes.append(FieldCause("spec.healthCheckNodePort", f"Invalid value: {json.dumps(health)}: may only be "
+                                     "set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
+        return causes
+
+    # --- allocation -------------------------------------------------------------------------------
+
+    def _allocate_cluster_ip(self, spec: dict[str, Any], old_spec: dict[str, Any],
+                             others: list[Obj]) -> list[FieldCause]:
+        if spec["type"] == "ExternalName":
+            for field_name in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+                spec.pop(field_name, None)
+            return []
+        wanted = spec.get("clusterIP") or (spec.get("clusterIPs") or [None])[0]
+        previous = old_spec.get("clusterIP")
+        if previous:
+            if wanted and wanted != previous:
+                return [FieldCause("spec.clusterIPs[0]", f'Invalid value: "{wanted}": may not change once set')]
+            wanted = previous
+        elif wanted and wanted != "None":
+            problem = self._check_cluster_ip(wanted, others)
+            if problem:
+                return [FieldCause("spec.clusterIPs", f'Invalid value: ["{wanted}"]: failed to allocate IP '
+                                   f"{wanted}: {problem}")]
+        elif not wanted:
+            wanted = self._free_cluster_ip(others)
+        spec["clusterIP"] = wanted
+        spec["clusterIPs"] = [wanted]
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        return []
+
+    def _check_cluster_ip(self, wanted: str, others: list[Obj]) -> str | None:
+        try:
+            address = ipaddress.IPv4Address(wanted)
+        except ValueError:
+            return "not a valid IPv4 address"
+        if address not in self.service_cidr or address in (self.service_cidr.network_address,
+                                                          self.service_cidr.broadcast_address):
+            return f"provided IP is not in the valid range. The range of valid IPs is {self.service_cidr}"
+        if wanted in {(other.get("spec") or {}).get("clusterIP") for other in others}:
+            return "provided IP is already allocated"
+        return None
+
+    def _free_cluster_ip(self, others: list[Obj]) -> str:
+        used = {(other.get("spec") or {}).get("clusterIP") for other in others}
+        # .1 is the `kubernetes` Service's address on a real cluster; keep it free.
+        first, last = 2, self.service_cidr.num_addresses - 2
+        while True:
+            candidate = str(self.service_cidr.network_address + self._rng.randint(first, last))
+            if candidate not in used:
+                return candidate
+
+    def _allocate_node_ports(self, spec: dict[str, Any], old_spec: dict[str, Any], ports: list[dict[str, Any]],
+                             others: list[Obj]) -> list[FieldCause]:
+        service_type = spec["type"]
+        used = set().union(*(node_ports_of(other) for other in others)) if others else set()
+        causes: list[FieldCause] = []
+        wants_ports = service_type == "NodePort" or (
+            service_type == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True))
+        if service_type in _EXTERNAL_TYPES:
+            kept = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                    for p in old_spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")}
+            for port in ports:
+                if not port.get("nodePort") and (port.get("port"), port.get("protocol")) in kept:
+                    port["nodePort"] = kept[(port.get("port"), port.get("protocol"))]
+            for index, port in enumerate(ports):
+                if port.get("nodePort") and port["nodePort"] in used:
+                    causes.append(FieldCause(f"spec.ports[{index}].nodePort", f"Invalid value: {port['nodePort']}: "
+                                             "provided port is already allocated"))
+            if causes:
+                return causes
+            by_number = {port["port"]: port["nodePort"] for port in ports if port.get("nodePort")}
+            for port in ports:
+                if port.get("nodePort") or not wants_ports:
+                    continue
+                # The same port number over TCP and UDP shares one node port, as upstream allocates it.
+                port["nodePort"] = by_number.get(port["port"]) or self._free_node_port(used | set(by_number.values()))
+                by_number[port["port"]] = port["nodePort"]
+        causes += self._allocate_health_check_port(spec, old_spec, ports, used)
+        return causes
+
+    def _allocate_health_check_port(self, spec: dict[str, Any], old_spec: dict[str, Any],
+                                    ports: list[dict[str, Any]], used: set[int]) -> list[FieldCause]:
+        if not (spec["type"] == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"):
+            spec.pop("healthCheckNodePort", None)
+            return []
+        wanted = spec.get("healthCheckNodePort") or old_spec.get("healthCheckNodePort")
+        taken = used | {port["nodePort"] for port in ports if port.get("nodePort")}
+        if wanted:
+            low, high = self.node_port_range
+            if wanted in taken or not isinstance(wanted, int) or not low <= wanted <= high:
+                return [FieldCause("spec.healthCheckNodePort", f"Invalid value: {json.dumps(wanted)}: provided "
+                                   "port is already allocated or out of range")]
+        else:
+            wanted = self._free_node_port(taken)
+        spec["healthCheckNodePort"] = wanted
+        return []
+
+    def _free_node_port(self, taken: set[int]) -> int:
+        low, high = self.node_port_range
+        free = [port for port in range(low, high + 1) if port not in taken]
+        if not free:
+            raise errors.ApiError(500, "InternalError", "range is full: no node ports left to allocate")
+        return self._rng.choice(free)
