@@ -85,6 +85,9 @@ controller's default", so they are left out rather than passed empty.
 {{- if not (kindIs "invalid" .Values.resyncInterval) }}
 - {{ print "--resync-interval=" .Values.resyncInterval | quote }}
 {{- end }}
+{{- if not (kindIs "invalid" .Values.gcInterval) }}
+- {{ print "--gc-interval=" .Values.gcInterval | quote }}
+{{- end }}
 - {{ print "--metrics-port=" .Values.metrics.port | quote }}
 - {{ print "--health-port=" .Values.health.port | quote }}
 {{- if .Values.peering.standalone }}
