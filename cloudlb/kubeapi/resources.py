@@ -58,7 +58,8 @@ CORE_RESOURCES: tuple[ResourceType, ...] = (
     # Served (empty unless someone writes them) because `kubectl describe svc` looks them up.
     ResourceType("", "v1", "endpoints", "Endpoints", namespaced=True, short_names=("ep",)),
     ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", namespaced=True),
-    ResourceType("events.k8s.io", "v1", "events", "Event", namespaced=True, short_names=("ev",)),
+    # No short name: `ev` stays unambiguous for kubectl (it means core v1 Events).
+    ResourceType("events.k8s.io", "v1", "events", "Event", namespaced=True),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", namespaced=True),
     ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
                  namespaced=False, short_names=("crd", "crds"), subresources=("status",),
