@@ -1,0 +1,19 @@
+"""What GCP's passthrough Network Load Balancers carry (static, so the CLI can show it without credentials)."""
+
+from cloudlb.model import Protocol
+from cloudlb.provider import Capabilities, Offering
+
+# One rule per protocol on one address serves TCP and UDP (also on one port number) on one IP.
+# Five listed ports per rule; more become a port range (external) or all ports (internal), so
+# the count of Service ports is bounded only by Kubernetes.
+MAX_SERVICE_PORTS = 100
+
+CAPABILITIES = Capabilities(
+    offerings=(
+        Offering("external", "External passthrough Network Load Balancer (backend service based)",
+                 frozenset({Protocol.TCP, Protocol.UDP}), max_ports=MAX_SERVICE_PORTS),
+        # SCTP is carried by an L3_DEFAULT forwarding rule, which internal passthrough balancers accept.
+        Offering("internal", "Internal passthrough Network Load Balancer",
+                 frozenset({Protocol.TCP, Protocol.UDP, Protocol.SCTP}), max_ports=MAX_SERVICE_PORTS),
+    )
+)

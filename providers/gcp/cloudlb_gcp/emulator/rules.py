@@ -1,0 +1,300 @@
+"""What the real Compute API enforces for passthrough load balancing, checked before anything is stored.
+
+Each ``check_*`` validates one resource against the store (references must
+exist, schemes and protocols must fit together) and fills the fields the API
+computes (addresses, ``users``, ``size``). ``check_delete`` refuses to delete
+what another resource still uses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from google.cloud import compute_v1
+
+from cloudlb_gcp.emulator.errors import ApiError, already_exists, in_use, invalid
+from cloudlb_gcp.emulator.paths import ResourcePath, check_name
+from cloudlb_gcp.emulator.store import Store
+
+# TEST-NET-3: external addresses are only data here and are never dialled.
+EXTERNAL_POOL = ipaddress.ip_network("203.0.113.0/24")
+PASSTHROUGH_SCHEMES = frozenset({"EXTERNAL", "INTERNAL"})
+# Backend-service based passthrough forwarding rules (SCTP only exists on target-pool/instance rules,
+# and on internal ones through L3_DEFAULT).
+FORWARDING_RULE_PROTOCOLS = frozenset({"TCP", "UDP", "L3_DEFAULT"})
+BACKEND_SERVICE_PROTOCOLS = frozenset({"TCP", "UDP", "UNSPECIFIED"})
+FIREWALL_PROTOCOLS = frozenset({"tcp", "udp", "icmp", "sctp", "esp", "ah", "ipip", "all"})
+MAX_LISTED_PORTS = 5
+LABEL_KEY_MAX = 63
+
+
+def check_labels(labels: Any) -> None:
+    for key, value in dict(labels).items():
+        if not key or len(key) > LABEL_KEY_MAX or not all(c.islower() or c.isdigit() or c in "-_" for c in key):
+            raise invalid(f"Invalid value for field 'labels': label key '{key}' is invalid")
+        if len(value) > LABEL_KEY_MAX or not all(c.islower() or c.isdigit() or c in "-_" for c in value):
+            raise invalid(f"Invalid value for field 'labels': label value '{value}' is invalid")
+
+
+def _used_ips(store: Store) -> set[str]:
+    used = {a.address for _, a in store.items("addresses") if a.address}
+    used |= {r.I_p_address for _, r in store.items("forwardingRules") if r.I_p_address}
+    for _, instance in store.items("instances"):
+        used |= {nic.network_i_p for nic in instance.network_interfaces}
+    return used
+
+
+def _subnet_range(store: Store, link: str) -> ipaddress.IPv4Network:
+    _, subnet = store.resolve(link, "subnetworks")
+    return ipaddress.ip_network(subnet.ip_cidr_range)  # type: ignore[return-value]
+
+
+def allocate_ip(store: Store, internal_subnet: str | None) -> str:
+    """A free address: from the subnetwork for internal ones, from the external pool otherwise."""
+    pool = _subnet_range(store, internal_subnet) if internal_subnet else EXTERNAL_POOL
+    used = _used_ips(store)
+    for candidate in list(pool.hosts())[9:]:  # low addresses are the gateway's and the nodes'
+        if str(candidate) not in used:
+            return str(candidate)
+    raise ApiError(403, "IP_SPACE_EXHAUSTED", f"no free address left in {pool}")
+
+
+def _check_ip(text: str) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        raise invalid(f"Invalid value for field 'address': '{text}'. Invalid IPv4 address.") from None
+
+
+def check_address(store: Store, path: ResourcePath, address: compute_v1.Address) -> None:
+    address_type = address.address_type or "EXTERNAL"
+    address.address_type = address_type
+    check_labels(address.labels)
+    if address_type == "INTERNAL":
+        if not address.subnetwork:
+            raise invalid("Invalid value for field 'resource.subnetwork': an INTERNAL address needs a subnetwork")
+        store.resolve(address.subnetwork, "subnetworks")
+        if address.purpose not in ("", "GCE_ENDPOINT", "SHARED_LOADBALANCER_VIP"):
+            raise invalid(f"Invalid value for field 'resource.purpose': '{address.purpose}'")
+    elif address_type == "EXTERNAL":
+        if address.subnetwork or address.purpose:
+            raise invalid("An EXTERNAL address takes neither a subnetwork nor a purpose")
+        address.network_tier = address.network_tier or "PREMIUM"
+    else:
+        raise invalid(f"Invalid value for field 'resource.addressType': '{address_type}'")
+    if address.address:
+        ip = _check_ip(address.address)
+        if address_type == "INTERNAL" and ip not in _subnet_range(store, address.subnetwork):
+            raise invalid(f"Requested internal IP {ip} is outside the subnetwork's range")
+        if any(a.address == address.address for p, a in store.items("addresses") if p != path):
+            raise ApiError(409, "alreadyExists", f"IP '{ip}' is already reserved by another address")
+    else:
+        address.address = allocate_ip(store, address.subnetwork if address_type == "INTERNAL" else None)
+    address.status = "RESERVED"
+
+
+def _ports_of(rule: compute_v1.ForwardingRule) -> set[int] | None:
+    """The ports a rule takes; None means all of them."""
+    if rule.all_ports:
+        return None
+    if rule.port_range:
+        low, _, high = rule.port_range.partition("-")
+        return set(range(int(low), int(high or low) + 1))
+    return {int(p) for p in rule.ports}
+
+
+def _check_rule_ports(rule: compute_v1.ForwardingRule) -> None:
+    chosen = sum(bool(x) for x in (rule.all_ports, rule.port_range, list(rule.ports)))
+    if chosen != 1:
+        raise invalid("Exactly one of 'ports', 'portRange' and 'allPorts' must be set for a passthrough rule")
+    if len(rule.ports) > MAX_LISTED_PORTS:
+        raise invalid(f"Invalid value for field 'resource.ports': at most {MAX_LISTED_PORTS} ports")
+    try:
+        ports = _ports_of(rule) or set()
+    except ValueError:
+        raise invalid("Invalid value for field 'resource.ports' or 'resource.portRange'") from None
+    if any(not 1 <= p <= 65535 for p in ports):
+        raise invalid("Invalid value for field 'resource.ports': ports must be 1-65535")
+    if rule.I_p_protocol == "L3_DEFAULT" and not rule.all_ports:
+        raise invalid("An L3_DEFAULT forwarding rule must use allPorts")
+
+
+def _ports_overlap(a: set[int] | None, b: set[int] | None) -> bool:
+    return a is None or b is None or bool(a & b)
+
+
+def check_forwarding_rule(store: Store, path: ResourcePath, rule: compute_v1.ForwardingRule) -> None:
+    scheme = rule.load_balancing_scheme or "EXTERNAL"
+    rule.load_balancing_scheme = scheme
+    rule.I_p_protocol = rule.I_p_protocol or "TCP"
+    check_labels(rule.labels)
+    if scheme not in PASSTHROUGH_SCHEMES:
+        raise invalid(f"Load balancing scheme '{scheme}' is not served by this emulator")
+    if not rule.backend_service or rule.target:
+        raise invalid("A passthrough forwarding rule needs a backendService (target pools are not emulated)")
+    if rule.I_p_protocol not in FORWARDING_RULE_PROTOCOLS:
+        raise invalid(
+            f"Invalid value for field 'resource.IPProtocol': '{rule.I_p_protocol}'. "
+            f"A backend service based {scheme} forwarding rule accepts {sorted(FORWARDING_RULE_PROTOCOLS)}"
+        )
+    service_path, service = store.resolve(rule.backend_service, "backendServices")
+    if service_path.location != path.location:
+        raise invalid("The backend service must be in the forwarding rule's region")
+    if service.load_balancing_scheme != scheme:
+        raise invalid(f"Backend service scheme {service.load_balancing_scheme} does not match rule scheme {scheme}")
+    if service.protocol not in (rule.I_p_protocol, "UNSPECIFIED"):
+        raise invalid(
+            f"Forwarding rule protocol {rule.I_p_protocol} does not match backend service protocol "
+            f"{service.protocol}"
+        )
+    _check_rule_ports(rule)
+    if scheme == "INTERNAL":
+        if not rule.subnetwork:
+            raise invalid("Invalid value for field 'resource.subnetwork': an INTERNAL rule needs a subnetwork")
+        _, subnet = store.resolve(rule.subnetwork, "subnetworks")
+        rule.network = rule.network or subnet.network
+        rule.network_tier = ""
+    else:
+        if rule.allow_global_access or rule.subnetwork:
+            raise invalid("allowGlobalAccess and subnetwork are only valid on INTERNAL forwarding rules")
+        rule.network_tier = rule.network_tier or "PREMIUM"
+    _bind_address(store, path, rule)
+
+
+def _bind_address(store: Store, path: ResourcePath, rule: compute_v1.ForwardingRule) -> None:
+    """Give the rule its IP: a reserved address it names (which records it as a user) or an ephemeral one."""
+    internal = rule.load_balancing_scheme == "INTERNAL"
+    if not rule.I_p_address:
+        rule.I_p_address = allocate_ip(store, rule.subnetwork if internal else None)
+        return
+    ip = _check_ip(rule.I_p_address)
+    reserved = [(p, a) for p, a in store.items("addresses", "regions", path.location) if a.address == str(ip)]
+    sharing = [r for p, r in store.items("forwardingRules") if r.I_p_address == str(ip) and p != path]
+    for other in sharing:
+        if other.I_p_protocol == rule.I_p_protocol and _ports_overlap(_ports_of(other), _ports_of(rule)):
+            raise invalid(f"IP {ip} is already used by forwarding rule '{other.name}' for overlapping ports")
+    if reserved:
+        _, address = reserved[0]
+        if (address.address_type == "INTERNAL") != internal:
+            raise invalid(f"Address {ip} is {address.address_type}, the rule is {rule.load_balancing_scheme}")
+        if internal and sharing and address.purpose != "SHARED_LOADBALANCER_VIP":
+            raise in_use(f"address '{address.name}'", sharing[0].self_link)
+        address.users.append(path.link)
+        address.status = "IN_USE"
+    elif internal and ip not in _subnet_range(store, rule.subnetwork):
+        raise invalid(f"IP {ip} is outside the rule's subnetwork")
+
+
+def release_address(store: Store, rule_link: str) -> None:
+    for _, address in store.items("addresses"):
+        if rule_link in address.users:
+            address.users.remove(rule_link)
+            address.status = "IN_USE" if address.users else "RESERVED"
+
+
+def check_health_check(store: Store, path: ResourcePath, check: compute_v1.HealthCheck) -> None:
+    kinds = {"HTTP": "http_health_check", "HTTPS": "https_health_check", "HTTP2": "http2_health_check",
+             "TCP": "tcp_health_check", "SSL": "ssl_health_check"}
+    if check.type_ not in kinds:
+        raise invalid(f"Invalid value for field 'resource.type': '{check.type_}'")
+    field = kinds[check.type_]
+    if field not in check:
+        raise invalid(f"A {check.type_} health check needs '{field}'")
+    port = getattr(check, field).port
+    if not 1 <= port <= 65535:
+        raise invalid(f"Invalid value for field 'resource.{field}.port': {port}")
+    check.check_interval_sec = check.check_interval_sec or 5
+    check.timeout_sec = check.timeout_sec or 5
+    if check.timeout_sec > check.check_interval_sec:
+        raise invalid("timeoutSec must not be greater than checkIntervalSec")
+
+
+def check_backend_service(store: Store, path: ResourcePath, service: compute_v1.BackendService) -> None:
+    scheme = service.load_balancing_scheme or "EXTERNAL"
+    service.load_balancing_scheme = scheme
+    service.protocol = service.protocol or "TCP"
+    if scheme not in PASSTHROUGH_SCHEMES:
+        raise invalid(f"Load balancing scheme '{scheme}' is not served by this emulator")
+    if service.protocol not in BACKEND_SERVICE_PROTOCOLS:
+        raise invalid(f"Invalid value for field 'resource.protocol': '{service.protocol}' for a passthrough service")
+    if len(service.health_checks) != 1:
+        raise invalid("A passthrough backend service needs exactly one health check")
+    check_path, _ = store.resolve(service.health_checks[0], "healthChecks")
+    if check_path.location != path.location:
+        raise invalid("Regional backend services need a health check in the same region")
+    groups: set[ResourcePath] = set()
+    for backend in service.backends:
+        group_path, _ = store.resolve(backend.group, "instanceGroups")
+        if group_path in groups:
+            raise invalid(f"Duplicate backend group '{backend.group}'")
+        groups.add(group_path)
+        if backend.balancing_mode not in ("", "CONNECTION"):
+            raise invalid("Passthrough backend services only accept balancingMode CONNECTION")
+        backend.balancing_mode = "CONNECTION"
+    for _, rule in store.items("forwardingRules"):
+        if _same(rule.backend_service, path, store) and service.protocol not in (rule.I_p_protocol, "UNSPECIFIED"):
+            raise invalid(f"Protocol {service.protocol} does not fit forwarding rule '{rule.name}'")
+
+
+def check_instance_group(store: Store, path: ResourcePath, group: compute_v1.InstanceGroup) -> None:
+    if group.network:
+        store.resolve(group.network, "networks")
+    group.size = 0
+
+
+def check_firewall(store: Store, path: ResourcePath, firewall: compute_v1.Firewall) -> None:
+    if not firewall.network:
+        raise invalid("Invalid value for field 'resource.network': a firewall needs a network")
+    store.resolve(firewall.network, "networks")
+    firewall.direction = firewall.direction or "INGRESS"
+    if not firewall.allowed and not firewall.denied:
+        raise invalid("A firewall needs 'allowed' or 'denied'")
+    entries: list[Any] = [*firewall.allowed, *firewall.denied]
+    for rule in entries:
+        protocol = rule.I_p_protocol
+        if protocol not in FIREWALL_PROTOCOLS and not protocol.isdigit():
+            raise invalid(f"Invalid value for field 'resource.allowed[].IPProtocol': '{protocol}'")
+        if rule.ports and protocol not in ("tcp", "udp", "sctp", "6", "17", "132"):
+            raise invalid(f"Ports are only allowed with tcp, udp and sctp, not '{protocol}'")
+        for port in rule.ports:
+            low, _, high = port.partition("-")
+            if not (low.isdigit() and (not high or high.isdigit())):
+                raise invalid(f"Invalid value for field 'resource.allowed[].ports': '{port}'")
+    for cidr in [*firewall.source_ranges, *firewall.destination_ranges]:
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            raise invalid(f"Invalid value for field 'resource.sourceRanges': '{cidr}'") from None
+    if firewall.direction == "INGRESS" and not firewall.source_ranges and not firewall.source_tags:
+        firewall.source_ranges.append("0.0.0.0/0")
+
+
+def _same(link: str, path: ResourcePath, store: Store) -> bool:
+    try:
+        return store.resolve(link, path.collection)[0] == path
+    except ApiError:
+        return False
+
+
+def check_delete(store: Store, path: ResourcePath, resource: Any) -> None:
+    """Refuse to delete a resource that another one still references, as the API does."""
+    users: list[str] = []
+    if path.collection == "backendServices":
+        users = [r.self_link for _, r in store.items("forwardingRules") if _same(r.backend_service, path, store)]
+    elif path.collection == "healthChecks":
+        users = [s.self_link for _, s in store.items("backendServices")
+                 if any(_same(h, path, store) for h in s.health_checks)]
+    elif path.collection == "instanceGroups":
+        users = [s.self_link for _, s in store.items("backendServices")
+                 if any(_same(b.group, path, store) for b in s.backends)]
+    elif path.collection == "addresses":
+        users = list(resource.users)
+    if users:
+        raise in_use(f"{path.collection[:-1]} '{path.name}'", users[0])
+
+
+def check_new_name(store: Store, path: ResourcePath) -> None:
+    check_name(path.name)
+    if store.find(path) is not None:
+        raise already_exists(path.relative)

@@ -1,0 +1,77 @@
+"""The GKE annotations the GCP provider reads, and the problems a malformed one causes.
+
+Upstream names are used so that manifests written for GKE work unchanged.
+Which annotation makes a Service internal is decided by the core
+(``spec.internal``); the options below only shape the load balancer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cloudlb.model import LoadBalancerSpec
+from cloudlb.problems import INVALID_ANNOTATION, UNSUPPORTED_OPTION, Problem
+
+SUBNET = "networking.gke.io/internal-load-balancer-subnet"
+GLOBAL_ACCESS = "networking.gke.io/internal-load-balancer-allow-global-access"
+IP_ADDRESSES = "networking.gke.io/load-balancer-ip-addresses"
+INTERNAL_ONLY = (SUBNET, GLOBAL_ACCESS)
+RESOURCE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+# GKE takes at most one IPv4 and one IPv6 address name (dual stack); IPv6 is not served here.
+MAX_ADDRESS_NAMES = 2
+
+
+@dataclass(frozen=True)
+class GCPOptions:
+    subnet: str | None = None
+    global_access: bool = False
+    address_names: tuple[str, ...] = ()
+
+
+def _address_names(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def read_options(annotations: Mapping[str, str]) -> GCPOptions:
+    """The options as the provider uses them; ``validate`` has already refused malformed values."""
+    return GCPOptions(
+        subnet=annotations.get(SUBNET, "").strip() or None,
+        global_access=annotations.get(GLOBAL_ACCESS, "").strip().lower() == "true",
+        address_names=_address_names(annotations.get(IP_ADDRESSES, "")),
+    )
+
+
+def validate(spec: LoadBalancerSpec) -> Sequence[Problem]:
+    """Problems with the GKE annotations; malformed ones are fatal, since guessing could change who can connect."""
+    found: list[Problem] = []
+    annotations = spec.annotations
+
+    def bad(name: str, message: str) -> None:
+        found.append(Problem(f"metadata.annotations[{name}]", INVALID_ANNOTATION, message, fatal=True))
+
+    if GLOBAL_ACCESS in annotations and annotations[GLOBAL_ACCESS].strip().lower() not in ("true", "false"):
+        bad(GLOBAL_ACCESS, f'must be "true" or "false", not {annotations[GLOBAL_ACCESS]!r}')
+    if SUBNET in annotations and not RESOURCE_NAME.match(annotations[SUBNET].strip()):
+        bad(SUBNET, f"{annotations[SUBNET]!r} is not a valid subnetwork name")
+    if IP_ADDRESSES in annotations:
+        names = _address_names(annotations[IP_ADDRESSES])
+        if not names:
+            bad(IP_ADDRESSES, "names no reserved address")
+        elif len(names) > MAX_ADDRESS_NAMES:
+            bad(IP_ADDRESSES, f"names {len(names)} addresses; at most {MAX_ADDRESS_NAMES} (one per IP family)")
+        for name in names:
+            if not RESOURCE_NAME.match(name):
+                bad(IP_ADDRESSES, f"{name!r} is not a valid address name")
+        if spec.requested_ips:
+            found.append(Problem(
+                "spec.loadBalancerIP", UNSUPPORTED_OPTION,
+                f"ignored: the {IP_ADDRESSES} annotation takes precedence over spec.loadBalancerIP",
+            ))
+    if not spec.internal:
+        for name in INTERNAL_ONLY:
+            if name in annotations:
+                found.append(Problem(f"metadata.annotations[{name}]", UNSUPPORTED_OPTION,
+                                     "ignored: only internal load balancers take this annotation"))
+    return found

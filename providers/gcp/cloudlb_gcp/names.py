@@ -1,0 +1,78 @@
+"""Deterministic GCE names for one Service's load balancer, and for the cluster's shared instance groups.
+
+Names must match ``[a-z]([-a-z0-9]{0,61}[a-z0-9])?``. They carry a readable
+namespace and name (truncated) for humans and a hash of cluster + namespace +
+name for uniqueness, so two clusters in one project, or two long names that
+share a prefix, never collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from cloudlb.model import ServiceRef
+
+MAX_NAME_LENGTH = 63
+PREFIX = "clb"
+HASH_LENGTH = 10
+_NOT_ALLOWED = re.compile(r"[^a-z0-9-]+")
+# Room left for the readable parts: 63 - "clb-" - "-" - "-<hash>" - the longest suffix ("-udp").
+_NAMESPACE_ROOM = 14
+_NAME_ROOM = MAX_NAME_LENGTH - len(PREFIX) - 1 - _NAMESPACE_ROOM - 1 - (1 + HASH_LENGTH) - 4
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:HASH_LENGTH]
+
+
+def _readable(text: str, room: int) -> str:
+    return _NOT_ALLOWED.sub("-", text.lower())[:room]
+
+
+@dataclass(frozen=True)
+class LoadBalancerNames:
+    """The name of every GCE resource of one Service's load balancer."""
+
+    base: str
+
+    @property
+    def address(self) -> str:
+        return self.base
+
+    @property
+    def health_check(self) -> str:
+        return self.base
+
+    @property
+    def backend_service(self) -> str:
+        return self.base
+
+    @property
+    def traffic_firewall(self) -> str:
+        return self.base
+
+    @property
+    def health_check_firewall(self) -> str:
+        return f"{self.base}-hc"
+
+    def forwarding_rule(self, protocol: str) -> str:
+        """One rule per IP protocol on the shared address: ``-tcp``, ``-udp`` or ``-l3`` (L3_DEFAULT)."""
+        suffix = {"TCP": "tcp", "UDP": "udp", "L3_DEFAULT": "l3"}[protocol]
+        return f"{self.base}-{suffix}"
+
+
+def names_for(cluster: str, service: ServiceRef) -> LoadBalancerNames:
+    base = "-".join((
+        PREFIX,
+        _readable(service.namespace, _NAMESPACE_ROOM),
+        _readable(service.name, _NAME_ROOM),
+        digest(cluster, service.namespace, service.name),
+    ))
+    return LoadBalancerNames(base)
+
+
+def instance_group_name(cluster: str) -> str:
+    """One unmanaged group per zone for the whole cluster: GCE lets an instance be in one load-balanced group."""
+    return f"{PREFIX}-ig-{_readable(cluster, 30).strip('-')}-{digest(cluster)}".replace("--", "-")

@@ -1,0 +1,172 @@
+"""The GCP provider: backend-service based passthrough Network Load Balancers, external or internal.
+
+``ensure`` builds the desired state of each resource from the spec and
+converges them one by one in dependency order (address, health check, instance
+groups, firewalls, then forwarding rules around the backend service), changing
+only what differs. ``delete`` goes the other way and tolerates missing parts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from google.cloud import compute_v1
+
+from cloudlb.model import Ingress, LoadBalancerSpec, LoadBalancerStatus, ServiceRef
+from cloudlb.problems import Problem
+from cloudlb.provider import Capabilities, NotOwnedError, Offering, Provider, RetryLater
+from cloudlb_gcp import gke_annotations
+from cloudlb_gcp.capabilities import CAPABILITIES
+from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
+from cloudlb_gcp.instances import InstanceDirectory, InstanceNetwork, instance_refs
+from cloudlb_gcp.names import LoadBalancerNames, instance_group_name, names_for
+from cloudlb_gcp.ownership import OwnerMark, read_mark
+from cloudlb_gcp.resources import (
+    address,
+    backend_service,
+    firewalls,
+    forwarding_rules,
+    health_check,
+    instance_groups,
+)
+from cloudlb_gcp.resources.calls import read
+
+log = logging.getLogger(__name__)
+
+
+class GCPProvider(Provider):
+    capabilities: Capabilities = CAPABILITIES
+
+    def __init__(self, cluster_name: str, compute: Compute) -> None:
+        self.cluster_name = cluster_name
+        self.compute = compute
+        self.instances = InstanceDirectory(compute)
+        self.group_name = instance_group_name(cluster_name)
+        self.cluster_mark = OwnerMark(cluster_name)
+
+    def offering_for(self, spec: LoadBalancerSpec) -> Offering:
+        return self.capabilities.offering("internal" if spec.internal else "external")
+
+    def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
+        return gke_annotations.validate(spec)
+
+    # -- ensure ----------------------------------------------------------------------------------------
+
+    def ensure(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
+        compute = self.compute
+        names = names_for(self.cluster_name, spec.service)
+        mark = OwnerMark(self.cluster_name, spec.service)
+        options = gke_annotations.read_options(spec.annotations)
+        refs = instance_refs(spec.backends)
+        networks = [self.instances.network_of(ref) for ref in refs]
+        network = networks[0].network if networks else None
+        subnetwork = self._subnetwork(options, networks) if spec.internal else None
+
+        rules_now = forwarding_rules.observe(compute, names)
+        forwarding_rules.check_owned(rules_now, mark)
+        chosen = self._address(spec, options, names, mark, subnetwork, rules_now)
+        check_link = health_check.ensure(compute, names.health_check, mark, spec.health_check)
+        groups = instance_groups.ensure(compute, self.group_name, self.cluster_mark,
+                                        instance_groups.by_zone(refs), network)
+        service_now = backend_service.get(compute, names.backend_service)
+        if network is not None:
+            # Without a node there is no network to learn; firewalls are made once the first node joins.
+            tags = sorted({n.tags[0] for n in networks if n.tags})
+            firewalls.ensure(compute, firewalls.traffic_rule(
+                names.traffic_firewall, mark, network, spec.ports, chosen.ip, spec.source_ranges, tags), mark)
+            firewalls.ensure(compute, firewalls.health_check_rule(
+                names.health_check_firewall, mark, network, spec.health_check.port, spec.internal, tags), mark)
+
+        frontend = forwarding_rules.Frontend(
+            ip=chosen.ip, backend_service=compute.regional("backendServices", names.backend_service),
+            internal=spec.internal, network=network, subnetwork=subnetwork, global_access=options.global_access,
+        )
+        wanted = forwarding_rules.plan(names, mark, spec.ports, frontend)
+        # Rules go first so that the backend service may change protocol or scheme, then come back.
+        kept = forwarding_rules.remove_stale(compute, rules_now, wanted)
+        backend_service.ensure(compute, backend_service.desired(
+            names.backend_service, mark, "INTERNAL" if spec.internal else "EXTERNAL",
+            backend_service.protocol_for({r.I_p_protocol for r in wanted}), check_link, groups,
+        ), mark, service_now)
+        forwarding_rules.create_missing(compute, kept, wanted)
+
+        if not chosen.ours:
+            address.release(compute, names.address, mark)
+        if service_now is not None:
+            dropped = instance_groups.zones_of(b.group for b in service_now.backends) - instance_groups.zones_of(
+                groups)
+            if dropped:
+                instance_groups.remove_unused(compute, self.group_name, self.cluster_mark, dropped)
+        return LoadBalancerStatus(ingress=(Ingress(ip=chosen.ip, ip_mode="VIP"),))
+
+    def _subnetwork(self, options: gke_annotations.GCPOptions, networks: list[InstanceNetwork]) -> str:
+        if options.subnet:
+            return self.compute.regional("subnetworks", options.subnet)
+        if networks:
+            return networks[0].subnetwork
+        raise RetryLater("an internal load balancer needs a subnetwork: name one with "
+                         f"{gke_annotations.SUBNET} or wait for a node to learn it from", delay=30)
+
+    def _address(self, spec: LoadBalancerSpec, options: gke_annotations.GCPOptions, names: LoadBalancerNames,
+                 mark: OwnerMark, subnetwork: str | None,
+                 rules_now: dict[str, compute_v1.ForwardingRule]) -> address.ChosenAddress:
+        """The IP to serve on: a user's reserved address, else our own (re-reserved when it no longer fits)."""
+        compute = self.compute
+        if options.address_names:
+            return address.users_address(compute, options.address_names[0], spec.internal)
+        requested = spec.requested_ips[0] if spec.requested_ips else None
+        if requested:
+            existing = address.reserved_with_ip(compute, requested)
+            if existing is not None and existing.name != names.address:
+                if (existing.address_type or "EXTERNAL") != ("INTERNAL" if spec.internal else "EXTERNAL"):
+                    return address.users_address(compute, existing.name, spec.internal)
+                return address.ChosenAddress(existing.address, ours=False)
+        own = address.own_address(compute, names.address)
+        if own is not None and read_mark(own.description) == mark and not address.fits(
+                own, spec.internal, subnetwork, requested):
+            # The rules hold the old IP; they go first, and are recreated on the new one.
+            forwarding_rules.remove_all(compute, names, mark)
+            rules_now.clear()
+            address.release(compute, names.address, mark)
+            own = None
+        return address.reserve(compute, names.address, mark, spec.internal, subnetwork, requested, own)
+
+    # -- delete and list ------------------------------------------------------------------------------
+
+    def delete(self, service: ServiceRef) -> None:
+        compute = self.compute
+        names = names_for(self.cluster_name, service)
+        mark = OwnerMark(self.cluster_name, service)
+        forwarding_rules.remove_all(compute, names, mark)
+        used_groups = backend_service.remove(compute, names.backend_service, mark)
+        health_check.remove(compute, names.health_check, mark)
+        firewalls.remove(compute, names.traffic_firewall, mark)
+        firewalls.remove(compute, names.health_check_firewall, mark)
+        address.release(compute, names.address, mark)
+        zones = instance_groups.zones_of(used_groups) | instance_groups.cluster_zones(compute, self.group_name)
+        instance_groups.remove_unused(compute, self.group_name, self.cluster_mark, zones)
+
+    def list_owned(self) -> Sequence[ServiceRef]:
+        compute = self.compute
+        regional: dict[str, Any] = {"project": compute.project, "region": compute.region, "retry": READ_RETRY,
+                    "timeout": REQUEST_TIMEOUT}
+        listings = [
+            read("listing forwarding rules", lambda: list(compute.forwarding_rules.list(**regional))),
+            read("listing backend services", lambda: list(compute.backend_services.list(**regional))),
+            read("listing health checks", lambda: list(compute.health_checks.list(**regional))),
+            read("listing addresses", lambda: list(compute.addresses.list(**regional))),
+            read("listing firewalls", lambda: list(compute.firewalls.list(
+                project=compute.project, retry=READ_RETRY, timeout=REQUEST_TIMEOUT))),
+        ]
+        owned = set()
+        for listing in listings:
+            for resource in listing or ():
+                mark = read_mark(resource.description)
+                if mark is not None and mark.cluster == self.cluster_name and mark.service is not None:
+                    owned.add(mark.service)
+        return sorted(owned)
+
+
+__all__ = ["GCPProvider", "NotOwnedError"]

@@ -1,0 +1,1 @@
+"""One module per GCE resource type: build the desired resource, diff it against what exists, converge it."""

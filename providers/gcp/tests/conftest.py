@@ -1,0 +1,73 @@
+"""Fixtures: a seeded GCE emulator on 127.0.0.1 and a GCP provider talking to it over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import pytest
+
+from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, HealthCheck, LoadBalancerSpec, Port, Protocol, ServiceRef
+from cloudlb.provider import ProviderSettings
+from cloudlb_gcp.emulator import GCEEmulator
+from cloudlb_gcp.plugin import plugin
+from cloudlb_gcp.provider import GCPProvider
+
+PROJECT = "test-project"
+REGION = "us-central1"
+CLUSTER = "test-cluster"
+NODES = (("us-central1-a", "node-1", "10.128.0.2"), ("us-central1-b", "node-2", "10.128.0.3"),
+         ("us-central1-a", "node-3", "10.128.0.4"))
+
+SpecFactory = Callable[..., LoadBalancerSpec]
+
+
+def backend(zone: str, name: str, ip: str) -> Backend:
+    return Backend(node_name=name, provider_id=f"gce://{PROJECT}/{zone}/{name}", internal_ip=ip, zone=zone)
+
+
+@pytest.fixture
+def emulator() -> Iterator[GCEEmulator]:
+    with GCEEmulator(project=PROJECT, region=REGION) as emu:
+        emu.add_network("default")
+        emu.add_subnetwork("default", "default", "10.128.0.0/20")
+        emu.add_subnetwork("lb-subnet", "default", "10.130.0.0/24")
+        for zone, name, ip in NODES:
+            emu.add_instance(zone, name, ip)
+        emu.add_instance("us-central1-b", "node-4", "10.128.0.5")
+        yield emu
+
+
+@pytest.fixture
+def provider(emulator: GCEEmulator) -> GCPProvider:
+    settings = ProviderSettings(cluster_name=CLUSTER, options={
+        "gcp_project": PROJECT, "gcp_region": REGION, "gcp_endpoint": emulator.url})
+    created = plugin.create(settings)
+    assert isinstance(created, GCPProvider)
+    return created
+
+
+@pytest.fixture
+def make_spec() -> SpecFactory:
+    def build(
+        name: str = "web",
+        ports: Sequence[tuple[int, str]] = ((80, "TCP"),),
+        nodes: Sequence[tuple[str, str, str]] = NODES,
+        health_check: HealthCheck = KUBE_PROXY_HEALTH_CHECK,
+        source_ranges: Sequence[str] = (),
+        internal: bool = False,
+        requested_ips: Sequence[str] = (),
+        annotations: dict[str, str] | None = None,
+    ) -> LoadBalancerSpec:
+        return LoadBalancerSpec(
+            service=ServiceRef("default", name),
+            uid=f"uid-{name}",
+            ports=tuple(Port(port, Protocol(proto), 30000 + i, f"p{i}") for i, (port, proto) in enumerate(ports)),
+            backends=tuple(sorted(backend(*n) for n in nodes)),
+            health_check=health_check,
+            source_ranges=tuple(source_ranges),
+            internal=internal,
+            requested_ips=tuple(requested_ips),
+            annotations=annotations or {},
+        )
+
+    return build
