@@ -71,8 +71,8 @@ class ServiceAdmission:
             causes.append(FieldCause("spec.type", f'Unsupported value: "{service_type}": supported values: '
                                      f"{_quoted(SERVICE_TYPES)}", "FieldValueNotSupported"))
             raise errors.invalid("Service", name, causes)
-        if old is not None and old_spec.get("type") != service_type:
-            self._drop_type_dependent_fields(spec, old_spec)
+        if old is not None:
+            self._drop_fields_no_longer_needed(spec, old_spec)
         ports = spec.get("ports") or []
         if not isinstance(ports, list) or not all(isinstance(port, dict) for port in ports):
             causes.append(FieldCause("spec.ports", "Invalid value: ports must be a list of objects"))
@@ -90,9 +90,16 @@ class ServiceAdmission:
     # --- defaults and validation ----------------------------------------------------------------
 
     @staticmethod
-    def _drop_type_dependent_fields(spec: dict[str, Any], old_spec: dict[str, Any]) -> None:
-        """On a type change, clear what the old type needed unless the user changed it too (as upstream)."""
+    def _drop_fields_no_longer_needed(spec: dict[str, Any], old_spec: dict[str, Any]) -> None:
+        """Clear what the old type or policy needed, unless the user changed it too (as upstream does)."""
         service_type = spec["type"]
+        needed_health_check = old_spec.get("type") == "LoadBalancer" and old_spec.get("externalTrafficPolicy") == "Local"
+        needs_health_check = service_type == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+        if needed_health_check and not needs_health_check and \
+                spec.get("healthCheckNodePort") == old_spec.get("healthCheckNodePort"):
+            spec.pop("healthCheckNodePort", None)
+        if old_spec.get("type") == service_type:
+            return
         if service_type not in _EXTERNAL_TYPES:
             old_node_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
                               for p in old_spec.get("ports") or [] if isinstance(p, dict)}
