@@ -1,20 +1,22 @@
-"""Entry point of the ``aws`` provider (placeholder until the AWS provider lands)."""
+"""Entry point of the ``aws`` provider: Network Load Balancers (default) and Classic ELBs through boto3."""
 
-from cloudlb.model import Protocol
-from cloudlb.provider import Capabilities, Offering, Provider, ProviderPlugin, ProviderSettings
+from cloudlb.provider import ProviderOption, ProviderPlugin
+from cloudlb_aws.capabilities import CAPABILITIES
+from cloudlb_aws.provider import DEFAULT_TYPE_OPTION, create_provider
+from cloudlb_aws.sandbox import start_sandbox
 
-CAPABILITIES = Capabilities(
-    offerings=(
-        Offering("nlb", "Network Load Balancer", frozenset({Protocol.TCP, Protocol.UDP}), ingress="hostname"),
-        Offering("clb", "Classic Elastic Load Balancer", frozenset({Protocol.TCP}),
-                 same_port_tcp_udp=False, mixed_protocols=False, max_ports=100, ingress="hostname"),
-    )
+plugin = ProviderPlugin(
+    name="aws",
+    description="AWS Network Load Balancers and Classic ELBs (boto3; region and endpoint from the AWS environment)",
+    capabilities=CAPABILITIES,
+    create=create_provider,
+    options=(
+        ProviderOption(
+            DEFAULT_TYPE_OPTION,
+            "load balancer for Services without service.beta.kubernetes.io/aws-load-balancer-type: "
+            "nlb (Network Load Balancer) or clb (Classic ELB, the upstream default)",
+            default="nlb",
+        ),
+    ),
+    sandbox=start_sandbox,
 )
-
-
-def _create(settings: ProviderSettings) -> Provider:
-    raise NotImplementedError("the AWS provider is not built yet")
-
-
-plugin = ProviderPlugin(name="aws", description="AWS NLB and Classic ELB (boto3)",
-                        capabilities=CAPABILITIES, create=_create)

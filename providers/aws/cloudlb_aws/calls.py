@@ -1,0 +1,164 @@
+"""boto3 clients, the count of AWS calls they make, and AWS errors turned into cloudlb's typed errors.
+
+Every call goes through botocore's own retry logic (``standard`` mode:
+throttling and 5xx are retried with jittered backoff) and its ``before-call``
+event, where cloudlb counts calls by IAM action. The counts feed the API-call
+benchmark and the test that proves the IAM policy is exactly what the code uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from cloudlb.provider import PermanentError, RetryLater
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_elb import ElasticLoadBalancingClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
+# AWS takes at most 20 names or ARNs per Describe call (moto does not enforce it; we do).
+DESCRIBE_BATCH = 20
+# Targets per RegisterTargets/DeregisterTargets call; keeps each request small and retryable.
+TARGET_BATCH = 100
+
+T = TypeVar("T")
+CallObserver = Callable[[str], None]
+_observers: list[CallObserver] = []
+_observers_lock = threading.Lock()
+
+THROTTLING = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestLimitExceeded",
+    "TooManyRequestsException", "SlowDown", "PriorRequestNotComplete",
+})
+# Dependencies that clear up by themselves: a group still attached to a deleting
+# load balancer, a target group still in use, a load balancer still provisioning.
+TRANSIENT = frozenset({
+    "DependencyViolation", "ResourceInUse", "OperationNotPermitted", "InternalFailure", "ServiceUnavailable",
+    "IncorrectState", "InvalidGroup.InUse", "Unavailable", "InternalError",
+})
+# Bad configuration: retrying with the same Service cannot help.
+PERMANENT = frozenset({
+    "CertificateNotFound", "InvalidConfigurationRequest", "ValidationError", "InvalidSubnet", "SubnetNotFound",
+    "InvalidSubnetID.NotFound", "InvalidAllocationID.NotFound", "AllocationIdNotFound", "InvalidSecurityGroup",
+    "UnsupportedProtocol", "UnsupportedCertificate", "SSLPolicyNotFound", "InvalidScheme", "TooManyListeners",
+    "TooManyLoadBalancers", "TooManyTargetGroups", "TooManyTags", "RulesPerSecurityGroupLimitExceeded",
+    "InvalidParameterValue", "InvalidParameterCombination", "AddressLimitExceeded", "InvalidTarget",
+})
+
+
+def add_call_observer(observer: CallObserver) -> None:
+    """Be told ``"<iam prefix>:<Operation>"`` for every AWS call any cloudlb client makes."""
+    with _observers_lock:
+        _observers.append(observer)
+
+
+def remove_call_observer(observer: CallObserver) -> None:
+    with _observers_lock:
+        if observer in _observers:
+            _observers.remove(observer)
+
+
+class CallCounter:
+    """The calls one provider made, by IAM action, safe to share between worker threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def record(self, action: str) -> None:
+        with self._lock:
+            self._counts[action] += 1
+
+    def snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._counts)
+
+
+@dataclass(frozen=True)
+class Clients:
+    ec2: EC2Client
+    elbv2: ElasticLoadBalancingv2Client
+    elb: ElasticLoadBalancingClient
+
+
+def create_clients(counter: CallCounter) -> Clients:
+    """Clients for the region and endpoint of boto3's own environment (``AWS_REGION``, ``AWS_ENDPOINT_URL``)."""
+    session = boto3.session.Session()
+    config = botocore.config.Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=5,
+        read_timeout=30,
+        user_agent_extra="cloudlb",
+    )
+
+    def count(model: Any, **_: Any) -> None:
+        action = f"{model.service_model.endpoint_prefix}:{model.name}"
+        counter.record(action)
+        with _observers_lock:
+            observers = list(_observers)
+        for observer in observers:
+            observer(action)
+
+    made: list[Any] = []
+    for service in ("ec2", "elbv2", "elb"):
+        client = session.client(service, config=config)
+        client.meta.events.register("before-call", count)
+        made.append(client)
+    return Clients(ec2=made[0], elbv2=made[1], elb=made[2])
+
+
+def error_code(error: botocore.exceptions.ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def is_code(error: BaseException, *codes: str) -> bool:
+    return isinstance(error, botocore.exceptions.ClientError) and error_code(error) in codes
+
+
+@contextmanager
+def translated_errors(doing: str) -> Iterator[None]:
+    """Turn what boto3 raises into ``RetryLater`` or ``PermanentError``, naming what was being done."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as error:
+        code = error_code(error)
+        message = f"{doing}: {code}: {error.response.get('Error', {}).get('Message', '')}"
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in PERMANENT:
+            raise PermanentError(message) from error
+        delay = 10.0 if code in THROTTLING else None
+        if code in THROTTLING or code in TRANSIENT or status >= 500:
+            raise RetryLater(message, delay=delay) from error
+        # An unknown 4xx: most likely a race with another writer; retrying re-reads the world.
+        raise RetryLater(message) from error
+    except (botocore.exceptions.BotoCoreError, OSError) as error:
+        raise RetryLater(f"{doing}: {error}") from error
+
+
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def describe_in_batches(items: Sequence[str], describe: Callable[[list[str]], list[T]]) -> list[T]:
+    """Call a Describe operation with at most 20 names/ARNs at a time."""
+    found: list[T] = []
+    for batch in batches(sorted(set(items)), DESCRIBE_BATCH):
+        found.extend(describe(batch))
+    return found

@@ -1,0 +1,116 @@
+"""Deterministic AWS names and the ownership tags cloudlb puts on everything it creates. Pure.
+
+Names are derived from cluster + namespace + name, so they are unique per
+cluster and the same after a restart: a lost response or a crash never makes a
+second copy. Ownership is proven by tags, never by the name alone: a resource
+with the right name but without our tags belongs to someone else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cloudlb.model import ServiceRef
+
+MAX_NAME = 32  # ELB, NLB and target-group names
+CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
+SERVICE_NAME_TAG = "kubernetes.io/service-name"
+MANAGED_BY_TAG = "cloudlb.io/managed-by"
+CLUSTER_TAG = "cloudlb.io/cluster"
+MANAGED_BY = "cloudlb"
+# On a load balancer created to replace another one (a scheme or type change AWS
+# cannot make in place): the names of those still to be deleted.
+REPLACES_TAG = "cloudlb.io/replaces"
+# On the Service's security group: every load balancer name it has been used for,
+# so that stale ones are found without searching the whole account.
+LOAD_BALANCERS_TAG = "cloudlb.io/load-balancers"
+
+
+def _digest(*parts: str, length: int) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
+
+
+def _readable(text: str, length: int) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())[:length]
+
+
+def service_hash(cluster: str, service: ServiceRef) -> str:
+    """Ten hex digits that stand for one Service of one cluster in every name."""
+    return _digest(cluster, service.namespace, service.name, length=10)
+
+
+def load_balancer_name(cluster: str, service: ServiceRef, kind: str, internal: bool) -> str:
+    """``cl-<ns>-<name>-<hash><kind><scheme>``, at most 32 characters.
+
+    Kind and scheme are part of the name because AWS can change neither in
+    place: the replacement must coexist with the old load balancer until the
+    Service's status points at it.
+    """
+    suffix = service_hash(cluster, service) + kind[0] + ("i" if internal else "e")
+    name = f"cl-{_readable(service.namespace, 7)}-{_readable(service.name, 7)}-{suffix}"
+    assert len(name) <= MAX_NAME
+    return name
+
+
+def target_group_prefix(cluster: str, service: ServiceRef) -> str:
+    """Every target group of a Service starts with this, so a scan by name finds strays."""
+    return f"cl-{service_hash(cluster, service)}-"
+
+
+def target_group_name(cluster: str, service: ServiceRef, *, load_balancer: str, listener_port: int,
+                      protocol: str, node_port: int) -> str:
+    """One name per (load balancer, listener port, protocol, nodePort): what AWS cannot change in place.
+
+    A target group is attached to one load balancer only, so a replacement load
+    balancer gets its own; a new nodePort or protocol gets a new target group
+    and the listener is switched over to it.
+    """
+    letter = {"TCP": "t", "UDP": "u", "TCP_UDP": "x", "TLS": "s"}[protocol]
+    digest = _digest(load_balancer, str(listener_port), protocol, str(node_port), length=6)
+    name = f"{target_group_prefix(cluster, service)}{listener_port}{letter}-{digest}"
+    assert len(name) <= MAX_NAME
+    return name
+
+
+def security_group_name(cluster: str, service: ServiceRef) -> str:
+    return f"cloudlb-{_readable(service.namespace, 20)}-{_readable(service.name, 20)}-{service_hash(cluster, service)}"
+
+
+def ownership_tags(cluster: str, service: ServiceRef, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The upstream ownership tags plus cloudlb's own, then the user's additional tags."""
+    tags = dict(extra or {})
+    tags.update({
+        CLUSTER_TAG_PREFIX + cluster: "owned",
+        SERVICE_NAME_TAG: str(service),
+        MANAGED_BY_TAG: MANAGED_BY,
+        CLUSTER_TAG: cluster,
+    })
+    return tags
+
+
+def is_owned(tags: Mapping[str, str], cluster: str, service: ServiceRef) -> bool:
+    """True only when the tags name this cluster *and* this Service."""
+    return (tags.get(CLUSTER_TAG) == cluster and tags.get(MANAGED_BY_TAG) == MANAGED_BY
+            and tags.get(SERVICE_NAME_TAG) == str(service))
+
+
+def owner_of(tags: Mapping[str, str], cluster: str) -> ServiceRef | None:
+    """The Service of this cluster that a resource belongs to, from its tags."""
+    if tags.get(CLUSTER_TAG) != cluster or tags.get(MANAGED_BY_TAG) != MANAGED_BY:
+        return None
+    namespace, slash, name = tags.get(SERVICE_NAME_TAG, "").partition("/")
+    if not slash or not namespace or not name:
+        return None
+    return ServiceRef(namespace, name)
+
+
+def as_tag_list(tags: Mapping[str, str]) -> list[Any]:
+    """Tags as AWS takes them (``Any``: each service's stubs have their own, equal, Tag type)."""
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+def from_tag_list(tags: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
+    return {str(tag.get("Key", "")): str(tag.get("Value", "")) for tag in tags or []}
