@@ -22,7 +22,7 @@ from cloudlb.provider import RetryLater
 from cloudlb_gcp.errors import calling, raise_for_operation
 
 # Reads are retried briefly on 503 by the library; longer outages are the operator's backoff's job.
-READ_RETRY = retries.Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=5.0,
+READ_RETRY = retries.Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=2.0,
                            predicate=retries.if_transient_error)
 REQUEST_TIMEOUT = 30.0
 # How long one write may stay RUNNING before ensure gives up for now and retries later.
@@ -80,7 +80,7 @@ class Compute:
     def _wait_once(self, operation: compute_v1.Operation) -> compute_v1.Operation:
         # ``wait`` returns when the operation is done or after a server-side timeout, whichever comes first.
         common: dict[str, Any] = {"project": self.project, "operation": operation.name,
-                                  "timeout": REQUEST_TIMEOUT}
+                                  "retry": READ_RETRY, "timeout": REQUEST_TIMEOUT}
         if operation.zone:
             return self.zone_operations.wait(zone=operation.zone.rsplit("/", 1)[1], **common)
         if operation.region:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
-
-from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, HealthCheck, LoadBalancerSpec, Port, Protocol, ServiceRef
-from cloudlb.provider import ProviderSettings
 from cloudlb_gcp.emulator import GCEEmulator
 from cloudlb_gcp.plugin import plugin
 from cloudlb_gcp.provider import GCPProvider
+
+from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, HealthCheck, LoadBalancerSpec, Port, Protocol, ServiceRef
+from cloudlb.provider import ProviderSettings
 
 PROJECT = "test-project"
 REGION = "us-central1"

@@ -53,9 +53,12 @@ class LoggedCall:
 
 @dataclass
 class _Fault:
+    """Fail calls ``nth`` to ``nth + times - 1`` of ``method``, counted from when the fault was set."""
+
     method: str
     nth: int
     status: int
+    times: int = 1
     seen: int = 0
 
 
@@ -89,9 +92,13 @@ class ComputeCloud:
             self.store.put(path, resource)
             return resource
 
-    def fail(self, method: str, nth: int = 1, status: int = 503) -> None:
+    def fail(self, method: str, nth: int = 1, status: int = 503, times: int = 1) -> None:
         with self.lock:
-            self._faults.append(_Fault(method, nth, status))
+            self._faults.append(_Fault(method, nth, status, times))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
 
     def leftovers(self) -> list[str]:
         with self.lock:
@@ -111,8 +118,9 @@ class ComputeCloud:
                 if fault.method != method:
                     continue
                 fault.seen += 1
-                if fault.seen == fault.nth:
+                if fault.seen >= fault.nth + fault.times - 1:
                     self._faults.remove(fault)
+                if fault.seen >= fault.nth:
                     raise ApiError(fault.status, "backendError" if fault.status >= 500 else "injected",
                                    f"injected fault in {method}")
 

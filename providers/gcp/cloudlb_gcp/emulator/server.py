@@ -91,9 +91,13 @@ class GCEEmulator:
 
     # -- test controls --------------------------------------------------------------------------------------
 
-    def fail(self, method: str, nth: int = 1, status: int = 503) -> None:
-        """Make the ``nth`` coming call of ``method`` (e.g. ``"forwardingRules.insert"``) fail with ``status``."""
-        self.cloud.fail(method, nth, status)
+    def fail(self, method: str, nth: int = 1, status: int = 503, times: int = 1) -> None:
+        """Make the ``nth`` coming call of ``method`` (e.g. ``"forwardingRules.insert"``) fail with ``status``,
+        and the ``times - 1`` calls after it too."""
+        self.cloud.fail(method, nth, status, times)
+
+    def clear_faults(self) -> None:
+        self.cloud.clear_faults()
 
     @property
     def requests(self) -> list[LoggedCall]:

@@ -1,0 +1,279 @@
+"""The GCP provider against the GCE emulator over HTTP, through google-cloud-compute."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from cloudlb_gcp.emulator import GCEEmulator
+from cloudlb_gcp.names import instance_group_name, names_for
+from cloudlb_gcp.provider import GCPProvider
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import compute_v1
+
+from cloudlb.model import HealthCheck, ServiceRef
+from cloudlb.provider import NotOwnedError, PermanentError, RetryLater
+
+from .conftest import CLUSTER, NODES, PROJECT, REGION, SpecFactory
+
+pytestmark = pytest.mark.timeout(60)
+WHERE = {"project": PROJECT, "region": REGION}
+GROUP = instance_group_name(CLUSTER)
+
+
+def client(emulator: GCEEmulator, cls: type[Any]) -> Any:
+    return cls(credentials=AnonymousCredentials(), transport="rest",
+               client_options=ClientOptions(api_endpoint=emulator.url))
+
+
+def rules_of(emulator: GCEEmulator) -> list[compute_v1.ForwardingRule]:
+    return list(client(emulator, compute_v1.ForwardingRulesClient).list(**WHERE))
+
+
+def firewall(emulator: GCEEmulator, name: str) -> compute_v1.Firewall:
+    return client(emulator, compute_v1.FirewallsClient).get(project=PROJECT, firewall=name)
+
+
+def writes(emulator: GCEEmulator) -> list[str]:
+    return [call.method for call in emulator.requests if call.is_write]
+
+
+def test_tcp_service_gets_every_resource(emulator: GCEEmulator, provider: GCPProvider,
+                                         make_spec: SpecFactory) -> None:
+    spec = make_spec(ports=[(80, "TCP"), (443, "TCP")])
+    status = provider.ensure(spec)
+    names = names_for(CLUSTER, spec.service)
+
+    address = client(emulator, compute_v1.AddressesClient).get(address=names.address, **WHERE)
+    assert status.ingress[0].ip == address.address
+    assert status.ingress[0].ip_mode == "VIP"
+    assert address.address_type == "EXTERNAL"
+    assert address.labels["cloudlb-cluster"] == CLUSTER
+
+    check = client(emulator, compute_v1.RegionHealthChecksClient).get(health_check=names.health_check, **WHERE)
+    assert (check.type_, check.http_health_check.port, check.http_health_check.request_path) == (
+        "HTTP", 10256, "/healthz")
+
+    service = client(emulator, compute_v1.RegionBackendServicesClient).get(
+        backend_service=names.backend_service, **WHERE)
+    assert (service.load_balancing_scheme, service.protocol) == ("EXTERNAL", "TCP")
+    assert service.health_checks[0].endswith(f"healthChecks/{names.health_check}")
+    assert sorted(b.group.split("/zones/")[1] for b in service.backends) == [
+        f"us-central1-a/instanceGroups/{GROUP}", f"us-central1-b/instanceGroups/{GROUP}"]
+    assert emulator.members("us-central1-a", GROUP) == ["node-1", "node-3"]
+    assert emulator.members("us-central1-b", GROUP) == ["node-2"]
+
+    [rule] = rules_of(emulator)
+    assert (rule.name, rule.I_p_protocol, list(rule.ports), rule.I_p_address) == (
+        names.forwarding_rule("TCP"), "TCP", ["80", "443"], address.address)
+    assert rule.backend_service.endswith(f"backendServices/{names.backend_service}")
+
+    traffic = firewall(emulator, names.traffic_firewall)
+    assert [(a.I_p_protocol, list(a.ports)) for a in traffic.allowed] == [("tcp", ["80", "443"])]
+    assert list(traffic.source_ranges) == ["0.0.0.0/0"]
+    assert list(traffic.destination_ranges) == [address.address]
+    assert list(traffic.target_tags) == ["k8s-node"]
+    probes = firewall(emulator, names.health_check_firewall)
+    assert [(a.I_p_protocol, list(a.ports)) for a in probes.allowed] == [("tcp", ["10256"])]
+    assert "35.191.0.0/16" in probes.source_ranges
+    assert json.loads(probes.description) == {"cloudlb.io/cluster": CLUSTER, "cloudlb.io/service": "default/web"}
+
+
+def test_tcp_and_udp_share_one_ip_with_two_rules(emulator: GCEEmulator, provider: GCPProvider,
+                                                 make_spec: SpecFactory) -> None:
+    status = provider.ensure(make_spec(ports=[(53, "TCP"), (53, "UDP"), (8080, "TCP")]))
+    rules = {r.I_p_protocol: r for r in rules_of(emulator)}
+    assert set(rules) == {"TCP", "UDP"}
+    assert {r.I_p_address for r in rules.values()} == {status.ingress[0].ip}
+    assert list(rules["TCP"].ports) == ["53", "8080"] and list(rules["UDP"].ports) == ["53"]
+    service = client(emulator, compute_v1.RegionBackendServicesClient).list(**WHERE)
+    assert [s.protocol for s in service] == ["UNSPECIFIED"]
+
+
+def test_internal_with_sctp_is_one_l3_default_rule_in_the_named_subnet(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    spec = make_spec(ports=[(80, "TCP"), (3868, "SCTP")], internal=True, annotations={
+        "networking.gke.io/load-balancer-type": "Internal",
+        "networking.gke.io/internal-load-balancer-subnet": "lb-subnet",
+        "networking.gke.io/internal-load-balancer-allow-global-access": "true",
+    })
+    status = provider.ensure(spec)
+    [rule] = rules_of(emulator)
+    assert (rule.I_p_protocol, rule.all_ports, rule.load_balancing_scheme, rule.allow_global_access) == (
+        "L3_DEFAULT", True, "INTERNAL", True)
+    assert rule.subnetwork.endswith("subnetworks/lb-subnet")
+    assert status.ingress[0].ip is not None and status.ingress[0].ip.startswith("10.130.0.")
+    names = names_for(CLUSTER, spec.service)
+    allowed = {a.I_p_protocol: list(a.ports) for a in firewall(emulator, names.traffic_firewall).allowed}
+    assert allowed == {"sctp": ["3868"], "tcp": ["80"]}
+    assert "130.211.0.0/22" in firewall(emulator, names.health_check_firewall).source_ranges
+
+
+def test_internal_tcp_uses_the_nodes_subnet_and_a_shared_internal_address(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    status = provider.ensure(make_spec(ports=[(80, "TCP"), (53, "UDP")], internal=True))
+    assert {r.I_p_protocol for r in rules_of(emulator)} == {"TCP", "UDP"}
+    address = client(emulator, compute_v1.AddressesClient).list(**WHERE)
+    [ours] = list(address)
+    assert (ours.address_type, ours.purpose, ours.address) == (
+        "INTERNAL", "SHARED_LOADBALANCER_VIP", status.ingress[0].ip)
+    assert ours.subnetwork.endswith("subnetworks/default")
+
+
+def test_local_policy_probes_the_health_check_node_port(emulator: GCEEmulator, provider: GCPProvider,
+                                                        make_spec: SpecFactory) -> None:
+    spec = make_spec(health_check=HealthCheck(port=31999, path="/healthz", local=True))
+    provider.ensure(spec)
+    names = names_for(CLUSTER, spec.service)
+    check = client(emulator, compute_v1.RegionHealthChecksClient).get(health_check=names.health_check, **WHERE)
+    assert check.http_health_check.port == 31999
+    assert [list(a.ports) for a in firewall(emulator, names.health_check_firewall).allowed] == [["31999"]]
+    # Back to Cluster: the check and its firewall are patched in place.
+    emulator.clear_requests()
+    provider.ensure(make_spec())
+    assert client(emulator, compute_v1.RegionHealthChecksClient).get(
+        health_check=names.health_check, **WHERE).http_health_check.port == 10256
+    assert sorted(writes(emulator)) == ["firewalls.patch", "regionHealthChecks.patch"]
+
+
+def test_source_ranges_become_the_firewall_sources(emulator: GCEEmulator, provider: GCPProvider,
+                                                    make_spec: SpecFactory) -> None:
+    spec = make_spec(source_ranges=["192.0.2.0/24", "198.51.100.7/32"])
+    provider.ensure(spec)
+    traffic = firewall(emulator, names_for(CLUSTER, spec.service).traffic_firewall)
+    assert sorted(traffic.source_ranges) == ["192.0.2.0/24", "198.51.100.7/32"]
+
+
+def test_load_balancer_ip_of_a_users_reserved_address_is_used_and_kept(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    emulator.add_address("users-ip", ip="203.0.113.200")
+    spec = make_spec(requested_ips=["203.0.113.200"])
+    assert provider.ensure(spec).ingress[0].ip == "203.0.113.200"
+    assert [r.I_p_address for r in rules_of(emulator)] == ["203.0.113.200"]
+    provider.delete(spec.service)
+    assert emulator.leftovers() == ["addresses/us-central1/users-ip"]
+
+
+def test_address_named_by_annotation_is_used_and_switching_away_releases_ours(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    first = provider.ensure(make_spec()).ingress[0].ip
+    emulator.add_address("static-web")
+    users = client(emulator, compute_v1.AddressesClient).get(address="static-web", **WHERE).address
+    spec = make_spec(annotations={"networking.gke.io/load-balancer-ip-addresses": "static-web"})
+    assert provider.ensure(spec).ingress[0].ip == users != first
+    addresses = [a.name for a in client(emulator, compute_v1.AddressesClient).list(**WHERE)]
+    assert addresses == ["static-web"]
+
+
+def test_node_changes_only_touch_instance_group_membership(emulator: GCEEmulator, provider: GCPProvider,
+                                                           make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec())
+    emulator.clear_requests()
+    with_node_4 = [*NODES, ("us-central1-b", "node-4", "10.128.0.5")]
+    provider.ensure(make_spec(nodes=with_node_4))
+    assert writes(emulator) == ["instanceGroups.addInstances"]
+    assert emulator.members("us-central1-b", GROUP) == ["node-2", "node-4"]
+    emulator.clear_requests()
+    provider.ensure(make_spec(nodes=with_node_4[1:]))
+    assert writes(emulator) == ["instanceGroups.removeInstances"]
+    assert emulator.members("us-central1-a", GROUP) == ["node-3"]
+
+
+def test_a_zone_without_nodes_leaves_the_backend_service_and_its_group_goes(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec())
+    provider.ensure(make_spec(nodes=[n for n in NODES if n[0] == "us-central1-a"]))
+    assert f"instanceGroups/us-central1-b/{GROUP}" not in emulator.leftovers()
+    assert f"instanceGroups/us-central1-a/{GROUP}" in emulator.leftovers()
+
+
+def test_no_change_resync_writes_nothing(emulator: GCEEmulator, provider: GCPProvider,
+                                         make_spec: SpecFactory) -> None:
+    spec = make_spec(ports=[(80, "TCP"), (53, "UDP")], source_ranges=["10.0.0.0/8"])
+    provider.ensure(spec)
+    emulator.clear_requests()
+    provider.ensure(spec)
+    assert emulator.requests, "the resync must have read the cloud"
+    assert writes(emulator) == []
+
+
+def test_port_change_replaces_the_rule_and_keeps_the_ip(emulator: GCEEmulator, provider: GCPProvider,
+                                                        make_spec: SpecFactory) -> None:
+    ip = provider.ensure(make_spec(ports=[(80, "TCP")])).ingress[0].ip
+    assert provider.ensure(make_spec(ports=[(8080, "TCP"), (53, "UDP")])).ingress[0].ip == ip
+    assert sorted((r.I_p_protocol, tuple(r.ports)) for r in rules_of(emulator)) == [
+        ("TCP", ("8080",)), ("UDP", ("53",))]
+    provider.ensure(make_spec(ports=[(9000 + i, "TCP") for i in range(7)]))
+    [rule] = rules_of(emulator)
+    assert (rule.port_range, rule.I_p_address) == ("9000-9006", ip)
+
+
+def test_delete_leaves_nothing_and_tolerates_missing_parts(emulator: GCEEmulator, provider: GCPProvider,
+                                                           make_spec: SpecFactory) -> None:
+    web, api = make_spec("web"), make_spec("api", ports=[(53, "UDP")])
+    provider.ensure(web)
+    provider.ensure(api)
+    assert sorted(provider.list_owned()) == [ServiceRef("default", "api"), ServiceRef("default", "web")]
+    provider.delete(web.service)
+    # The cluster's instance groups stay while another load balancer uses them.
+    assert f"instanceGroups/us-central1-a/{GROUP}" in emulator.leftovers()
+    provider.delete(api.service)
+    assert emulator.leftovers() == []
+    provider.delete(api.service)
+    assert provider.list_owned() == []
+
+
+def test_foreign_resource_with_our_name_is_never_touched(emulator: GCEEmulator, provider: GCPProvider,
+                                                         make_spec: SpecFactory) -> None:
+    spec = make_spec()
+    names = names_for(CLUSTER, spec.service)
+    foreign = compute_v1.HealthCheck(name=names.health_check, type_="TCP", description="made by hand",
+                                     tcp_health_check=compute_v1.TCPHealthCheck(port=22))
+    checks = client(emulator, compute_v1.RegionHealthChecksClient)
+    checks.insert_unary(health_check_resource=foreign, **WHERE)
+    with pytest.raises(NotOwnedError, match=names.health_check):
+        provider.ensure(spec)
+    provider.delete(spec.service)
+    kept = checks.get(health_check=names.health_check, **WHERE)
+    assert (kept.type_, kept.tcp_health_check.port, kept.description) == ("TCP", 22, "made by hand")
+    assert emulator.leftovers() == [f"healthChecks/us-central1/{names.health_check}"]
+
+
+def test_another_clusters_service_is_not_ours(emulator: GCEEmulator, provider: GCPProvider,
+                                              make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec())
+    other = GCPProvider("other-cluster", provider.compute)
+    assert other.list_owned() == []
+    other.delete(ServiceRef("default", "web"))
+    assert provider.list_owned() == [ServiceRef("default", "web")]
+
+
+WRITE_STEPS = [
+    "addresses.insert", "regionHealthChecks.insert", "instanceGroups.insert", "instanceGroups.addInstances",
+    "firewalls.insert", "regionBackendServices.insert", "forwardingRules.insert", "regionOperations.wait",
+    "forwardingRules.get", "instances.get",
+]
+
+
+@pytest.mark.parametrize("method", WRITE_STEPS)
+def test_a_fault_at_any_step_retries_and_converges_without_leaks(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory, method: str) -> None:
+    spec = make_spec(ports=[(80, "TCP"), (53, "UDP")])
+    # An outage longer than the client's own short retry of reads absorbs.
+    emulator.fail(method, status=503, times=1000)
+    with pytest.raises(RetryLater):
+        provider.ensure(spec)
+    emulator.clear_faults()
+    status = provider.ensure(spec)
+    assert status.ingress[0].ip is not None
+    assert len(rules_of(emulator)) == 2
+    provider.delete(spec.service)
+    assert emulator.leftovers() == []
+
+
+def test_bad_request_is_permanent(emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    spec = make_spec(internal=True, annotations={"networking.gke.io/internal-load-balancer-subnet": "missing"})
+    with pytest.raises(PermanentError):
+        provider.ensure(spec)
