@@ -34,8 +34,8 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("empty cluster name", with_required(clusterName=""), "at '/clusterName': minLength: got 0, want 1"),
     ("cluster name with spaces", with_required(clusterName="my cluster"),
      "at '/clusterName': 'my cluster' does not match pattern"),
-    ("class without domain", with_required(loadBalancerClass="internal"),
-     "at '/loadBalancerClass': 'internal' does not match pattern"),
+    ("class with upper-case prefix", with_required(loadBalancerClass="Example.com/lb"),
+     "at '/loadBalancerClass': 'Example.com/lb' does not match pattern"),
     ("zero workers", with_required(workers=0), "at '/workers': minimum: got 0, want 1"),
     ("unknown aws type", with_required(aws={"defaultType": "alb"}),
      "at '/aws/defaultType': value must be one of '', 'nlb', 'clb'"),
@@ -86,7 +86,7 @@ def test_inconsistent_values_fail_with_the_charts_message(values: dict[str, Any]
 def test_good_values_of_the_same_shapes_pass() -> None:
     # The counterpart of the cases above: the limits accept what they should.
     rendered = render(with_required(
-        replicaCount=0, workers=256, resyncInterval=1.5, clusterName="A-b_9", loadBalancerClass="example.com/x.y",
+        replicaCount=0, workers=256, resyncInterval=1.5, clusterName="A-b_9", loadBalancerClass="internal-vip",
         aws={"region": "us-gov-west-1", "defaultType": "clb"}, image={"digest": "sha256:" + "a" * 64},
         podDisruptionBudget={"maxUnavailable": "50%"}, resources={"limits": {"cpu": 1, "memory": "1Gi"}},
     ))
