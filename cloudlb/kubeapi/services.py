@@ -93,7 +93,8 @@ class ServiceAdmission:
     def _drop_fields_no_longer_needed(spec: dict[str, Any], old_spec: dict[str, Any]) -> None:
         """Clear what the old type or policy needed, unless the user changed it too (as upstream does)."""
         service_type = spec["type"]
-        needed_health_check = old_spec.get("type") == "LoadBalancer" and old_spec.get("externalTrafficPolicy") == "Local"
+        needed_health_check = (old_spec.get("type") == "LoadBalancer"
+                               and old_spec.get("externalTrafficPolicy") == "Local")
         needs_health_check = service_type == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
         if needed_health_check and not needs_health_check and \
                 spec.get("healthCheckNodePort") == old_spec.get("healthCheckNodePort"):

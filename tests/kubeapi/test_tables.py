@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from cloudlb.kubeapi import EmulatedKubernetes
-from cloudlb.kubeapi.tables import human_duration
+from cloudlb.kubeapi.resources import Catalogue
+from cloudlb.kubeapi.tables import human_duration, table
 from tests.kubeapi.client import TABLE, call, create_service
 
 MERGE = "application/merge-patch+json"
@@ -114,9 +115,6 @@ def test_human_duration(seconds: int, text: str) -> None:
 
 
 def test_age_is_computed_from_creation() -> None:
-    from cloudlb.kubeapi.resources import Catalogue
-    from cloudlb.kubeapi.tables import table
-
     services = Catalogue().find("", "v1", "services")
     assert services is not None
     created = {"metadata": {"name": "old", "creationTimestamp": "2026-01-01T00:00:00Z"}, "spec": {"type": "ClusterIP"}}

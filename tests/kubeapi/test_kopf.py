@@ -1,0 +1,108 @@
+"""kopf itself, run in a thread with its own loop, against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kopf
+import pytest
+
+from cloudlb.kubeapi import EmulatedKubernetes
+
+pytestmark = pytest.mark.timeout(60)
+T = TypeVar("T")
+
+
+def _wait_for(predicate: Callable[[], T | None], timeout: float = 15.0) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def operator(kube: EmulatedKubernetes, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
+    """Runs a trivial operator: it records Service events, posts an Event and writes status."""
+    # kopf's kubeconfig login reads the path from the environment only.
+    monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp_path / "kubeconfig")))
+    registry = kopf.OperatorRegistry()
+    seen: list[tuple[str, str]] = []
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.event("v1", "services", registry=registry)
+    def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+        seen.append((str(event["type"]), str(body["metadata"]["name"])))
+
+    @kopf.on.create("v1", "services", registry=registry)
+    def on_create(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        kopf.event(body, type="Normal", reason="Seen", message="seen by kopf")
+        patch.status["seenBy"] = "kopf"
+
+    @kopf.on.delete("v1", "services", registry=registry)
+    def on_delete(body: kopf.Body, **_: Any) -> None:
+        seen.append(("deleted-by-handler", str(body["metadata"]["name"])))
+
+    stop: concurrent.futures.Future[None] = concurrent.futures.Future()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(kopf.operator(registry=registry, standalone=True, clusterwide=True, stop_flag=stop))
+        except BaseException as exc:  # reported by the fixture below
+            failures.append(exc)
+
+    thread = threading.Thread(target=run, name="kopf-under-test", daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set_result(None)
+        thread.join(30)
+    assert not thread.is_alive()
+    assert not failures, failures
+
+
+def test_kopf_sees_services_posts_events_and_patches_status(kube: EmulatedKubernetes,
+                                                          operator: list[tuple[str, str]]) -> None:
+    # Create only once kopf watches, so that the Service arrives through the watch stream as ADDED.
+    _wait_for(lambda: any(r.verb == "watch" and r.resource == "services" for r in kube.requests))
+    kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+                 "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+    _wait_for(lambda: ("ADDED", "web") in operator)
+    event = _wait_for(lambda: [e for e in kube.list("v1", "events", "default") if e.get("reason") == "Seen"])[0]
+    assert event["metadata"]["name"].startswith("kopf-event-")
+    service = kube.get("v1", "services", "default", "web")
+    assert service is not None
+    assert event["involvedObject"]["uid"] == service["metadata"]["uid"]
+    status = _wait_for(lambda: (kube.get("v1", "services", "default", "web") or {}).get("status", {}).get("seenBy"))
+    assert status == "kopf"
+    # kopf went through discovery, listed and watched Services, and wrote status via the subresource.
+    verbs = {(r.verb, r.resource, r.subresource) for r in kube.requests if r.resource}
+    assert {("list", "services", None), ("watch", "services", None), ("create", "events", None),
+            ("patch", "services", "status")} <= verbs
+
+
+def test_kopf_finalizer_is_added_by_json_patch_and_released_on_delete(kube: EmulatedKubernetes,
+                                                                     operator: list[tuple[str, str]]) -> None:
+    kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "held", "namespace": "default"},
+                 "spec": {"type": "ClusterIP", "ports": [{"port": 80}]}})
+    finalizers = _wait_for(lambda: (kube.get("v1", "services", "default", "held") or {})
+                           .get("metadata", {}).get("finalizers"))
+    # kopf adds it with a JSON patch guarded by a `test` of metadata.resourceVersion.
+    assert finalizers == ["kopf.zalando.org/KopfFinalizerMarker"]
+    kube.delete("v1", "services", "default", "held")
+    _wait_for(lambda: kube.get("v1", "services", "default", "held") is None)
+    assert ("deleted-by-handler", "held") in operator
