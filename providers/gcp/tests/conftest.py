@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 from cloudlb_gcp.emulator import GCEEmulator
 from cloudlb_gcp.plugin import plugin
 from cloudlb_gcp.provider import GCPProvider
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
 
 from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, HealthCheck, LoadBalancerSpec, Port, Protocol, ServiceRef
 from cloudlb.provider import ProviderSettings
@@ -19,6 +22,12 @@ NODES = (("us-central1-a", "node-1", "10.128.0.2"), ("us-central1-b", "node-2", 
          ("us-central1-a", "node-3", "10.128.0.4"))
 
 SpecFactory = Callable[..., LoadBalancerSpec]
+
+
+def compute_client(emulator: GCEEmulator, cls: type[Any]) -> Any:
+    """A google-cloud-compute client of the kind the provider uses, pointed at the emulator."""
+    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    return cls(credentials=credentials, transport="rest", client_options=ClientOptions(api_endpoint=emulator.url))
 
 
 def backend(zone: str, name: str, ip: str) -> Backend:

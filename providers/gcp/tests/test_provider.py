@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from cloudlb_gcp.emulator import GCEEmulator
 from cloudlb_gcp.names import instance_group_name, names_for
 from cloudlb_gcp.provider import GCPProvider
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 
 from cloudlb.model import HealthCheck, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError, RetryLater
 
-from .conftest import CLUSTER, NODES, PROJECT, REGION, SpecFactory
+from .conftest import CLUSTER, NODES, PROJECT, REGION, SpecFactory, compute_client
 
 pytestmark = pytest.mark.timeout(60)
 WHERE = {"project": PROJECT, "region": REGION}
 GROUP = instance_group_name(CLUSTER)
 
 
-def client(emulator: GCEEmulator, cls: type[Any]) -> Any:
-    return cls(credentials=AnonymousCredentials(), transport="rest",
-               client_options=ClientOptions(api_endpoint=emulator.url))
+client = compute_client
 
 
 def rules_of(emulator: GCEEmulator) -> list[compute_v1.ForwardingRule]:
@@ -33,7 +28,8 @@ def rules_of(emulator: GCEEmulator) -> list[compute_v1.ForwardingRule]:
 
 
 def firewall(emulator: GCEEmulator, name: str) -> compute_v1.Firewall:
-    return client(emulator, compute_v1.FirewallsClient).get(project=PROJECT, firewall=name)
+    found: compute_v1.Firewall = client(emulator, compute_v1.FirewallsClient).get(project=PROJECT, firewall=name)
+    return found
 
 
 def writes(emulator: GCEEmulator) -> list[str]:
