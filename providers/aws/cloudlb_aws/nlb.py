@@ -129,9 +129,10 @@ class NLBDeployer:
             with translated_errors(f"describing listeners of {name}"):
                 pages = self._elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn)
                 observed.listeners = {int(item["Port"]): dict(item) for page in pages for item in page["Listeners"]}
-            with translated_errors(f"describing target groups of {name}"):
-                for item in self._elbv2.describe_target_groups(LoadBalancerArn=arn)["TargetGroups"]:
-                    groups[str(item["TargetGroupArn"])] = dict(item)
+            # The groups our listeners forward to, by ARN (a group no listener uses is a stray, see add_strays).
+            forwarded = sorted({a for item in observed.listeners.values() if (a := _forwards_to(item))})
+            for item in describe_in_batches(forwarded, self._describe_target_groups):
+                groups[str(item["TargetGroupArn"])] = item
         arns = ([load_balancer["LoadBalancerArn"]] if load_balancer is not None else []) + sorted(groups)
         observed.tags = self.tags(arns)
         if load_balancer is not None and not is_owned(
@@ -142,6 +143,10 @@ class NLBDeployer:
             if is_owned(observed.tags.get(arn, {}), self._cluster, service)
         }
         return observed
+
+    def _describe_target_groups(self, arns: list[str]) -> list[Resource]:
+        with translated_errors("describing target groups"):
+            return [dict(g) for g in self._elbv2.describe_target_groups(TargetGroupArns=arns)["TargetGroups"]]
 
     def add_strays(self, observed: ObservedNLB, service: ServiceRef) -> None:
         """Add the Service's target groups that no listener uses to ``observed``.

@@ -1,0 +1,346 @@
+"""The provider against moto over HTTP: Network Load Balancers built, converged and removed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from cloudlb_aws import annotations as a
+from cloudlb_aws.naming import load_balancer_name
+from cloudlb_aws.provider import AWSProvider
+from cloudlb_aws.sandbox import MotoSandbox
+
+from cloudlb.model import HealthCheck, PortKey, Protocol, ServiceRef
+from cloudlb.provider import NotOwnedError, PermanentError
+from providers.aws.tests import support as state
+from providers.aws.tests.support import CLUSTER, SpecFactory, backends_of
+
+
+def nlb_name(service: str, internal: bool = False) -> str:
+    return load_balancer_name(CLUSTER, ServiceRef("default", service), "nlb", internal)
+
+
+def delete_and_expect_nothing_left(provider: AWSProvider, sandbox: MotoSandbox, service: str) -> None:
+    provider.delete(ServiceRef("default", service))
+    assert sandbox.leftovers() == []
+
+
+def test_two_port_tcp_service_gets_listeners_target_groups_targets_tags_and_hostname(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    status = provider.ensure(make_spec("web", [(80, "TCP", 30080), (443, "TCP", 30443)],
+                                       annotations={a.ADDITIONAL_RESOURCE_TAGS: "team=payments"}))
+
+    lb = state.load_balancer(sandbox, nlb_name("web"))
+    assert lb is not None and lb["Type"] == "network" and lb["Scheme"] == "internet-facing"
+    assert [i.hostname for i in status.ingress] == [lb["DNSName"]]
+    found = state.listeners(sandbox, lb["LoadBalancerArn"])
+    assert {port: item["Protocol"] for port, item in found.items()} == {80: "TCP", 443: "TCP"}
+    groups = state.target_groups(sandbox, lb["LoadBalancerArn"])
+    assert sorted((g["Protocol"], g["Port"], g["TargetType"]) for g in groups.values()) == [
+        ("TCP", 30080, "instance"), ("TCP", 30443, "instance")]
+    for port, listener in found.items():
+        group = groups[listener["DefaultActions"][0]["TargetGroupArn"]]
+        assert group["Port"] == {80: 30080, 443: 30443}[port]
+        assert (group["HealthCheckProtocol"], group["HealthCheckPort"]) == ("TCP", "traffic-port")
+        assert state.targets(sandbox, group["TargetGroupArn"]) == state.instance_ids(sandbox)
+    for arn in [lb["LoadBalancerArn"], *groups]:
+        tags = state.tags(sandbox, arn)
+        assert tags[f"kubernetes.io/cluster/{CLUSTER}"] == "owned"
+        assert tags["kubernetes.io/service-name"] == "default/web"
+        assert tags["team"] == "payments"
+    assert len(lb["LoadBalancerName"]) <= 32
+
+    delete_and_expect_nothing_left(provider, sandbox, "web")
+
+
+def test_tcp_and_udp_on_one_port_become_one_tcp_udp_listener(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("dns", [(53, "TCP", 30053), (53, "UDP", 30053)]))
+
+    lb = state.load_balancer(sandbox, nlb_name("dns"))
+    assert lb is not None
+    found = state.listeners(sandbox, lb["LoadBalancerArn"])
+    assert {port: item["Protocol"] for port, item in found.items()} == {53: "TCP_UDP"}
+    (group,) = state.target_groups(sandbox, lb["LoadBalancerArn"]).values()
+    assert (group["Protocol"], group["Port"]) == ("TCP_UDP", 30053)
+    # A UDP nodePort cannot answer a TCP probe: the group asks kube-proxy's health port instead.
+    assert (group["HealthCheckProtocol"], group["HealthCheckPort"], group["HealthCheckPath"]) == (
+        "HTTP", "10256", "/healthz")
+
+    delete_and_expect_nothing_left(provider, sandbox, "dns")
+
+
+def test_mixed_tcp_and_udp_ports_each_get_their_own_listener(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("mixed", [(80, "TCP", 30080), (5353, "UDP", 31353)]))
+
+    lb = state.load_balancer(sandbox, nlb_name("mixed"))
+    assert lb is not None
+    found = state.listeners(sandbox, lb["LoadBalancerArn"])
+    assert {port: item["Protocol"] for port, item in found.items()} == {80: "TCP", 5353: "UDP"}
+    groups = state.target_groups(sandbox, lb["LoadBalancerArn"])
+    assert sorted((g["Protocol"], g["Port"]) for g in groups.values()) == [("TCP", 30080), ("UDP", 31353)]
+    own = state.security_group(sandbox, lb["SecurityGroups"][0])
+    assert sorted((p["IpProtocol"], p["FromPort"]) for p in own["IpPermissions"]) == [("tcp", 80), ("udp", 5353)]
+
+    delete_and_expect_nothing_left(provider, sandbox, "mixed")
+
+
+def test_tcp_and_udp_on_one_port_with_different_node_ports_report_the_udp_port(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    status = provider.ensure(make_spec("split", [(53, "TCP", 30053), (53, "UDP", 30054)]))
+
+    assert status.port_errors == {PortKey(53, Protocol.UDP): "TCPAndUDPNeedSameNodePort"}
+    lb = state.load_balancer(sandbox, nlb_name("split"))
+    assert lb is not None
+    assert {p: item["Protocol"] for p, item in state.listeners(sandbox, lb["LoadBalancerArn"]).items()} == {53: "TCP"}
+
+    delete_and_expect_nothing_left(provider, sandbox, "split")
+
+
+def test_source_ranges_are_rules_of_the_load_balancers_own_group_and_nodes_admit_that_group(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("ranged", [(80, "TCP", 30080), (81, "TCP", 30081)],
+                              source_ranges=("203.0.113.0/24", "198.51.100.0/25", "198.51.100.128/25")))
+
+    lb = state.load_balancer(sandbox, nlb_name("ranged"))
+    assert lb is not None and len(lb["SecurityGroups"]) == 1
+    own_id = lb["SecurityGroups"][0]
+    own = state.security_group(sandbox, own_id)
+    rules = sorted((p["IpProtocol"], p["FromPort"], p["ToPort"], r["CidrIp"])
+                   for p in own["IpPermissions"] for r in p["IpRanges"])
+    # Ports 80-81 are one range and the two /25s one /24: two rules instead of six.
+    assert rules == [("tcp", 80, 81, "198.51.100.0/24"), ("tcp", 80, 81, "203.0.113.0/24")]
+    nodes = state.security_group(sandbox, sandbox.node_group_id)
+    pairs = [(p["IpProtocol"], pair["GroupId"]) for p in nodes["IpPermissions"] for pair in p["UserIdGroupPairs"]]
+    assert pairs == [("-1", own_id)]
+
+    # Narrowing the ranges revokes exactly the dropped rule.
+    provider.ensure(make_spec("ranged", [(80, "TCP", 30080), (81, "TCP", 30081)], source_ranges=("203.0.113.0/24",)))
+    own = state.security_group(sandbox, own_id)
+    assert [(p["FromPort"], r["CidrIp"]) for p in own["IpPermissions"] for r in p["IpRanges"]] == [
+        (80, "203.0.113.0/24")]
+
+    delete_and_expect_nothing_left(provider, sandbox, "ranged")
+
+
+def test_internal_service_gets_an_internal_nlb_in_the_private_subnets(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("inside", internal=True))
+
+    lb = state.load_balancer(sandbox, nlb_name("inside", internal=True))
+    assert lb is not None and lb["Scheme"] == "internal"
+    assert {z["SubnetId"] for z in lb["AvailabilityZones"]} == set(sandbox.private_subnets.values())
+
+    delete_and_expect_nothing_left(provider, sandbox, "inside")
+
+
+def test_eip_allocations_pin_public_addresses_that_the_status_reports(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    (first, first_ip), (second, second_ip) = sandbox.allocate_addresses(2)
+    annotations = {a.EIP_ALLOCATIONS: f"{first},{second}",
+                   a.SUBNETS: ",".join(sandbox.public_subnets[z] for z in sorted(sandbox.public_subnets))}
+    status = provider.ensure(make_spec("fixed", annotations=annotations))
+
+    assert [i.ip for i in status.ingress if i.ip] == [first_ip, second_ip]
+    assert all(i.ip_mode == "VIP" for i in status.ingress if i.ip)
+    assert status.ingress[0].hostname is not None
+
+    delete_and_expect_nothing_left(provider, sandbox, "fixed")
+    sandbox.client("ec2").release_address(AllocationId=first)
+    sandbox.client("ec2").release_address(AllocationId=second)
+
+
+def test_private_ipv4_addresses_of_an_internal_nlb_are_in_the_status(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    annotations = {a.PRIVATE_IPV4_ADDRESSES: "10.0.100.50,10.0.101.50"}
+    status = provider.ensure(make_spec("privy", internal=True, annotations=annotations))
+
+    assert [i.ip for i in status.ingress if i.ip] == ["10.0.100.50", "10.0.101.50"]
+
+    delete_and_expect_nothing_left(provider, sandbox, "privy")
+
+
+def test_eip_count_that_does_not_match_the_discovered_subnets_is_a_permanent_error(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    ((allocation, _),) = sandbox.allocate_addresses(1)
+    with pytest.raises(PermanentError, match="one per subnet"):
+        provider.ensure(make_spec("onlyone", annotations={a.EIP_ALLOCATIONS: allocation}))
+
+    delete_and_expect_nothing_left(provider, sandbox, "onlyone")
+    sandbox.client("ec2").release_address(AllocationId=allocation)
+
+
+def test_targets_follow_nodes_as_they_are_added_and_removed(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    ports = [(80, "TCP", 30080), (53, "UDP", 30053)]
+    provider.ensure(make_spec("follow", ports, backends=backends_of(sandbox, 1)))
+    lb = state.load_balancer(sandbox, nlb_name("follow"))
+    assert lb is not None
+    groups = list(state.target_groups(sandbox, lb["LoadBalancerArn"]))
+    first = {sandbox.instances[0].provider_id.rsplit("/", 1)[-1]}
+    assert all(state.targets(sandbox, g) == first for g in groups)
+
+    provider.ensure(make_spec("follow", ports))  # all three nodes
+    assert all(state.targets(sandbox, g) == state.instance_ids(sandbox) for g in groups)
+
+    remaining = backends_of(sandbox)[1:]
+    provider.ensure(make_spec("follow", ports, backends=remaining))
+    wanted = {b.provider_id.rsplit("/", 1)[-1] for b in remaining}
+    assert all(state.targets(sandbox, g) == wanted for g in groups)
+
+    delete_and_expect_nothing_left(provider, sandbox, "follow")
+
+
+def test_a_changed_port_replaces_only_that_listener_and_target_group(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("moving", [(80, "TCP", 30080), (443, "TCP", 30443)]))
+    lb = state.load_balancer(sandbox, nlb_name("moving"))
+    assert lb is not None
+    before = state.listeners(sandbox, lb["LoadBalancerArn"])
+
+    provider.ensure(make_spec("moving", [(8080, "TCP", 30080), (443, "TCP", 30443)]))
+
+    after = state.listeners(sandbox, lb["LoadBalancerArn"])
+    assert sorted(after) == [443, 8080]
+    assert after[443]["ListenerArn"] == before[443]["ListenerArn"]
+    assert after[443]["DefaultActions"] == before[443]["DefaultActions"]
+    assert after[8080]["DefaultActions"][0]["TargetGroupArn"] != before[80]["DefaultActions"][0]["TargetGroupArn"]
+    remaining = {g["TargetGroupArn"] for g in sandbox.client("elbv2").describe_target_groups()["TargetGroups"]}
+    assert before[80]["DefaultActions"][0]["TargetGroupArn"] not in remaining
+
+    delete_and_expect_nothing_left(provider, sandbox, "moving")
+
+
+def test_a_changed_node_port_switches_the_listener_to_a_new_target_group(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("renode", [(80, "TCP", 30080)]))
+    lb = state.load_balancer(sandbox, nlb_name("renode"))
+    assert lb is not None
+    before = state.listeners(sandbox, lb["LoadBalancerArn"])[80]
+
+    provider.ensure(make_spec("renode", [(80, "TCP", 30099)]))
+
+    after = state.listeners(sandbox, lb["LoadBalancerArn"])[80]
+    assert after["ListenerArn"] == before["ListenerArn"]
+    (group,) = state.target_groups(sandbox, lb["LoadBalancerArn"]).values()
+    assert group["Port"] == 30099 and after["DefaultActions"][0]["TargetGroupArn"] == group["TargetGroupArn"]
+    assert len(sandbox.client("elbv2").describe_target_groups()["TargetGroups"]) == 1
+
+    delete_and_expect_nothing_left(provider, sandbox, "renode")
+
+
+def test_local_traffic_policy_probes_the_health_check_node_port(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("local", health_check=HealthCheck(port=32100, path="/healthz", local=True)))
+
+    lb = state.load_balancer(sandbox, nlb_name("local"))
+    assert lb is not None
+    (group,) = state.target_groups(sandbox, lb["LoadBalancerArn"]).values()
+    assert (group["HealthCheckProtocol"], group["HealthCheckPort"], group["HealthCheckPath"]) == (
+        "HTTP", "32100", "/healthz")
+
+    delete_and_expect_nothing_left(provider, sandbox, "local")
+
+
+def test_health_check_annotations_override_and_are_converged_in_place(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("probed"))
+    lb = state.load_balancer(sandbox, nlb_name("probed"))
+    assert lb is not None
+    (before,) = state.target_groups(sandbox, lb["LoadBalancerArn"]).values()
+
+    provider.ensure(make_spec("probed", annotations={
+        a.HEALTHCHECK_PROTOCOL: "http", a.HEALTHCHECK_PATH: "/ready", a.HEALTHCHECK_INTERVAL: "30",
+        a.HEALTHCHECK_HEALTHY_THRESHOLD: "5"}))
+
+    (after,) = state.target_groups(sandbox, lb["LoadBalancerArn"]).values()
+    assert after["TargetGroupArn"] == before["TargetGroupArn"]
+    assert (after["HealthCheckProtocol"], after["HealthCheckPath"], after["HealthCheckIntervalSeconds"],
+            after["HealthyThresholdCount"]) == ("HTTP", "/ready", 30, 5)
+
+    delete_and_expect_nothing_left(provider, sandbox, "probed")
+
+
+def test_tls_ports_get_tls_listeners_with_the_certificate(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    certificate = sandbox.client("acm").request_certificate(DomainName="shop.example.com")["CertificateArn"]
+    provider.ensure(make_spec("secure", [(80, "TCP", 30080), (443, "TCP", 30443)], annotations={
+        a.SSL_CERT: certificate, a.SSL_PORTS: "443"}))
+
+    lb = state.load_balancer(sandbox, nlb_name("secure"))
+    assert lb is not None
+    found = state.listeners(sandbox, lb["LoadBalancerArn"])
+    assert found[80]["Protocol"] == "TCP"
+    assert found[443]["Protocol"] == "TLS"
+    assert [c["CertificateArn"] for c in found[443]["Certificates"]] == [certificate]
+
+    delete_and_expect_nothing_left(provider, sandbox, "secure")
+    sandbox.client("acm").delete_certificate(CertificateArn=certificate)
+
+
+def test_an_unknown_certificate_is_a_permanent_error_that_leaves_nothing_behind(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    missing = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    with pytest.raises(PermanentError, match="CertificateNotFound"):
+        provider.ensure(make_spec("badcert", [(443, "TCP", 30443)], annotations={a.SSL_CERT: missing}))
+
+    lb = state.load_balancer(sandbox, nlb_name("badcert"))
+    assert lb is not None and state.target_groups(sandbox, lb["LoadBalancerArn"]) == {}
+    assert not sandbox.client("elbv2").describe_target_groups()["TargetGroups"]
+    delete_and_expect_nothing_left(provider, sandbox, "badcert")
+
+
+def test_a_foreign_load_balancer_with_our_name_is_never_modified_or_deleted(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    elbv2 = sandbox.client("elbv2")
+    foreign = elbv2.create_load_balancer(Name=nlb_name("taken"), Type="network",
+                                         Subnets=list(sandbox.public_subnets.values()),
+                                         Tags=[{"Key": "owner", "Value": "someone-else"}])["LoadBalancers"][0]
+
+    try:
+        with pytest.raises(NotOwnedError, match=nlb_name("taken")):
+            provider.ensure(make_spec("taken"))
+        provider.delete(ServiceRef("default", "taken"))
+
+        after = state.load_balancer(sandbox, nlb_name("taken"))
+        assert after is not None
+        unchanged = ("LoadBalancerArn", "Scheme", "SecurityGroups", "AvailabilityZones", "DNSName")
+        assert {k: after.get(k) for k in unchanged} == {k: foreign.get(k) for k in unchanged}
+        assert state.listeners(sandbox, foreign["LoadBalancerArn"]) == {}
+        assert state.tags(sandbox, foreign["LoadBalancerArn"]) == {"owner": "someone-else"}
+        assert sandbox.leftovers() == [f"load balancer {nlb_name('taken')}"]
+    finally:
+        elbv2.delete_load_balancer(LoadBalancerArn=foreign["LoadBalancerArn"])
+
+
+def test_a_scheme_change_creates_the_new_load_balancer_before_deleting_the_old(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    old = provider.ensure(make_spec("flip"))
+    new = provider.ensure(make_spec("flip", internal=True))
+
+    # Both exist until the status has named the new one once.
+    assert new.ingress[0].hostname != old.ingress[0].hostname
+    assert state.load_balancer(sandbox, nlb_name("flip")) is not None
+    assert any("replaced" in w for w in new.warnings)
+    again = provider.ensure(make_spec("flip", internal=True))
+
+    assert again.ingress == new.ingress
+    assert state.load_balancer(sandbox, nlb_name("flip")) is None
+    inside = state.load_balancer(sandbox, nlb_name("flip", internal=True))
+    assert inside is not None and inside["Scheme"] == "internal"
+    assert len(sandbox.client("elbv2").describe_target_groups()["TargetGroups"]) == 1
+
+    delete_and_expect_nothing_left(provider, sandbox, "flip")
+
+
+def test_a_service_in_another_namespace_gets_its_own_load_balancer(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    spec = make_spec("same")
+    other = dataclasses.replace(spec, service=ServiceRef("other", "same"))
+    first, second = provider.ensure(spec), provider.ensure(other)
+
+    assert first.ingress[0].hostname != second.ingress[0].hostname
+    provider.delete(other.service)
+    assert state.load_balancer(sandbox, nlb_name("same")) is not None
+    delete_and_expect_nothing_left(provider, sandbox, "same")
