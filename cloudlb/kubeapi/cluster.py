@@ -48,6 +48,7 @@ class EmulatedKubernetes:
         self._stopping: asyncio.Event | None = None
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
+        self._catalogue = Catalogue()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -95,7 +96,8 @@ class EmulatedKubernetes:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        store = ObjectStore(Catalogue(), {("", "services"): ServiceAdmission()})
+        # Every start begins with an empty cluster (only the initial namespaces).
+        store = ObjectStore(self._catalogue, {("", "services"): ServiceAdmission()})
         self._store = store
         emulator = ApiServerEmulator(store=store, on_request=self._requests.append)
         async with emulator:
@@ -151,17 +153,15 @@ class EmulatedKubernetes:
 
     def _resource(self, api_version: str, plural: str) -> ResourceType:
         group, _, version = api_version.rpartition("/")
-        resource = Catalogue().find(group, version, plural) if self._store is None else \
-            self._store.catalogue.find(group, version, plural)
+        resource = self._catalogue.find(group, version, plural)
         if resource is None:
             raise ApiError(404, "NotFound", f"the server does not serve {plural} in {api_version}")
         return resource
 
     def create(self, obj: Obj) -> Obj:
         api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
-        catalogue = self._store.catalogue if self._store is not None else Catalogue()
         group, _, version = str(api_version).rpartition("/")
-        matches = [r for r in catalogue.all if r.group == group and r.version == version and r.kind == kind]
+        matches = [r for r in self._catalogue.all if r.group == group and r.version == version and r.kind == kind]
         if not matches:
             raise ApiError(404, "NotFound", f"the server does not serve kind {kind} in {api_version}")
         resource = matches[0]

@@ -1,9 +1,11 @@
 """The HTTP side: a kmock ``KubernetesEmulator`` whose request handling is our API server.
 
-kmock gives the request parsing, the request log and the error wrapper; its
-storage semantics (merge-only updates, no resourceVersion, no status isolation,
-octet-stream watches...) are replaced by :mod:`cloudlb.kubeapi.store`, because
-every one of its known gaps sits in the same ``_handle`` method.
+kmock gives the handler protocol, the request type and the Status error shape.
+Its storage semantics (merge-only updates, no resourceVersion, no status
+isolation, octet-stream watches...) are replaced by :mod:`cloudlb.kubeapi.store`,
+because every one of its known gaps sits in the same ``_handle`` method, which
+mutates objects before any override could intervene; and its URL parser fails
+on ``GET /api/v1/namespaces``, so ``__call__`` builds the request itself.
 """
 
 from __future__ import annotations
@@ -46,13 +48,14 @@ class ApiServerEmulator(KubernetesEmulator):
         # so build the request without it; our router parses the path (see cloudlb.kubeapi.paths).
         try:
             body = await raw_request.read()
+            # Not appended to kmock's request log: it would keep every body for the server's lifetime;
+            # EmulatedKubernetes.requests records what RBAC needs instead.
             request = Request(
-                id=len(self._requests), method=raw_request.method, url=raw_request.url,
+                method=raw_request.method, url=raw_request.url,
                 params=dict(raw_request.query), headers=dict(raw_request.headers),
                 cookies=dict(raw_request.cookies), body=body, text=body.decode("utf-8", "replace"),
                 raw_request=raw_request,
             )
-            self._requests.append(request)
             return await self._handle(request)
         except Exception as exc:
             return await self._render_error(exc)
@@ -114,6 +117,9 @@ class ApiServerEmulator(KubernetesEmulator):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         namespace = route.namespace if resource.namespaced else None
         method = str(request.method.value).upper()
+        if request.params.get("dryRun") and method != "GET":
+            # Refused rather than ignored: an ignored dry run would really change the object.
+            raise errors.bad_request("dryRun is not supported by the emulated API server")
         if method == "GET" and request.params.get("watch") in ("true", "1"):
             return await self._stream_watch(request, resource, route)
         if method == "GET" and route.name is not None:

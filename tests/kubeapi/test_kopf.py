@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -55,19 +56,26 @@ def operator(kube: EmulatedKubernetes, tmp_path: Path,
     def on_delete(body: kopf.Body, **_: Any) -> None:
         seen.append(("deleted-by-handler", str(body["metadata"]["name"])))
 
+    with running_operator(registry, standalone=True):
+        yield seen
+
+
+@contextlib.contextmanager
+def running_operator(registry: kopf.OperatorRegistry, **options: Any) -> Iterator[None]:
+    """kopf.operator() in its own thread and loop, stopped through its stop flag."""
     stop: concurrent.futures.Future[None] = concurrent.futures.Future()
     failures: list[BaseException] = []
 
     def run() -> None:
         try:
-            asyncio.run(kopf.operator(registry=registry, standalone=True, clusterwide=True, stop_flag=stop))
-        except BaseException as exc:  # reported by the fixture below
+            asyncio.run(kopf.operator(registry=registry, clusterwide=True, stop_flag=stop, **options))
+        except BaseException as exc:  # reported below
             failures.append(exc)
 
     thread = threading.Thread(target=run, name="kopf-under-test", daemon=True)
     thread.start()
     try:
-        yield seen
+        yield
     finally:
         stop.set_result(None)
         thread.join(30)
@@ -106,3 +114,29 @@ def test_kopf_finalizer_is_added_by_json_patch_and_released_on_delete(kube: Emul
     kube.delete("v1", "services", "default", "held")
     _wait_for(lambda: kube.get("v1", "services", "default", "held") is None)
     assert ("deleted-by-handler", "held") in operator
+
+
+def test_kopf_peering_records_itself_and_leaves_on_exit(kube: EmulatedKubernetes, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp_path / "kubeconfig")))
+    kube.create({"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": "cloudlb"}})
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.event("v1", "nodes", registry=registry)
+    def on_node(**_: Any) -> None:
+        pass
+
+    def peers() -> dict[str, Any]:
+        peering = kube.get("kopf.dev/v1", "clusterkopfpeerings", None, "cloudlb") or {}
+        found: dict[str, Any] = peering.get("status") or {}
+        return found
+
+    with running_operator(registry, peering_name="cloudlb"):
+        (identity,) = _wait_for(peers)
+        assert peers()[identity]["lifetime"] > 0
+    # On exit kopf removes its record with a merge patch that sets it to null.
+    assert peers() == {}

@@ -155,3 +155,10 @@ def test_unknown_patch_type_is_unsupported_media_type(kube: EmulatedKubernetes) 
     reply = call(kube, "PATCH", f"{SERVICES}/web", {"spec": {}}, "application/json")
     assert reply.status == 415
     assert reply.body["reason"] == "UnsupportedMediaType"
+
+
+def test_dry_run_is_refused_rather_than_applied(kube: EmulatedKubernetes) -> None:
+    body = {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}
+    reply = call(kube, "POST", f"{SERVICES}?dryRun=All", body)
+    assert reply.status == 400
+    assert kube.get("v1", "services", "default", "web") is None
