@@ -132,3 +132,13 @@ def test_module_entry_point_serves_until_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_start_on_a_busy_port_fails_clearly() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        kube = EmulatedKubernetes(port=busy.getsockname()[1])
+        with pytest.raises(RuntimeError, match="failed to start"):
+            kube.start()
+    kube.stop()  # nothing is running; stop stays harmless
