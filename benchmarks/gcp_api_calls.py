@@ -1,0 +1,110 @@
+"""How many Compute API calls the GCP provider makes per scenario, counted from the GCE emulator's request log.
+
+Scenarios on a 3-node cluster over two zones: create a 2-port TCP Service, resync
+it with nothing changed, add a node, delete the Service. Each call is an HTTP
+request to the emulator; operation waits are counted (one per write, as
+``operations.wait`` returns when the operation is done).
+
+Run: ``uv run python benchmarks/gcp_api_calls.py`` (prints a Markdown table and
+saves it to ``benchmarks/results/gcp_api_calls.md``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloudlb_gcp.emulator import GCEEmulator
+from cloudlb_gcp.plugin import plugin
+
+from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, LoadBalancerSpec, Port, Protocol, ServiceRef
+from cloudlb.provider import ProviderSettings
+
+RESULTS = Path(__file__).parent / "results" / "gcp_api_calls.md"
+PROJECT, REGION = "bench-project", "us-central1"
+NODES = [("us-central1-a", "node-1", "10.128.0.2"), ("us-central1-b", "node-2", "10.128.0.3"),
+         ("us-central1-a", "node-3", "10.128.0.4")]
+NEW_NODE = ("us-central1-b", "node-4", "10.128.0.5")
+
+
+@dataclass(frozen=True)
+class Measured:
+    scenario: str
+    reads: int
+    writes: int
+    waits: int
+    seconds: float
+    methods: Counter[str]
+
+    @property
+    def total(self) -> int:
+        return self.reads + self.writes + self.waits
+
+
+def spec_for(nodes: list[tuple[str, str, str]]) -> LoadBalancerSpec:
+    return LoadBalancerSpec(
+        service=ServiceRef("default", "web"), uid="uid-web",
+        ports=(Port(80, Protocol.TCP, 30080, "http"), Port(443, Protocol.TCP, 30443, "https")),
+        backends=tuple(Backend(name, f"gce://{PROJECT}/{zone}/{name}", ip, zone) for zone, name, ip in nodes),
+        health_check=KUBE_PROXY_HEALTH_CHECK,
+    )
+
+
+def measure(emulator: GCEEmulator, scenario: str, action: Callable[[], object]) -> Measured:
+    emulator.clear_requests()
+    started = time.perf_counter()
+    action()
+    seconds = time.perf_counter() - started
+    methods = Counter(call.method for call in emulator.requests)
+    waits = sum(n for m, n in methods.items() if m.endswith("Operations.wait"))
+    writes = sum(1 for call in emulator.requests if call.is_write)
+    return Measured(scenario, sum(methods.values()) - writes - waits, writes, waits, seconds, methods)
+
+
+def run() -> list[Measured]:
+    with GCEEmulator(project=PROJECT, region=REGION) as emulator:
+        emulator.add_network("default")
+        emulator.add_subnetwork("default", "default", "10.128.0.0/20")
+        for zone, name, ip in [*NODES, NEW_NODE]:
+            emulator.add_instance(zone, name, ip)
+        provider = plugin.create(ProviderSettings(cluster_name="bench", options={
+            "gcp_project": PROJECT, "gcp_region": REGION, "gcp_endpoint": emulator.url}))
+        spec = spec_for(NODES)
+        results = [
+            measure(emulator, "create (TCP, 2 ports, 3 nodes in 2 zones)", lambda: provider.ensure(spec)),
+            measure(emulator, "no-change resync", lambda: provider.ensure(spec)),
+            measure(emulator, "node added", lambda: provider.ensure(spec_for([*NODES, NEW_NODE]))),
+            measure(emulator, "delete", lambda: provider.delete(spec.service)),
+        ]
+        if emulator.leftovers():
+            raise SystemExit(f"leftovers after delete: {emulator.leftovers()}")
+        return results
+
+
+def table(results: list[Measured]) -> str:
+    lines = [
+        "| scenario | Compute calls | reads | writes | operation waits | time (ms, emulator) | writes by method |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        written = ", ".join(f"{m} x{n}" for m, n in sorted(r.methods.items())
+                            if not m.endswith((".get", ".list", ".listInstances", ".aggregatedList", ".wait")))
+        lines.append(f"| {r.scenario} | {r.total} | {r.reads} | {r.writes} | {r.waits} | "
+                     f"{r.seconds * 1000:.0f} | {written or '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    results = run()
+    text = ("# GCP provider: Compute API calls per scenario\n\n"
+            "Counted from the GCE emulator's request log (`benchmarks/gcp_api_calls.py`).\n\n" + table(results))
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
