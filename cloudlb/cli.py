@@ -13,9 +13,11 @@ import logging
 import signal
 import sys
 import threading
+
 import click
 
 from cloudlb.config import ControllerConfig
+from cloudlb.operator import run_async
 from cloudlb.plugins import UnknownProviderError, load_all_plugins, load_plugin
 from cloudlb.provider import ProviderOption, ProviderSettings
 
@@ -75,8 +77,6 @@ def _run_command() -> click.Command:
 def _run(provider: str, cluster_name: str, load_balancer_class: str, ignore_unclassed: bool, workers: int,
          metrics_port: int, health_port: int, peering: str, standalone: bool, resync_interval: float,
          gc_interval: float, verbose: bool, **provider_options: str | None) -> None:
-    from cloudlb.operator import run_async
-
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -55,6 +55,10 @@ class KubeClient:
             return None
         return cast(dict[str, Any], body)
 
+    async def list_nodes(self) -> list[dict[str, Any]]:
+        body = await kopf_api.get(url="/api/v1/nodes", settings=self._settings, logger=logger)
+        return list(cast(dict[str, Any], body).get("items") or [])
+
     async def add_finalizer(self, service: Mapping[str, Any]) -> dict[str, Any]:
         """Add our finalizer, guarded by resourceVersion so that a concurrent change is never overwritten."""
         metadata = service["metadata"]

@@ -19,6 +19,7 @@ from typing import Any
 import kopf
 
 from cloudlb.config import ControllerConfig
+from cloudlb.events import EventRecorder
 from cloudlb.kube import KubeClient
 from cloudlb.metrics import Metrics
 from cloudlb.model import FINALIZER, ServiceRef
@@ -44,8 +45,6 @@ def build_settings(config: ControllerConfig) -> kopf.OperatorSettings:
     settings.peering.priority = random.randint(1, 2**30)  # not a secret: any spread will do
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    # Only the newest version of an object matters to a level-triggered controller.
-    settings.batching.batch_window = 0.1
     return settings
 
 
@@ -63,8 +62,9 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Me
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        reconciler.loop = asyncio.get_running_loop()
-        reconciler.kube = KubeClient(settings)
+        reconciler.connect(KubeClient(settings), EventRecorder(settings))
+        # Not awaited here: API calls wait for kopf's login, which runs after the startup handlers.
+        background.append(asyncio.create_task(reconciler.sync_nodes(), name="cloudlb-node-sync"))
         if config.metrics_port:
             metrics.serve(config.metrics_port)
         for index in range(config.workers):

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from cloudlb import events
 from cloudlb.config import ControllerConfig
+from cloudlb.events import EventRecorder
 from cloudlb.kube import KubeClient, ServiceConflict, ServiceGone
 from cloudlb.metrics import Metrics
 from cloudlb.model import FINALIZER, Backend, LoadBalancerSpec, LoadBalancerStatus, ServiceRef
@@ -49,11 +50,14 @@ def class_matches(service: Mapping[str, Any], config: ControllerConfig) -> bool:
 
 
 def input_digest(service: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What a reconcile depends on; status-only changes (our own writes) do not trigger one."""
+    """What a reconcile depends on.
+
+    Our own writes (status, our finalizer) do not count, so they neither trigger
+    a reconcile nor cut short the backoff of a failing one.
+    """
     metadata = service.get("metadata") or {}
     return (repr(service.get("spec")), repr(sorted((metadata.get("annotations") or {}).items())),
-            metadata.get("deletionTimestamp"), FINALIZER in (metadata.get("finalizers") or []),
-            metadata.get("uid"))
+            metadata.get("deletionTimestamp"), metadata.get("uid"))
 
 
 @dataclass
@@ -80,8 +84,42 @@ class Reconciler:
         self.backoff: Backoff[ServiceRef] = Backoff(config.backoff_base, config.backoff_cap)
         self.executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="cloudlb-provider")
         self.kube: KubeClient | None = None
+        self._recorder: EventRecorder | None = None
+        self.synced: asyncio.Event | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
+
+    def connect(self, kube: KubeClient, recorder: EventRecorder) -> None:
+        """Called at operator startup; API calls wait until kopf has logged in."""
+        self.loop = asyncio.get_running_loop()
+        self.kube = kube
+        self._recorder = recorder
+        self.synced = asyncio.Event()
+
+    async def sync_nodes(self) -> None:
+        """List the nodes once before any worker runs.
+
+        Otherwise a Service seen before the node watch caught up would be
+        ensured with an empty backend set and a false "no nodes" Warning.
+        """
+        assert self.kube is not None
+        while True:
+            try:
+                nodes = await self.kube.list_nodes()
+                break
+            except Exception as exc:  # the API server may not be reachable yet; nothing runs until it is
+                logger.warning("could not list nodes, retrying in 5s: %s", exc)
+                await asyncio.sleep(5)
+        for node in nodes:
+            self.nodes[str(node["metadata"]["name"])] = node
+        self.backends = eligible_backends(self.nodes.values())
+        assert self.synced is not None
+        self.synced.set()
+
+    @property
+    def recorder(self) -> EventRecorder:
+        assert self._recorder is not None, "connect() is called at startup"
+        return self._recorder
 
     # --- triggers -------------------------------------------------------------------------
 
@@ -122,6 +160,8 @@ class Reconciler:
     # --- the work -------------------------------------------------------------------------
 
     async def run_worker(self) -> None:
+        assert self.synced is not None
+        await self.synced.wait()
         while True:
             ref = await self.queue.get()
             started = time.monotonic()
@@ -162,14 +202,14 @@ class Reconciler:
 
     async def _clean_up(self, ref: ServiceRef, service: dict[str, Any]) -> None:
         assert self.kube is not None
-        events.normal(service, events.DELETING, "Deleting load balancer")
+        await self.recorder.normal(service, events.DELETING, "Deleting load balancer")
         try:
             await self._call("delete", self.provider.delete, ref)
         except Exception as exc:
-            events.warning(service, events.DELETE_FAILED, f"Error deleting load balancer: {exc}")
+            await self.recorder.warning(service, events.DELETE_FAILED, f"Error deleting load balancer: {exc}")
             self._retry(ref, exc)
             return
-        events.normal(service, events.DELETED, "Deleted load balancer")
+        await self.recorder.normal(service, events.DELETED, "Deleted load balancer")
         state = self.states.setdefault(ref, ServiceState())
         state.ensured = state.failed = None
         self.metrics.managed.set(self._managed_count())
@@ -194,7 +234,7 @@ class Reconciler:
 
         if state.failed is not None and state.failed == the_plan:
             return  # a permanent failure waits for a change of the Service or the nodes
-        self._warn_new_problems(service, state, the_plan)
+        await self._warn_new_problems(service, state, the_plan)
 
         if the_plan.fatal:
             state.failed = the_plan
@@ -223,18 +263,18 @@ class Reconciler:
             return
 
         if not the_plan.spec.backends:
-            events.warning(service, events.UNAVAILABLE,
+            await self.recorder.warning(service, events.UNAVAILABLE,
                            f"There are no available nodes for LoadBalancer service {ref}")
 
         changed = state.ensured != the_plan.spec
         if changed:
-            events.normal(service, events.ENSURING, "Ensuring load balancer")
+            await self.recorder.normal(service, events.ENSURING, "Ensuring load balancer")
         try:
             observed = await self._call("ensure", self.provider.ensure, the_plan.spec)
         except Exception as exc:
             reason = events.NOT_OWNED if isinstance(exc, NotOwnedError) else events.SYNC_FAILED
-            events.warning(service, reason, f"Error syncing load balancer: {exc}")
-            await self._write_status(service, None, the_plan, sync_error=(type(exc).__name__, str(exc)),
+            await self.recorder.warning(service, reason, f"Error syncing load balancer: {exc}")
+            await self._write_status(service, None, the_plan, sync_error=(sync_failure_reason(exc), str(exc)),
                                      keep_ingress=True)
             if isinstance(exc, PermanentError):
                 state.failed = the_plan
@@ -250,13 +290,13 @@ class Reconciler:
         self.backoff.reset(ref)
         self.metrics.managed.set(self._managed_count())
         for message in observed.warnings:
-            events.warning(service, events.PROVIDER_WARNING, message)
+            await self.recorder.warning(service, events.PROVIDER_WARNING, message)
         await self._write_status(service, observed, the_plan, sync_error=None)
         if changed:
             if only_backends:
-                events.normal(service, events.UPDATED, "Updated load balancer with new hosts")
+                await self.recorder.normal(service, events.UPDATED, "Updated load balancer with new hosts")
             else:
-                events.normal(service, events.ENSURED, "Ensured load balancer")
+                await self.recorder.normal(service, events.ENSURED, "Ensured load balancer")
         self.metrics.reconciles.labels("ensured").inc()
 
     def _retry(self, ref: ServiceRef, exc: Exception) -> None:
@@ -267,12 +307,12 @@ class Reconciler:
         self.metrics.reconciles.labels("retry").inc()
         self.queue.add_after(ref, delay)
 
-    def _warn_new_problems(self, service: Mapping[str, Any], state: ServiceState, the_plan: Plan) -> None:
+    async def _warn_new_problems(self, service: Mapping[str, Any], state: ServiceState, the_plan: Plan) -> None:
         """One Warning per problem, when it first appears (not again on every resync)."""
         current = frozenset(the_plan.problems)
         for problem in the_plan.problems:
             if problem not in state.warned:
-                events.warning(service, problem.reason, str(problem))
+                await self.recorder.warning(service, problem.reason, str(problem))
         state.warned = current
 
     async def _write_status(self, service: dict[str, Any], observed: LoadBalancerStatus | None, the_plan: Plan,
@@ -295,6 +335,18 @@ class Reconciler:
 
     def _managed_count(self) -> int:
         return sum(1 for state in self.states.values() if state.ensured is not None)
+
+
+RETRYING = "RetryingAfterError"
+
+
+def sync_failure_reason(exc: Exception) -> str:
+    """The Synced condition's reason: whether the controller retries by itself or waits for the user."""
+    if isinstance(exc, NotOwnedError):
+        return events.NOT_OWNED
+    if isinstance(exc, PermanentError):
+        return "PermanentError"
+    return RETRYING
 
 
 def _with_backends(spec: LoadBalancerSpec, backends: tuple[Backend, ...]) -> LoadBalancerSpec:
