@@ -49,8 +49,8 @@ def test_create_adds_finalizer_builds_load_balancer_and_writes_status(kube: Emul
         assert sorted((p.port, p.protocol) for p in built.ports) == [(53, Protocol.UDP), (80, Protocol.TCP)]
         assert all(30000 <= p.node_port <= 32767 for p in built.ports)
         assert {b.provider_id for b in built.backends} == {"example://zone-a/vm-0", "example://zone-a/vm-1"}
-        ctl.wait_for(lambda: {"EnsuringLoadBalancer", "EnsuredLoadBalancer"} <= set(ctl.event_reasons("default", "web")),
-                     message="Ensuring/Ensured events")
+        expected = {"EnsuringLoadBalancer", "EnsuredLoadBalancer"}
+        ctl.wait_for(lambda: expected <= set(ctl.event_reasons("default", "web")), message="Ensuring/Ensured events")
 
 
 def test_no_change_resync_calls_ensure_but_writes_nothing(kube: EmulatedKubernetes) -> None:
@@ -220,8 +220,10 @@ def test_bad_input_warns_and_sets_status_while_other_services_are_served(kube: E
         kube.create(service_manifest("bad", source_ranges=["10.0.0.0/8", "10.0.0.0/33"]))
         kube.create(service_manifest("good"))
         ctl.wait_for_ingress("default", "good")
-        bad = ctl.wait_for(lambda: (s := ctl.service("default", "bad")) and SYNCED_CONDITION in conditions(s) and s,
-                           message="a status condition on the bad Service")
+        def bad_with_condition() -> dict[str, Any] | None:
+            service = ctl.service("default", "bad")
+            return service if service and SYNCED_CONDITION in conditions(service) else None
+        bad = ctl.wait_for(bad_with_condition, message="a status condition on the bad Service")
         assert conditions(bad)[SYNCED_CONDITION]["reason"] == "InvalidSourceRange"
         assert "10.0.0.0/33" in conditions(bad)[SYNCED_CONDITION]["message"]
         assert cloud(ctl).cloud.count("ensure", ServiceRef("default", "bad")) == 0
