@@ -110,3 +110,32 @@ def test_foreign_resource_with_our_name_gets_a_warning_and_is_untouched(kube: Em
         ctl.wait_for(warned, message="a Warning naming the foreign firewall")
         kept = firewalls.get(project=PROJECT, firewall=name)
         assert (kept.description, [list(a.ports) for a in kept.allowed]) == ("ops team", [["22"]])
+
+
+def test_local_policy_source_ranges_and_static_ip_reach_the_cloud(kube: EmulatedKubernetes,
+                                                                   emulator: GCEEmulator) -> None:
+    emulator.add_address("users-ip", ip="203.0.113.77")
+    with run_controller(kube, provider="gcp", cluster_name=CLUSTER, options=options(emulator)) as ctl:
+        kube.create(service_manifest("web", external_traffic_policy="Local", source_ranges=["192.0.2.0/24"],
+                                     load_balancer_ip="203.0.113.77"))
+        service = ctl.wait_for_ingress("default", "web")
+        assert ingress(service)[0]["ip"] == "203.0.113.77"
+        names = names_for(CLUSTER, ServiceRef("default", "web"))
+        check = compute_client(emulator, compute_v1.RegionHealthChecksClient).get(
+            health_check=names.health_check, **WHERE)
+        assert check.http_health_check.port == service["spec"]["healthCheckNodePort"]
+        traffic = compute_client(emulator, compute_v1.FirewallsClient).get(project=PROJECT,
+                                                                           firewall=names.traffic_firewall)
+        assert list(traffic.source_ranges) == ["192.0.2.0/24"]
+
+        kube.delete("v1", "services", "default", "web")
+        ctl.wait_for(lambda: ctl.service("default", "web") is None, message="the Service to be gone")
+        assert emulator.leftovers() == ["addresses/us-central1/users-ip"]
+
+
+def test_node_leaving_is_removed_from_its_group(kube: EmulatedKubernetes, emulator: GCEEmulator) -> None:
+    with run_controller(kube, provider="gcp", cluster_name=CLUSTER, options=options(emulator)) as ctl:
+        kube.create(service_manifest("web"))
+        ctl.wait_for_ingress("default", "web")
+        kube.delete("v1", "nodes", None, "node-3")
+        ctl.wait_for(lambda: emulator.members("us-central1-a", GROUP) == ["node-1"], message="node-3 removed")

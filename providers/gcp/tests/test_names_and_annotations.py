@@ -1,0 +1,82 @@
+"""Pure parts of the provider: names, ownership marks, GKE annotation validation, offerings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from cloudlb_gcp import gke_annotations
+from cloudlb_gcp.names import MAX_NAME_LENGTH, instance_group_name, names_for
+from cloudlb_gcp.ownership import OwnerMark, is_owned, read_mark, require_owned
+from cloudlb_gcp.provider import GCPProvider
+
+from cloudlb.model import Protocol, ServiceRef
+from cloudlb.problems import INVALID_ANNOTATION, UNSUPPORTED_OPTION
+from cloudlb.provider import NotOwnedError
+
+from .conftest import SpecFactory
+
+NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+LONG = "a" * 63
+
+
+@pytest.mark.parametrize("namespace,name", [("default", "web"), (LONG, LONG), ("kube-system", "x"),
+                                            ("ns", "ends-with-dash-" + "z" * 40)])
+def test_every_name_is_a_valid_gce_name(namespace: str, name: str) -> None:
+    names = names_for("prod-cluster", ServiceRef(namespace, name))
+    every = [names.address, names.health_check, names.backend_service, names.traffic_firewall,
+             names.health_check_firewall, *(names.forwarding_rule(p) for p in ("TCP", "UDP", "L3_DEFAULT"))]
+    for found in every:
+        assert len(found) <= MAX_NAME_LENGTH and NAME.match(found), found
+    assert NAME.match(instance_group_name("Prod_Cluster.eu"))
+
+
+def test_names_are_deterministic_and_differ_by_cluster_and_by_truncated_tail() -> None:
+    service = ServiceRef("default", LONG)
+    assert names_for("a", service) == names_for("a", service)
+    assert names_for("a", service) != names_for("b", service)
+    assert names_for("a", ServiceRef("default", LONG + "x")) != names_for("a", service)
+    assert names_for("a", service).base.startswith("clb-default-aaaa")
+
+
+def test_ownership_needs_cluster_service_and_labels() -> None:
+    mark = OwnerMark("c1", ServiceRef("ns", "web"))
+    assert read_mark(mark.description) == mark
+    assert is_owned(mark, mark.description, mark.labels)
+    assert not is_owned(mark, OwnerMark("c2", ServiceRef("ns", "web")).description)
+    assert not is_owned(mark, OwnerMark("c1", ServiceRef("ns", "api")).description)
+    assert not is_owned(mark, mark.description, {"cloudlb-cluster": "c1"})
+    for foreign in ("", "made by hand", '{"cloudlb.io/cluster": 5}', "[1]"):
+        assert read_mark(foreign) is None
+        with pytest.raises(NotOwnedError):
+            require_owned(mark, "firewall x", foreign)
+
+
+@pytest.mark.parametrize("annotations,field", [
+    ({gke_annotations.GLOBAL_ACCESS: "yes"}, gke_annotations.GLOBAL_ACCESS),
+    ({gke_annotations.SUBNET: "Bad_Subnet"}, gke_annotations.SUBNET),
+    ({gke_annotations.IP_ADDRESSES: "ok-name,Not_OK"}, gke_annotations.IP_ADDRESSES),
+    ({gke_annotations.IP_ADDRESSES: "a,b,c"}, gke_annotations.IP_ADDRESSES),
+    ({gke_annotations.IP_ADDRESSES: " , "}, gke_annotations.IP_ADDRESSES),
+])
+def test_malformed_gke_annotations_are_fatal(make_spec: SpecFactory, annotations: dict[str, str],
+                                             field: str) -> None:
+    problems = gke_annotations.validate(make_spec(internal=True, annotations=annotations))
+    assert [(p.reason, p.fatal) for p in problems] == [(INVALID_ANNOTATION, True)]
+    assert field in problems[0].field
+
+
+def test_well_formed_annotations_pass_and_internal_only_ones_warn_on_external(make_spec: SpecFactory) -> None:
+    good = {gke_annotations.GLOBAL_ACCESS: "True", gke_annotations.SUBNET: "lb-subnet",
+            gke_annotations.IP_ADDRESSES: "my-ip"}
+    assert gke_annotations.validate(make_spec(internal=True, annotations=good)) == []
+    options = gke_annotations.read_options(good)
+    assert (options.global_access, options.subnet, options.address_names) == (True, "lb-subnet", ("my-ip",))
+    warnings = gke_annotations.validate(make_spec(annotations={gke_annotations.SUBNET: "lb-subnet"}))
+    assert [(p.reason, p.fatal) for p in warnings] == [(UNSUPPORTED_OPTION, False)]
+
+
+def test_offerings_serve_sctp_only_internally(provider: GCPProvider, make_spec: SpecFactory) -> None:
+    assert provider.offering_for(make_spec()).name == "external"
+    assert Protocol.SCTP not in provider.offering_for(make_spec()).protocols
+    assert Protocol.SCTP in provider.offering_for(make_spec(internal=True)).protocols
