@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import sys
 import tempfile
@@ -77,8 +78,9 @@ def _start_cloud(provider: str, nodes: int) -> SandboxCloud:
               help="With --once: seconds to wait for convergence.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the kubeconfig (default: a temporary folder).")
+@click.option("--verbose", "-v", is_flag=True, help="Show the controller's and the emulators' logs.")
 def sandbox(provider: str, nodes: int, demo: bool, once: bool, port: int, timeout: float,
-            kubeconfig: Path | None) -> None:
+            kubeconfig: Path | None, verbose: bool) -> None:
     """Run an emulated cluster and an emulated cloud with the real controller between them.
 
     Use kubectl with the printed KUBECONFIG to create Services of type
@@ -86,6 +88,12 @@ def sandbox(provider: str, nodes: int, demo: bool, once: bool, port: int, timeou
     """
     if once and not demo:
         raise click.UsageError("--once goes with --demo")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        # Emulators log every request; the table is what a newcomer wants to see.
+        for noisy in ("werkzeug", "aiohttp.access", "kopf"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="cloudlb-sandbox-") as scratch, _stop_on_signals() as stop:
         try:
             code = _run(provider, nodes, demo, once, port, timeout, kubeconfig or Path(scratch) / "kubeconfig", stop)
@@ -105,6 +113,8 @@ def _run(provider: str, nodes: int, demo: bool, once: bool, port: int, timeout: 
                                       internal_ip=instance.internal_ip, zone=instance.zone))
         click.echo(f"emulated Kubernetes API: {kube.url} ({len(cloud.instances)} nodes)")
         click.echo(f"emulated {provider} cloud: {cloud.endpoint}")
+        for name, value in sorted(cloud.options.items()):
+            click.echo(f"  --{name}={value}")
         click.echo(f"export KUBECONFIG={kubeconfig}")
         with run_controller(kube, provider=provider, cluster_name=CLUSTER_NAME, options=cloud.options,
                             environment=cloud.environment, backoff_base=0.5, backoff_cap=10.0) as ctl:
