@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import boto3
 import pytest
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import compute_v1
 
 from cloudlb.testing import wait_for
 
@@ -116,16 +120,11 @@ def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]
 def cloud_load_balancers(provider: str, endpoint: str, options: dict[str, str]) -> list[str]:
     """What the cloud itself says exists, through the cloud's own client library."""
     if provider == "aws":
-        import boto3
-
         client = boto3.client("elbv2", endpoint_url=endpoint, region_name="us-east-1",
                               aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
         return [str(lb["LoadBalancerName"]) for lb in client.describe_load_balancers()["LoadBalancers"]]
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import compute_v1
-
-    rules = compute_v1.ForwardingRulesClient(credentials=AnonymousCredentials(), transport="rest",
+    anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    rules = compute_v1.ForwardingRulesClient(credentials=anonymous, transport="rest",
                                              client_options=ClientOptions(api_endpoint=endpoint))
     return [rule.name for rule in rules.list(project=options["gcp-project"], region=options["gcp-region"])]
 
