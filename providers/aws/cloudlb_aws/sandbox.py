@@ -40,6 +40,8 @@ class MotoSandbox(SandboxCloud):
         self._server.start()
         self._closed = False
         self._lock = threading.Lock()
+        self._session = boto3.session.Session()
+        self._clients: dict[str, Any] = {}
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)
@@ -54,8 +56,12 @@ class MotoSandbox(SandboxCloud):
 
     def client(self, service: str) -> Any:
         """A boto3 client of this emulated cloud, separate from the provider's (its calls are not counted)."""
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,  # type: ignore[call-overload]
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.endpoint, region_name=REGION,
+                    aws_access_key_id="testing", aws_secret_access_key="testing")
+            return self._clients[service]
 
     def _seed(self) -> None:
         ec2 = self.client("ec2")

@@ -1,0 +1,119 @@
+"""An AWS error at any one call of ``ensure`` or ``delete`` leaks nothing, and the next attempt converges.
+
+Each scenario is first run cleanly to count its calls; then, for every call in
+turn, the call fails on the wire, the operation is retried, and the cloud must
+look exactly like after a clean run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from cloudlb_aws.provider import AWSProvider
+from cloudlb_aws.sandbox import MotoSandbox
+
+from cloudlb.model import LoadBalancerSpec, ServiceRef
+from cloudlb.provider import ProviderSettings, RetryLater
+from providers.aws.tests import support as state
+from providers.aws.tests.faults import FaultyProxy
+from providers.aws.tests.support import CLUSTER, SpecFactory, backends_of
+
+PORTS = [(80, "TCP", 30080), (53, "TCP", 30053), (53, "UDP", 30053)]
+MOVED = [(8080, "TCP", 30080), (53, "TCP", 30053), (53, "UDP", 30053)]
+
+
+@pytest.fixture
+def proxy(sandbox: MotoSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyProxy]:
+    faulty = FaultyProxy(sandbox.endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", faulty.url)
+    yield faulty
+    faulty.close()
+
+
+def new_provider() -> AWSProvider:
+    return AWSProvider(ProviderSettings(CLUSTER, {}))
+
+
+def snapshot(sandbox: MotoSandbox) -> tuple[list[str], dict[int, tuple[str, frozenset[str]]]]:
+    """Every resource by name, and per listener its protocol and its group's targets."""
+    elbv2 = sandbox.client("elbv2")
+    listeners: dict[int, tuple[str, frozenset[str]]] = {}
+    for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
+        for port, listener in state.listeners(sandbox, lb["LoadBalancerArn"]).items():
+            group = listener["DefaultActions"][0]["TargetGroupArn"]
+            listeners[port] = (listener["Protocol"], frozenset(state.targets(sandbox, group)))
+    # Security groups get random ids; compare them by name only.
+    return [item.split(" (")[-1] if item.startswith("security group") else item.split(" from ")[0]
+            for item in sandbox.leftovers()], listeners
+
+
+def run_with_each_call_failing(proxy: FaultyProxy, sandbox: MotoSandbox, prepare: Callable[[AWSProvider], None],
+                               operation: Callable[[AWSProvider], object], cleanup: Callable[[], None]) -> list[str]:
+    """Run ``operation`` once cleanly, then once per call with that call failing; return the failed calls."""
+    provider = new_provider()
+    prepare(provider)
+    proxy.fail_call(None)
+    operation(provider)
+    clean = snapshot(sandbox)
+    total = len(proxy.calls)
+    cleanup()
+    failed: list[str] = []
+    for number in range(1, total + 1):
+        provider = new_provider()
+        prepare(provider)
+        proxy.fail_call(number)
+        with pytest.raises(RetryLater, match="InjectedFault"):
+            operation(provider)
+        assert proxy.failed is not None
+        failed.append(proxy.failed)
+        proxy.fail_call(None)
+        operation(provider)  # the retry, by the same provider as the operator would
+        assert snapshot(sandbox) == clean, f"after {proxy.failed} failed (call {number})"
+        cleanup()
+    return failed
+
+
+def test_a_failure_at_any_call_of_a_create_leaks_nothing_and_the_retry_converges(
+        proxy: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    spec = make_spec("faulty", PORTS)
+    service = ServiceRef("default", "faulty")
+
+    def cleanup() -> None:
+        new_provider().delete(service)
+        assert sandbox.leftovers() == []
+
+    failed = run_with_each_call_failing(proxy, sandbox, lambda _: None, lambda p: p.ensure(spec), cleanup)
+    assert {"elasticloadbalancing:CreateListener", "elasticloadbalancing:RegisterTargets",
+            "ec2:CreateSecurityGroup", "elasticloadbalancing:CreateTargetGroup"} <= set(failed)
+
+
+def test_a_failure_at_any_call_of_an_update_leaks_nothing_and_the_retry_converges(
+        proxy: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    before = make_spec("moving", PORTS, backends=backends_of(sandbox, 2))
+    after = make_spec("moving", MOVED, source_ranges=("10.0.0.0/8",))
+
+    def prepare(provider: AWSProvider) -> None:
+        proxy.fail_call(None)
+        provider.ensure(before)
+
+    def cleanup() -> None:
+        new_provider().delete(before.service)
+        assert sandbox.leftovers() == []
+
+    failed = run_with_each_call_failing(proxy, sandbox, prepare, lambda p: p.ensure(after), cleanup)
+    assert {"elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteTargetGroup",
+            "ec2:RevokeSecurityGroupIngress"} <= set(failed)
+
+
+def test_a_failure_at_any_call_of_a_delete_is_finished_by_the_retry(
+        proxy: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    spec: LoadBalancerSpec = make_spec("leaving", PORTS)
+
+    def prepare(provider: AWSProvider) -> None:
+        proxy.fail_call(None)
+        provider.ensure(spec)
+
+    failed = run_with_each_call_failing(proxy, sandbox, prepare, lambda p: p.delete(spec.service), lambda: None)
+    assert {"elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup"} <= set(failed)
+    assert sandbox.leftovers() == []
