@@ -16,6 +16,8 @@ TRANSIENT_REASONS = frozenset({
     "resourceInUseByAnotherResource", "resourceNotReady", "rateLimitExceeded", "userRateLimitExceeded",
     "quotaExceeded", "backendError", "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE", "RESOURCE_NOT_READY",
     "QUOTA_EXCEEDED", "RATE_LIMIT_EXCEEDED", "IP_SPACE_EXHAUSTED",
+    # Another writer changed a shared instance group between our read and our write.
+    "memberAlreadyExists", "memberNotFound", "MEMBER_ALREADY_EXISTS", "MEMBER_NOT_FOUND",
 })
 
 

@@ -9,6 +9,7 @@ only what differs. ``delete`` goes the other way and tolerates missing parts.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from cloudlb_gcp import gke_annotations
 from cloudlb_gcp.capabilities import CAPABILITIES
 from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
 from cloudlb_gcp.instances import InstanceDirectory, InstanceNetwork, instance_refs
+from cloudlb_gcp.locks import SharedUse
 from cloudlb_gcp.names import LoadBalancerNames, instance_group_name, names_for
 from cloudlb_gcp.ownership import OwnerMark, read_mark
 from cloudlb_gcp.resources import (
@@ -45,6 +47,11 @@ class GCPProvider(Provider):
         self.instances = InstanceDirectory(compute)
         self.group_name = instance_group_name(cluster_name)
         self.cluster_mark = OwnerMark(cluster_name)
+        # The instance groups are shared by every Service of the cluster, and ensures run in parallel
+        # worker threads: membership is read, diffed and written by one of them at a time, and a group
+        # is only deleted while no ensure is between creating it and referencing it.
+        self._membership = threading.Lock()
+        self._groups = SharedUse()
 
     def offering_for(self, spec: LoadBalancerSpec) -> Offering:
         return self.capabilities.offering("internal" if spec.internal else "external")
@@ -68,38 +75,49 @@ class GCPProvider(Provider):
         forwarding_rules.check_owned(rules_now, mark)
         chosen = self._address(spec, options, names, mark, subnetwork, rules_now)
         check_link = health_check.ensure(compute, names.health_check, mark, spec.health_check)
-        groups = instance_groups.ensure(compute, self.group_name, self.cluster_mark,
-                                        instance_groups.by_zone(refs), network)
-        service_now = backend_service.get(compute, names.backend_service)
-        if network is not None:
-            # Without a node there is no network to learn; firewalls are made once the first node joins.
-            tags = sorted({n.tags[0] for n in networks if n.tags})
-            firewalls.ensure(compute, firewalls.traffic_rule(
-                names.traffic_firewall, mark, network, spec.ports, chosen.ip, spec.source_ranges, tags), mark)
-            firewalls.ensure(compute, firewalls.health_check_rule(
-                names.health_check_firewall, mark, network, spec.health_check.port, spec.internal, tags), mark)
-
-        frontend = forwarding_rules.Frontend(
-            ip=chosen.ip, backend_service=compute.regional("backendServices", names.backend_service),
-            internal=spec.internal, network=network, subnetwork=subnetwork, global_access=options.global_access,
-        )
-        wanted = forwarding_rules.plan(names, mark, spec.ports, frontend)
-        # Rules go first so that the backend service may change protocol or scheme, then come back.
-        kept = forwarding_rules.remove_stale(compute, rules_now, wanted)
-        backend_service.ensure(compute, backend_service.desired(
-            names.backend_service, mark, "INTERNAL" if spec.internal else "EXTERNAL",
-            backend_service.protocol_for({r.I_p_protocol for r in wanted}), check_link, groups,
-        ), mark, service_now)
+        with self._groups.shared():
+            with self._membership:
+                groups = instance_groups.ensure(compute, self.group_name, self.cluster_mark,
+                                                instance_groups.by_zone(refs), network)
+            service_now = backend_service.get(compute, names.backend_service)
+            if network is not None:
+                # Without a node there is no network to learn; firewalls come with the first node.
+                self._ensure_firewalls(spec, names, mark, network, networks, chosen.ip)
+            frontend = forwarding_rules.Frontend(
+                ip=chosen.ip, backend_service=compute.regional("backendServices", names.backend_service),
+                internal=spec.internal, network=network, subnetwork=subnetwork,
+                global_access=options.global_access,
+            )
+            wanted = forwarding_rules.plan(names, mark, spec.ports, frontend)
+            # Rules go first so that the backend service may change protocol or scheme, then come back.
+            kept = forwarding_rules.remove_stale(compute, rules_now, wanted)
+            backend_service.ensure(compute, backend_service.desired(
+                names.backend_service, mark, "INTERNAL" if spec.internal else "EXTERNAL",
+                backend_service.protocol_for({r.I_p_protocol for r in wanted}), check_link, groups,
+            ), mark, service_now)
         forwarding_rules.create_missing(compute, kept, wanted)
 
         if not chosen.ours:
             address.release(compute, names.address, mark)
         if service_now is not None:
-            dropped = instance_groups.zones_of(b.group for b in service_now.backends) - instance_groups.zones_of(
-                groups)
-            if dropped:
-                instance_groups.remove_unused(compute, self.group_name, self.cluster_mark, dropped)
+            used_before = instance_groups.zones_of(b.group for b in service_now.backends)
+            self._remove_unused_groups(used_before - instance_groups.zones_of(groups))
         return LoadBalancerStatus(ingress=(Ingress(ip=chosen.ip, ip_mode="VIP"),))
+
+    def _ensure_firewalls(self, spec: LoadBalancerSpec, names: LoadBalancerNames, mark: OwnerMark, network: str,
+                          networks: list[InstanceNetwork], ip: str) -> None:
+        # Upstream targets each node's first network tag; a rule without tags still only admits traffic
+        # addressed to the load balancer's IP (the traffic rule) or to the health-check port.
+        tags = sorted({n.tags[0] for n in networks if n.tags})
+        firewalls.ensure(self.compute, firewalls.traffic_rule(
+            names.traffic_firewall, mark, network, spec.ports, ip, spec.source_ranges, tags), mark)
+        firewalls.ensure(self.compute, firewalls.health_check_rule(
+            names.health_check_firewall, mark, network, spec.health_check.port, spec.internal, tags), mark)
+
+    def _remove_unused_groups(self, zones: set[str]) -> None:
+        if zones:
+            with self._groups.exclusive():
+                instance_groups.remove_unused(self.compute, self.group_name, self.cluster_mark, zones)
 
     def _subnetwork(self, options: gke_annotations.GCPOptions, networks: list[InstanceNetwork]) -> str:
         if options.subnet:
@@ -145,8 +163,8 @@ class GCPProvider(Provider):
         firewalls.remove(compute, names.traffic_firewall, mark)
         firewalls.remove(compute, names.health_check_firewall, mark)
         address.release(compute, names.address, mark)
-        zones = instance_groups.zones_of(used_groups) | instance_groups.cluster_zones(compute, self.group_name)
-        instance_groups.remove_unused(compute, self.group_name, self.cluster_mark, zones)
+        self._remove_unused_groups(
+            instance_groups.zones_of(used_groups) | instance_groups.cluster_zones(compute, self.group_name))
 
     def list_owned(self) -> Sequence[ServiceRef]:
         compute = self.compute

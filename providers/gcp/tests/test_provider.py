@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cloudlb_gcp.emulator import GCEEmulator
@@ -273,3 +274,25 @@ def test_bad_request_is_permanent(emulator: GCEEmulator, provider: GCPProvider, 
     spec = make_spec(internal=True, annotations={"networking.gke.io/internal-load-balancer-subnet": "missing"})
     with pytest.raises(PermanentError):
         provider.ensure(spec)
+
+
+def test_parallel_ensures_and_deletes_share_the_cluster_groups_safely(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    specs = [make_spec(f"svc-{i}", ports=[(8000 + i, "TCP")]) for i in range(6)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(provider.ensure, specs))
+    assert len({s.ingress[0].ip for s in statuses}) == 6
+    assert emulator.members("us-central1-a", GROUP) == ["node-1", "node-3"]
+    # Half go away while the other half resync with one more node.
+    more = [*NODES, ("us-central1-b", "node-4", "10.128.0.5")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        work = [pool.submit(provider.delete, s.service) for s in specs[:3]]
+        work += [pool.submit(provider.ensure, make_spec(s.service.name, ports=[(s.ports[0].port, "TCP")],
+                                                        nodes=more)) for s in specs[3:]]
+        for done in work:
+            done.result()
+    assert emulator.members("us-central1-b", GROUP) == ["node-2", "node-4"]
+    assert sorted(r.name for r in provider.list_owned()) == ["svc-3", "svc-4", "svc-5"]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(provider.delete, [s.service for s in specs[3:]]))
+    assert emulator.leftovers() == []
