@@ -125,7 +125,10 @@ class Reconciler:
 
     def on_service_event(self, event_type: str | None, service: Mapping[str, Any]) -> None:
         ref = service_ref(service)
-        if event_type == "DELETED":
+        has_finalizer = FINALIZER in ((service.get("metadata") or {}).get("finalizers") or [])
+        if event_type == "DELETED" or not (is_load_balancer(service) or has_finalizer):
+            # Only Services that want a load balancer, or still hold our finalizer, are kept:
+            # a large cluster's ClusterIP Services cost no memory here.
             self.services.pop(ref, None)
             self.states.pop(ref, None)
             self.backoff.reset(ref)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -18,6 +20,8 @@ def test_ruff_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_is_clean() -> None:
-    result = run(sys.executable, "-m", "mypy")
+@pytest.mark.parametrize("target", ["", "providers/aws/tests", "providers/gcp/tests"])
+def test_mypy_strict_is_clean(target: str) -> None:
+    """The configured files in one run; each provider's own tests package in a run of its own."""
+    result = run(sys.executable, "-m", "mypy", *([target] if target else []))
     assert result.returncode == 0, result.stdout + result.stderr
