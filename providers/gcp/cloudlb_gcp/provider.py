@@ -133,7 +133,9 @@ class GCPProvider(Provider):
         """The IP to serve on: a user's reserved address, else our own (re-reserved when it no longer fits)."""
         compute = self.compute
         if options.address_names:
-            return address.users_address(compute, options.address_names[0], spec.internal)
+            # GKE takes one IPv4 and one IPv6 name; the IPv4 one is served here.
+            chosen = [address.users_address(compute, name, spec.internal) for name in options.address_names]
+            return next((c for c in chosen if ":" not in c.ip), chosen[0])
         requested = spec.requested_ips[0] if spec.requested_ips else None
         if requested:
             existing = address.reserved_with_ip(compute, requested)

@@ -58,6 +58,8 @@ def test_unknown_fields_are_rejected_with_400(emulator: GCEEmulator) -> None:
     assert status == 400
     assert "colour" in body["error"]["message"]
     assert emulator.leftovers() == []
+    assert "networks/default" in emulator.resources()
+    assert "instances/us-central1-a/node-1" in emulator.resources()
 
 
 def test_names_follow_the_gce_rule(emulator: GCEEmulator) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 from cloudlb_gcp.emulator import GCEEmulator
@@ -286,7 +286,7 @@ def test_parallel_ensures_and_deletes_share_the_cluster_groups_safely(
     # Half go away while the other half resync with one more node.
     more = [*NODES, ("us-central1-b", "node-4", "10.128.0.5")]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        work = [pool.submit(provider.delete, s.service) for s in specs[:3]]
+        work: list[Future[object]] = [pool.submit(provider.delete, s.service) for s in specs[:3]]
         work += [pool.submit(provider.ensure, make_spec(s.service.name, ports=[(s.ports[0].port, "TCP")],
                                                         nodes=more)) for s in specs[3:]]
         for done in work:
@@ -295,4 +295,31 @@ def test_parallel_ensures_and_deletes_share_the_cluster_groups_safely(
     assert sorted(r.name for r in provider.list_owned()) == ["svc-3", "svc-4", "svc-5"]
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(provider.delete, [s.service for s in specs[3:]]))
+    assert emulator.leftovers() == []
+
+
+def test_internal_load_balancer_ip_is_reserved_as_ours_and_released(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    spec = make_spec(internal=True, requested_ips=["10.128.0.77"])
+    assert provider.ensure(spec).ingress[0].ip == "10.128.0.77"
+    [reserved] = list(client(emulator, compute_v1.AddressesClient).list(**WHERE))
+    assert (reserved.name, reserved.address) == (names_for(CLUSTER, spec.service).address, "10.128.0.77")
+    provider.delete(spec.service)
+    assert emulator.leftovers() == []
+
+
+DELETE_STEPS = ["forwardingRules.delete", "regionBackendServices.delete", "regionHealthChecks.delete",
+                "firewalls.delete", "addresses.delete", "instanceGroups.delete", "instanceGroups.aggregatedList"]
+
+
+@pytest.mark.parametrize("method", DELETE_STEPS)
+def test_a_fault_during_delete_is_retried_to_completion(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory, method: str) -> None:
+    spec = make_spec(ports=[(80, "TCP"), (53, "UDP")])
+    provider.ensure(spec)
+    emulator.fail(method, status=503, times=1000)
+    with pytest.raises(RetryLater):
+        provider.delete(spec.service)
+    emulator.clear_faults()
+    provider.delete(spec.service)
     assert emulator.leftovers() == []

@@ -112,6 +112,12 @@ class GCEEmulator:
         """Every load-balancing resource stored, as ``collection/name``."""
         return self.cloud.leftovers()
 
+    def resources(self) -> list[str]:
+        """Everything stored, seeded or created, as ``collection/[location/]name``."""
+        with self.cloud.lock:
+            return [f"{p.collection}/{p.location + '/' if p.location else ''}{p.name}"
+                    for p in self.cloud.store.all_paths()]
+
     def members(self, zone: str, group: str) -> list[str]:
         """Instance names in an instance group (empty when the group does not exist)."""
         path = ResourcePath(self.project, "zones", zone, "instanceGroups", group)
