@@ -23,6 +23,8 @@ class FaultyProxy:
         self._lock = threading.Lock()
         self._fail_at: int | None = None
         self.calls: list[str] = []
+        # The form parameters of every request, to check batch sizes on the wire.
+        self.requests: list[dict[str, list[str]]] = []
         self.failed: str | None = None
         proxy = self
 
@@ -46,15 +48,18 @@ class FaultyProxy:
         with self._lock:
             self._fail_at = number
             self.calls = []
+            self.requests = []
             self.failed = None
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
-        action = urllib.parse.parse_qs(body.decode()).get("Action", ["?"])[0]
+        params = urllib.parse.parse_qs(body.decode())
+        action = params.get("Action", ["?"])[0]
         service_match = SERVICE_IN_CREDENTIAL.search(request.headers.get("Authorization", ""))
         service = service_match.group(1) if service_match else "?"
         with self._lock:
             self.calls.append(f"{service}:{action}")
+            self.requests.append(params)
             fail = self._fail_at is not None and len(self.calls) == self._fail_at
             if fail:
                 self.failed = f"{service}:{action}"

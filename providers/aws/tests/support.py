@@ -62,3 +62,8 @@ def security_group(sandbox: MotoSandbox, group_id: str) -> dict[str, Any]:
 
 def instance_ids(sandbox: MotoSandbox) -> set[str]:
     return {i.provider_id.rsplit("/", 1)[-1] for i in sandbox.instances}
+
+
+def elbv2_is_empty(sandbox: MotoSandbox) -> bool:
+    elbv2 = sandbox.client("elbv2")
+    return not elbv2.describe_load_balancers()["LoadBalancers"] and not elbv2.describe_target_groups()["TargetGroups"]

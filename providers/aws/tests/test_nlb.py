@@ -344,3 +344,42 @@ def test_a_service_in_another_namespace_gets_its_own_load_balancer(
     provider.delete(other.service)
     assert state.load_balancer(sandbox, nlb_name("same")) is not None
     delete_and_expect_nothing_left(provider, sandbox, "same")
+
+
+def test_cross_zone_annotation_is_applied_and_changed_in_place(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    def cross_zone() -> str:
+        lb = state.load_balancer(sandbox, nlb_name("zones"))
+        assert lb is not None
+        attributes = sandbox.client("elbv2").describe_load_balancer_attributes(
+            LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]
+        return str({x["Key"]: x["Value"] for x in attributes}["load_balancing.cross_zone.enabled"])
+
+    provider.ensure(make_spec("zones", annotations={a.CROSS_ZONE: "true"}))
+    assert cross_zone() == "true"
+    provider.ensure(make_spec("zones", annotations={a.CROSS_ZONE: "false"}))
+    assert cross_zone() == "false"
+
+    delete_and_expect_nothing_left(provider, sandbox, "zones")
+
+
+def test_annotated_subnets_are_followed_when_they_change(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    first, second = (sandbox.public_subnets[zone] for zone in sorted(sandbox.public_subnets))
+    provider.ensure(make_spec("placed", annotations={a.SUBNETS: first}))
+    lb = state.load_balancer(sandbox, nlb_name("placed"))
+    assert lb is not None and {z["SubnetId"] for z in lb["AvailabilityZones"]} == {first}
+
+    # By Name tag this time, as upstream allows.
+    provider.ensure(make_spec("placed", annotations={a.SUBNETS: "public-us-east-1a,public-us-east-1b"}))
+
+    lb = state.load_balancer(sandbox, nlb_name("placed"))
+    assert lb is not None and {z["SubnetId"] for z in lb["AvailabilityZones"]} == {first, second}
+    delete_and_expect_nothing_left(provider, sandbox, "placed")
+
+
+def test_an_annotated_subnet_that_does_not_exist_is_a_permanent_error(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    with pytest.raises(PermanentError, match="public-us-west-9z"):
+        provider.ensure(make_spec("nowhere", annotations={a.SUBNETS: "public-us-west-9z"}))
+    assert sandbox.leftovers() == []

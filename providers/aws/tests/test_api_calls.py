@@ -1,0 +1,125 @@
+"""What the provider costs in AWS calls: counted by botocore's ``before-call`` event, and checked on the wire.
+
+The upstream AWS cloud provider makes about 18-20 calls to create a 2-port NLB
+and about 12 on every resync that changes nothing; these tests hold cloudlb
+below both, and a resync that changes nothing to reads only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from cloudlb_aws.calls import DESCRIBE_BATCH, describe_in_batches
+from cloudlb_aws.provider import AWSProvider
+from cloudlb_aws.sandbox import MotoSandbox
+
+from cloudlb.provider import ProviderSettings
+from providers.aws.tests.faults import FaultyProxy
+from providers.aws.tests.support import SpecFactory, backends_of
+
+UPSTREAM_CREATE = 18
+UPSTREAM_RESYNC = 12
+TWO_PORTS = [(80, "TCP", 30080), (443, "TCP", 30443)]
+
+
+def calls_of(provider: AWSProvider, before: Counter[str]) -> Counter[str]:
+    return provider.calls.snapshot() - before
+
+
+def operations(counts: Counter[str]) -> set[str]:
+    return {action.split(":", 1)[1] for action in counts}
+
+
+def test_a_two_port_nlb_is_created_in_fewer_calls_than_upstream(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("counted", TWO_PORTS))
+    created = provider.calls.snapshot()
+
+    assert sum(created.values()) < UPSTREAM_CREATE, created
+    provider.delete(make_spec("counted").service)
+
+
+def test_a_resync_that_changes_nothing_only_reads_and_costs_less_than_upstream(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    spec = make_spec("steady", TWO_PORTS, source_ranges=("10.0.0.0/8",))
+    provider.ensure(spec)
+    before = provider.calls.snapshot()
+
+    provider.ensure(spec)
+    resync = calls_of(provider, before)
+
+    assert all(op.startswith("Describe") for op in operations(resync)), resync
+    assert sum(resync.values()) < UPSTREAM_RESYNC, resync
+    provider.delete(spec.service)
+
+
+def test_a_resync_that_changes_nothing_on_a_classic_elb_only_reads(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    spec = make_spec("steadyclb", TWO_PORTS, annotations={"service.beta.kubernetes.io/aws-load-balancer-type": "clb"})
+    provider.ensure(spec)
+    before = provider.calls.snapshot()
+
+    provider.ensure(spec)
+    resync = calls_of(provider, before)
+
+    assert all(op.startswith("Describe") for op in operations(resync)), resync
+    assert sum(resync.values()) <= 3, resync
+    provider.delete(spec.service)
+
+
+def test_a_new_node_costs_one_registration_per_target_group_and_one_instance_lookup(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("grow", TWO_PORTS, backends=backends_of(sandbox, 2)))
+    before = provider.calls.snapshot()
+
+    provider.ensure(make_spec("grow", TWO_PORTS))
+    added = calls_of(provider, before)
+
+    writes = {action: count for action, count in added.items() if not action.split(":")[1].startswith("Describe")}
+    assert writes == {"elasticloadbalancing:RegisterTargets": 2}
+    assert added["ec2:DescribeInstances"] == 1
+    provider.delete(make_spec("grow").service)
+
+
+@pytest.fixture
+def wire(sandbox: MotoSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyProxy]:
+    proxy = FaultyProxy(sandbox.endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    yield proxy
+    proxy.close()
+
+
+def test_describe_calls_never_carry_more_than_20_arns_even_when_moto_would_accept_more(
+        wire: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider = AWSProvider(provider_settings())
+    ports = [(1000 + i, "TCP", 30000 + i) for i in range(25)]
+    provider.ensure(make_spec("wide", ports))
+    wire.fail_call(None)
+
+    provider.ensure(make_spec("wide", ports))
+
+    batched = [request for request in wire.requests
+               if request["Action"][0] in ("DescribeTags", "DescribeTargetGroups")]
+    sizes = [sum(1 for key in request if key.startswith(("ResourceArns.member", "TargetGroupArns.member")))
+             for request in batched]
+    assert sizes and max(sizes) <= DESCRIBE_BATCH and sum(sizes) > DESCRIBE_BATCH, sizes
+    provider.delete(make_spec("wide").service)
+    assert sandbox.leftovers() == []
+
+
+def provider_settings() -> ProviderSettings:
+    return ProviderSettings("test", {})
+
+
+def test_describe_in_batches_splits_at_20_and_drops_duplicates() -> None:
+    seen: list[list[str]] = []
+
+    def describe(batch: list[str]) -> list[str]:
+        seen.append(batch)
+        return batch
+
+    items = [f"arn-{i:02d}" for i in range(45)] + ["arn-00"]
+    assert sorted(describe_in_batches(items, describe)) == sorted(set(items))
+    assert [len(batch) for batch in seen] == [20, 20, 5]

@@ -1,0 +1,61 @@
+"""``list_owned`` finds everything tagged for this cluster, and ``delete`` collects orphans of any shape."""
+
+from __future__ import annotations
+
+from cloudlb_aws import annotations as a
+from cloudlb_aws.naming import load_balancer_name
+from cloudlb_aws.provider import AWSProvider
+from cloudlb_aws.sandbox import MotoSandbox
+
+from cloudlb.model import ServiceRef
+from cloudlb.provider import ProviderSettings
+from providers.aws.tests import support as state
+from providers.aws.tests.support import CLUSTER, SpecFactory
+
+
+def test_list_owned_names_every_service_of_this_cluster_and_nothing_else(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("one"))
+    provider.ensure(make_spec("two", annotations={a.TYPE: "clb"}, namespace="shop"))
+    other_cluster = AWSProvider(ProviderSettings("elsewhere", {}))
+    # Subnets are tagged for this cluster only; the other cluster names them explicitly.
+    other_cluster.ensure(make_spec("three", annotations={a.SUBNETS: ",".join(sandbox.public_subnets.values())}))
+    foreign = sandbox.client("elbv2").create_load_balancer(
+        Name="cl-looks-like-ours", Type="network", Subnets=list(sandbox.public_subnets.values()),
+        Tags=[{"Key": "kubernetes.io/service-name", "Value": "default/ghost"}])["LoadBalancers"][0]
+
+    assert provider.list_owned() == [ServiceRef("default", "one"), ServiceRef("shop", "two")]
+    assert other_cluster.list_owned() == [ServiceRef("default", "three")]
+
+    sandbox.client("elbv2").delete_load_balancer(LoadBalancerArn=foreign["LoadBalancerArn"])
+    for service in provider.list_owned():
+        provider.delete(service)
+    other_cluster.delete(ServiceRef("default", "three"))
+    assert sandbox.leftovers() == []
+    assert provider.list_owned() == []
+
+
+def test_an_orphan_left_without_its_load_balancer_or_group_is_still_found_and_collected(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("orphan", [(80, "TCP", 30080), (53, "UDP", 30053)]))
+    lb = state.load_balancer(sandbox, load_balancer_name(CLUSTER, ServiceRef("default", "orphan"), "nlb", False))
+    assert lb is not None
+    # Someone deleted the load balancer and its security group by hand: only target groups remain.
+    sandbox.client("elbv2").delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    node_group = state.security_group(sandbox, sandbox.node_group_id)
+    sandbox.client("ec2").revoke_security_group_ingress(GroupId=sandbox.node_group_id,
+                                                        IpPermissions=node_group["IpPermissions"])
+    sandbox.client("ec2").delete_security_group(GroupId=lb["SecurityGroups"][0])
+    assert [item.split(" ")[0] for item in sandbox.leftovers()] == ["target", "target"]
+
+    restarted = AWSProvider(ProviderSettings(CLUSTER, {}))
+    assert restarted.list_owned() == [ServiceRef("default", "orphan")]
+    restarted.delete(ServiceRef("default", "orphan"))
+
+    assert sandbox.leftovers() == []
+
+
+def test_delete_of_a_service_that_has_nothing_is_a_no_op(provider: AWSProvider, sandbox: MotoSandbox) -> None:
+    provider.delete(ServiceRef("default", "never-existed"))
+    provider.delete(ServiceRef("default", "never-existed"))
+    assert sandbox.leftovers() == []
