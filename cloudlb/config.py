@@ -19,6 +19,8 @@ class ControllerConfig:
     health_port: int = 8080  # 0: no liveness endpoint
     peering: str = "cloudlb"
     standalone: bool = False
+    # How often a replica re-reads the peering object to learn whether it is the active one.
+    peering_poll_interval: float = 5.0
     resync_interval: float = 600.0
     gc_interval: float = 600.0
     # Garbage collection waits this long after start so that the Service cache is complete.

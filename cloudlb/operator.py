@@ -12,15 +12,19 @@ import asyncio
 import logging
 import os
 import random
+import socket
 import threading
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import kopf
+from kopf._core.engines.peering import Identity as PeerIdentity
 
 from cloudlb.config import ControllerConfig
 from cloudlb.events import EventRecorder
 from cloudlb.kube import KubeClient
+from cloudlb.leadership import LeadershipGate
 from cloudlb.metrics import Metrics
 from cloudlb.model import FINALIZER, ServiceRef
 from cloudlb.provider import Provider
@@ -30,7 +34,7 @@ logger = logging.getLogger(__name__)
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
-def build_settings(config: ControllerConfig) -> kopf.OperatorSettings:
+def build_settings(config: ControllerConfig, priority: int) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     settings.posting.reporting_component = "cloudlb"
     settings.posting.reporting_instance = os.environ.get("HOSTNAME", "cloudlb")
@@ -40,15 +44,14 @@ def build_settings(config: ControllerConfig) -> kopf.OperatorSettings:
     settings.peering.name = config.peering
     settings.peering.standalone = config.standalone
     settings.peering.mandatory = not config.standalone
-    # Replicas must differ in priority, otherwise kopf lets both run and only warns:
-    # a random priority makes exactly one the active one, the others wait.
-    settings.peering.priority = random.randint(1, 2**30)  # not a secret: any spread will do
+    settings.peering.priority = priority
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     return settings
 
 
-def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Metrics) -> kopf.OperatorRegistry:
+def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Metrics,
+                   gate: LeadershipGate) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     background: list[asyncio.Task[None]] = []
 
@@ -62,7 +65,8 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Me
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        reconciler.connect(KubeClient(settings), EventRecorder(settings))
+        reconciler.connect(KubeClient(settings), EventRecorder(settings), gate.active)
+        background.append(asyncio.create_task(gate.watch(settings), name="cloudlb-leadership"))
         # Not awaited here: API calls wait for kopf's login, which runs after the startup handlers.
         background.append(asyncio.create_task(reconciler.sync_nodes(), name="cloudlb-node-sync"))
         if config.metrics_port:
@@ -104,6 +108,8 @@ async def _resync_loop(reconciler: Reconciler, config: ControllerConfig) -> None
 async def _gc_loop(reconciler: Reconciler, config: ControllerConfig, metrics: Metrics) -> None:
     await asyncio.sleep(config.gc_initial_delay)
     while True:
+        assert reconciler.active is not None
+        await reconciler.active.wait()
         try:
             await collect_garbage(reconciler, config, metrics)
         except Exception:
@@ -148,10 +154,17 @@ async def run_async(config: ControllerConfig, provider: Provider, *,
     """Run the controller until ``stop_flag`` is set; a ``reconciler`` may be passed in to watch it."""
     reconciler = reconciler or Reconciler(config, provider, Metrics())
     metrics = reconciler.metrics
-    registry = build_registry(config, reconciler, metrics)
+    # Replicas must differ in priority, otherwise kopf pauses them all: a random
+    # priority makes exactly one the active one while the others wait.
+    priority = random.randint(1, 2**30)  # not a secret: any spread will do
+    identity = f"cloudlb@{socket.gethostname()}/{uuid.uuid4().hex[:12]}"
+    gate = LeadershipGate(standalone=config.standalone, peering=config.peering, identity=identity,
+                          priority=priority, interval=config.peering_poll_interval)
+    registry = build_registry(config, reconciler, metrics, gate)
     liveness = f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None
     await kopf.operator(
-        registry=registry, settings=build_settings(config), clusterwide=True,
+        registry=registry, settings=build_settings(config, priority), clusterwide=True,
+        identity=PeerIdentity(identity),
         standalone=config.standalone, peering_name=None if config.standalone else config.peering,
         liveness_endpoint=liveness, stop_flag=stop_flag, ready_flag=ready_flag,
     )

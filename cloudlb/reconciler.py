@@ -86,14 +86,17 @@ class Reconciler:
         self.kube: KubeClient | None = None
         self._recorder: EventRecorder | None = None
         self.synced: asyncio.Event | None = None
+        # Set while this replica may act (see cloudlb.leadership); standalone runs set it at once.
+        self.active: asyncio.Event | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
 
-    def connect(self, kube: KubeClient, recorder: EventRecorder) -> None:
+    def connect(self, kube: KubeClient, recorder: EventRecorder, active: asyncio.Event) -> None:
         """Called at operator startup; API calls wait until kopf has logged in."""
         self.loop = asyncio.get_running_loop()
         self.kube = kube
         self._recorder = recorder
+        self.active = active
         self.synced = asyncio.Event()
 
     async def sync_nodes(self) -> None:
@@ -157,6 +160,8 @@ class Reconciler:
                 self.queue.add(ref)
 
     def resync_all(self) -> None:
+        if self.active is not None and not self.active.is_set():
+            return
         for ref in list(self.services):
             self.queue.add(ref)
 
@@ -165,8 +170,10 @@ class Reconciler:
     async def run_worker(self) -> None:
         assert self.synced is not None
         await self.synced.wait()
+        assert self.active is not None
         while True:
             ref = await self.queue.get()
+            await self.active.wait()  # a paused replica keeps its queue but does not act on it
             started = time.monotonic()
             try:
                 await self.reconcile(ref)

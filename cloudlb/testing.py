@@ -151,6 +151,8 @@ def run_controller(
     backoff_base: float = 0.1,
     backoff_cap: float = 2.0,
     startup_timeout: float = 30.0,
+    standalone: bool = True,
+    peering: str = "cloudlb",
 ) -> Iterator[RunningController]:
     """Run the real kopf operator with the named provider plugin in a thread, against ``kube.url``."""
     with _environment(environment or {}):
@@ -160,7 +162,8 @@ def run_controller(
         instance = plugin.create(ProviderSettings(cluster_name=cluster_name, options=provider_options))
         config = ControllerConfig(
             provider=provider, cluster_name=cluster_name, load_balancer_class=load_balancer_class,
-            ignore_unclassed=ignore_unclassed, workers=workers, metrics_port=0, health_port=0, standalone=True,
+            ignore_unclassed=ignore_unclassed, workers=workers, metrics_port=0, health_port=0,
+            standalone=standalone, peering=peering, peering_poll_interval=0.3,
             resync_interval=resync_interval, gc_interval=gc_interval, gc_initial_delay=gc_initial_delay,
             backoff_base=backoff_base, backoff_cap=backoff_cap, provider_options=provider_options,
             api_server=kube.url,
