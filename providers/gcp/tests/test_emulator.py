@@ -204,3 +204,21 @@ def test_module_entry_point_serves_on_the_given_port(tmp_path: Any) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_an_instance_joins_only_one_load_balanced_group(emulator: GCEEmulator) -> None:
+    groups = client(emulator, compute_v1.InstanceGroupsClient)
+    where = {"project": PROJECT, "zone": "us-central1-a"}
+    node_1 = compute_v1.InstanceGroupsAddInstancesRequest(
+        instances=[compute_v1.InstanceReference(instance="zones/us-central1-a/instances/node-1")])
+    for name in ("balanced", "other"):
+        groups.insert_unary(instance_group_resource=compute_v1.InstanceGroup(name=name), **where)
+    groups.add_instances_unary(instance_group="balanced", instance_groups_add_instances_request_resource=node_1,
+                               **where)
+    make_backend_service(emulator)
+    client(emulator, compute_v1.RegionBackendServicesClient).patch_unary(
+        backend_service="bs", backend_service_resource=compute_v1.BackendService(backends=[
+            compute_v1.Backend(group="zones/us-central1-a/instanceGroups/balanced")]), **WHERE)
+    with pytest.raises(api.BadRequest, match="load-balanced group 'balanced'"):
+        groups.add_instances_unary(instance_group="other", instance_groups_add_instances_request_resource=node_1,
+                                   **where)

@@ -18,10 +18,6 @@ class Kind:
     api_name: str  # e.g. "regionBackendServices": the prefix of method and permission names
     kind: str  # the resource's "kind" field
 
-    @property
-    def body_field(self) -> str:
-        return self.collection
-
 
 KINDS: tuple[Kind, ...] = (
     Kind("addresses", "regions", compute_v1.Address, "addresses", "compute#address"),
