@@ -1,16 +1,19 @@
-"""The chart's pod, run for real: its command, arguments and environment against emulated Kubernetes and GCE.
+"""The chart's Deployment, run for real: its replicas' command, args and env against emulated Kubernetes and GCE.
 
-What a kubelet would do with the rendered Deployment, minus the container: run
-the container's command with its args and env, apply the rendered
-ClusterKopfPeering, probe the health port the probes name and scrape the port
-the metrics Service targets, then serve a Service of the chart's class. The
-cloud is the GCP provider's emulator (real HTTP); Kubernetes is the emulated
-API server (real HTTP, kopf logs in through a kubeconfig).
+What the kubelets would do with the rendered Deployment, minus the containers:
+start ``spec.replicas`` processes with the container's command, args and env,
+apply the rendered ClusterKopfPeering, probe the health port the probes name,
+scrape the port the metrics Service targets, then serve a Service of the
+chart's class. The cloud is the GCP provider's emulator (real HTTP);
+Kubernetes is the emulated API server (real HTTP, kopf logs in through a
+kubeconfig). Each replica gets its own free ports, as each pod would have its
+own network namespace; everything else is the rendered pod as is.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +34,7 @@ from cloudlb.sandbox_cloud import SandboxCloud
 from cloudlb.testing import WaitTimeout, node_manifest, service_manifest, wait_for
 from tests.chart.rendering import controller_container, only_object, rendered_objects
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(180)
 
 CLUSTER = "chart-e2e"
 T = TypeVar("T")
@@ -54,9 +58,8 @@ def http_get(url: str) -> tuple[int, str] | None:
 
 
 @dataclass
-class RunningPod:
-    kube: EmulatedKubernetes
-    objects: list[dict[str, Any]]
+class Replica:
+    objects: list[dict[str, Any]]  # the chart rendered with this replica's ports
     process: subprocess.Popen[bytes]
     log: Path
 
@@ -65,16 +68,26 @@ class RunningPod:
         return ports[name]
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+        return self.log.read_text(errors="replace")
+
+
+@dataclass
+class RunningDeployment:
+    kube: EmulatedKubernetes
+    replicas: list[Replica]
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        return self.replicas[0].objects
 
     def wait_for(self, predicate: Callable[[], T | None], what: str, timeout: float = 60) -> T:
-        """Like cloudlb.testing.wait_for, but a timeout shows what the controller logged meanwhile."""
+        """Like cloudlb.testing.wait_for, but a timeout shows what the replicas logged meanwhile."""
         try:
             return wait_for(predicate, timeout=timeout, message=what)
         except WaitTimeout as timeout_error:
-            exit_code = self.process.poll()
-            raise AssertionError(f"{timeout_error} (controller exit code: {exit_code}); its output:\n"
-                                 f"{self.output()}") from None
+            logs = "\n".join(f"--- replica {i} (exit code {r.process.poll()}):\n{r.output()[-3000:]}"
+                             for i, r in enumerate(self.replicas))
+            raise AssertionError(f"{timeout_error}\n{logs}") from None
 
 
 @pytest.fixture(scope="module")
@@ -87,77 +100,114 @@ def gcp_cloud() -> Iterator[SandboxCloud]:
         yield cloud
 
 
-@pytest.fixture(scope="module")
-def pod(gcp_cloud: SandboxCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPod]:
-    """One controller process for the whole module: starting it (imports included) takes about ten seconds."""
-    tmp_path = tmp_path_factory.mktemp("pod")
-    values = {
+def chart_values(cloud: SandboxCloud) -> dict[str, Any]:
+    return {
         "provider": "gcp", "clusterName": CLUSTER,
-        "gcp": {"project": gcp_cloud.options["gcp-project"], "region": gcp_cloud.options["gcp-region"],
-                "endpoint": gcp_cloud.options["gcp-endpoint"]},
-        # Free ports instead of 8080/9090: other test runs share this machine.
+        "gcp": {"project": cloud.options["gcp-project"], "region": cloud.options["gcp-region"],
+                "endpoint": cloud.options["gcp-endpoint"]},
+        # Free ports instead of 8080/9090: the replicas, and other test runs, share this machine.
         "health": {"port": free_port()}, "metrics": {"port": free_port()},
         "terminationGracePeriodSeconds": 10,
     }
-    objects = rendered_objects(values)
+
+
+def start_replica(objects: list[dict[str, Any]], environment: dict[str, str], log: Path) -> Replica:
     container = controller_container(objects)
+    env = {**environment, **{item["name"]: item["value"] for item in container.get("env", [])}}
+    # The container's command, found where the image puts it: on PATH next to this interpreter.
+    command = [str(Path(sys.executable).parent / container["command"][0]), *container["args"]]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    return Replica(objects, process, log)
+
+
+@pytest.fixture(scope="module")
+def deployment(gcp_cloud: SandboxCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDeployment]:
+    """The rendered Deployment's replicas, once for the module: each start (imports included) takes seconds."""
+    tmp_path = tmp_path_factory.mktemp("deployment")
+    first = rendered_objects(chart_values(gcp_cloud))
+    count = only_object(first, "Deployment")["spec"]["replicas"]
     with EmulatedKubernetes() as kube:
         for instance in gcp_cloud.instances:
             kube.create(node_manifest(instance.name, provider_id=instance.provider_id,
                                       internal_ip=instance.internal_ip, zone=instance.zone))
-        kube.create(only_object(objects, "ClusterKopfPeering"))
+        kube.create(only_object(first, "ClusterKopfPeering"))
         environment = {**os.environ, **gcp_cloud.environment,
-                       **{item["name"]: item["value"] for item in container.get("env", [])},
                        "KUBECONFIG": str(kube.write_kubeconfig(tmp_path / "kubeconfig"))}
-        # The container's command, found where the image puts it: on PATH next to this interpreter.
-        command = [str(Path(sys.executable).parent / container["command"][0]), *container["args"]]
-        log = tmp_path / "controller.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(command, env=environment, stdout=sink, stderr=subprocess.STDOUT)
+        renders = [first] + [rendered_objects(chart_values(gcp_cloud)) for _ in range(count - 1)]
+        replicas = [start_replica(objects, environment, tmp_path / f"replica-{index}.log")
+                    for index, objects in enumerate(renders)]
         try:
-            yield RunningPod(kube, objects, process, log)
+            yield RunningDeployment(kube, replicas)
         finally:
-            if process.poll() is None:
-                process.kill()  # what the kubelet does once the grace period is over
-            process.wait(10)
+            for replica in replicas:
+                if replica.process.poll() is None:
+                    replica.process.kill()  # what the kubelet does once the grace period is over
+                replica.process.wait(10)
 
 
-def test_rendered_pod_becomes_healthy_joins_its_peering_and_serves_metrics(pod: RunningPod) -> None:
-    container = controller_container(pod.objects)
+def test_default_deployment_runs_two_replicas(deployment: RunningDeployment) -> None:
+    assert len(deployment.replicas) == 2
+
+
+def test_every_replica_passes_its_probes_and_serves_metrics(deployment: RunningDeployment) -> None:
+    container = controller_container(deployment.objects)
     probe_path = container["livenessProbe"]["httpGet"]["path"]
     assert container["readinessProbe"]["httpGet"]["path"] == probe_path
-
-    health = pod.wait_for(lambda: http_get(f"http://127.0.0.1:{pod.port('health')}{probe_path}"),
-                          "the probe endpoint")
-    assert health[0] == 200, pod.output()
-
-    peering_name = only_object(pod.objects, "ClusterKopfPeering")["metadata"]["name"]
-    peers = pod.wait_for(lambda: (pod.kube.get("kopf.dev/v1", "clusterkopfpeerings", None, peering_name) or {})
-                         .get("status"), "the replica's entry in the peering object")
-    assert len(peers) == 1
-
-    service = only_object(pod.objects, "Service")
-    target = service["spec"]["ports"][0]["targetPort"]
-    metrics = pod.wait_for(lambda: http_get(f"http://127.0.0.1:{pod.port(target)}/metrics"),
-                           "the metrics endpoint")
-    assert metrics[0] == 200
-    assert "cloudlb_" in metrics[1]
+    target = only_object(deployment.objects, "Service")["spec"]["ports"][0]["targetPort"]
+    for replica in deployment.replicas:
+        health = deployment.wait_for(partial(http_get, f"http://127.0.0.1:{replica.port('health')}{probe_path}"),
+                                     "the probe endpoint")
+        assert health[0] == 200
+        metrics = deployment.wait_for(partial(http_get, f"http://127.0.0.1:{replica.port(target)}/metrics"),
+                                      "the metrics endpoint")
+        assert metrics[0] == 200
+        assert "cloudlb_" in metrics[1]
 
 
-def test_rendered_pod_serves_its_class_and_leaves_unclassed_services_alone(
-        pod: RunningPod, gcp_cloud: SandboxCloud) -> None:
-    pod.kube.create(service_manifest("classed", load_balancer_class="cloudlb.io/gcp"))
-    pod.kube.create(service_manifest("unclassed"))
+def test_replicas_meet_in_the_peering_object_and_exactly_one_works(deployment: RunningDeployment) -> None:
+    name = only_object(deployment.objects, "ClusterKopfPeering")["metadata"]["name"]
+
+    def both_peers() -> dict[str, Any] | None:
+        peering = deployment.kube.get("kopf.dev/v1", "clusterkopfpeerings", None, name) or {}
+        peers: dict[str, Any] = peering.get("status") or {}
+        return peers if len(peers) == len(deployment.replicas) else None
+
+    peers = deployment.wait_for(both_peers, "an entry per replica in the peering object")
+    assert len({peer["priority"] for peer in peers.values()}) == len(peers)  # else kopf pauses them all
+    # A replica starts paused and says so only when it resumes (or pauses again for a higher priority).
+    active = deployment.wait_for(lambda: [r for r in deployment.replicas if is_active(r.output())] or None,
+                                 "a replica to become the active one")
+    assert len(active) == 1
+
+
+def is_active(log: str) -> bool:
+    """Whether kopf's last word on peering in this replica's log was to resume work."""
+    verdicts = re.findall(r"(Resuming operations|Pausing operations|Pausing all operators)", log)
+    return bool(verdicts) and verdicts[-1] == "Resuming operations"
+
+
+def test_activity_is_read_from_the_last_peering_verdict() -> None:
+    assert is_active("... Resuming operations after the pause ...")
+    assert not is_active("... Resuming operations after the pause ... Pausing operations in favour of [...]")
+    assert not is_active("no peering messages at all")
+
+
+def test_deployment_serves_its_class_and_leaves_unclassed_services_alone(
+        deployment: RunningDeployment, gcp_cloud: SandboxCloud) -> None:
+    kube = deployment.kube
+    kube.create(service_manifest("classed", load_balancer_class="cloudlb.io/gcp"))
+    kube.create(service_manifest("unclassed"))
 
     def ingress() -> list[dict[str, Any]] | None:
-        found = pod.kube.get("v1", "services", "default", "classed") or {}
+        found = kube.get("v1", "services", "default", "classed") or {}
         ingresses: list[dict[str, Any]] | None = found.get("status", {}).get("loadBalancer", {}).get("ingress")
         return ingresses
 
-    served = pod.wait_for(ingress, "an ingress address")
+    served = deployment.wait_for(ingress, "an ingress address")
     assert served[0].get("ip")
     # Class-only mode is the chart's default: the Service without a class is the cloud-controller-manager's.
-    unclassed = pod.kube.get("v1", "services", "default", "unclassed") or {}
+    unclassed = kube.get("v1", "services", "default", "unclassed") or {}
     assert not unclassed.get("status", {}).get("loadBalancer", {}).get("ingress")
     assert "service.kubernetes.io/load-balancer-cleanup" not in unclassed["metadata"].get("finalizers", [])
     assert gcp_cloud.leftovers()  # the classed Service's load balancer exists in the emulated cloud
@@ -167,13 +217,15 @@ def test_rendered_pod_serves_its_class_and_leaves_unclassed_services_alone(
     "cloudlb run hangs after kopf has stopped: cli.py passes a threading.Event stop_flag that kopf waits on in "
     "the default executor, but kopf handles SIGTERM itself and never sets it, so asyncio.run() blocks joining "
     "that executor thread; the kubelet then has to SIGKILL the pod after terminationGracePeriodSeconds"))
-def test_rendered_pod_stops_on_sigterm_within_its_grace_period(pod: RunningPod) -> None:
-    # Runs last: it stops the module's controller.
-    grace = only_object(pod.objects, "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    pod.wait_for(lambda: http_get(f"http://127.0.0.1:{pod.port('health')}/healthz"), "the probe endpoint")
-    pod.process.send_signal(signal.SIGTERM)
-    try:
-        pod.process.wait(grace)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"still running {grace}s after SIGTERM; its output:\n{pod.output()}")
-    assert pod.process.returncode == 0, pod.output()
+def test_replicas_stop_on_sigterm_within_their_grace_period(deployment: RunningDeployment) -> None:
+    # Runs last: it stops the module's controllers.
+    spec = only_object(deployment.objects, "Deployment")["spec"]["template"]["spec"]
+    grace = spec["terminationGracePeriodSeconds"]
+    for replica in deployment.replicas:
+        replica.process.send_signal(signal.SIGTERM)
+    for replica in deployment.replicas:
+        try:
+            replica.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running {grace}s after SIGTERM; its output:\n{replica.output()[-3000:]}")
+        assert replica.process.returncode == 0, replica.output()[-3000:]
