@@ -27,7 +27,8 @@ from cloudlb.model import (
     ServiceRef,
 )
 from cloudlb.provider import ProviderSettings
-from providers.aws.tests.support import ACTIONS_USED, CLUSTER, IAM_TEST_NAME, SpecFactory, backends_of
+
+from .support import ACTIONS_USED, CLUSTER, IAM_TEST_NAME, SpecFactory, backends_of
 
 
 def pytest_configure(config: pytest.Config) -> None:

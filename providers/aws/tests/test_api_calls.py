@@ -16,8 +16,9 @@ from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.provider import ProviderSettings
-from providers.aws.tests.faults import FaultyProxy
-from providers.aws.tests.support import SpecFactory, backends_of
+
+from .faults import FaultyProxy
+from .support import SpecFactory, backends_of
 
 UPSTREAM_CREATE = 18
 UPSTREAM_RESYNC = 12

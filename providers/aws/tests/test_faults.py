@@ -15,9 +15,10 @@ from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.model import LoadBalancerSpec, ServiceRef
 from cloudlb.provider import ProviderSettings, RetryLater
-from providers.aws.tests import support as state
-from providers.aws.tests.faults import FaultyProxy
-from providers.aws.tests.support import CLUSTER, SpecFactory, backends_of
+
+from . import support as state
+from .faults import FaultyProxy
+from .support import CLUSTER, SpecFactory, backends_of
 
 PORTS = [(80, "TCP", 30080), (53, "TCP", 30053), (53, "UDP", 30053)]
 MOVED = [(8080, "TCP", 30080), (53, "TCP", 30053), (53, "UDP", 30053)]

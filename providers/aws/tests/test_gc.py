@@ -9,8 +9,9 @@ from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.model import ServiceRef
 from cloudlb.provider import ProviderSettings
-from providers.aws.tests import support as state
-from providers.aws.tests.support import CLUSTER, SpecFactory
+
+from . import support as state
+from .support import CLUSTER, SpecFactory
 
 
 def test_list_owned_names_every_service_of_this_cluster_and_nothing_else(

@@ -12,8 +12,9 @@ from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.model import HealthCheck, PortKey, Protocol, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
-from providers.aws.tests import support as state
-from providers.aws.tests.support import CLUSTER, SpecFactory, backends_of
+
+from . import support as state
+from .support import CLUSTER, SpecFactory, backends_of
 
 
 def nlb_name(service: str, internal: bool = False) -> str:

@@ -8,7 +8,8 @@ from cloudlb_aws.sandbox import ZONES, MotoSandbox
 
 from cloudlb.plugins import load_plugin
 from cloudlb.provider import ProviderSettings
-from providers.aws.tests.support import CLUSTER
+
+from .support import CLUSTER
 
 
 def test_the_sandbox_seeds_tagged_subnets_in_two_zones_and_running_instances(sandbox: MotoSandbox) -> None:
