@@ -32,7 +32,7 @@ from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.plugins import load_plugin
 from cloudlb.sandbox_cloud import SandboxCloud
 from cloudlb.testing import WaitTimeout, node_manifest, service_manifest, wait_for
-from tests.chart.rendering import controller_container, only_object, rendered_objects
+from tests.chart.rendering import controller_container, expand_rules, only_object, rendered_objects
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -211,6 +211,24 @@ def test_deployment_serves_its_class_and_leaves_unclassed_services_alone(
     assert not unclassed.get("status", {}).get("loadBalancer", {}).get("ingress")
     assert "service.kubernetes.io/load-balancer-cleanup" not in unclassed["metadata"].get("finalizers", [])
     assert gcp_cloud.leftovers()  # the classed Service's load balancer exists in the emulated cloud
+
+
+def test_every_request_of_the_replicas_is_granted_by_the_clusterrole(deployment: RunningDeployment) -> None:
+    # Runs after the Service test, so that the requests of serving a Service are in. The full "nothing
+    # else" comparison needs a longer run (garbage collection starts after a minute); this one checks that
+    # the chart's role lets the chart's pods do everything they did.
+    role = only_object(deployment.objects, "ClusterRole")
+    granted = set(expand_rules(role["rules"]))
+    requests = [r for r in deployment.kube.requests if r.resource]  # discovery is allowed to every user
+    made = {(r.api_group or "", f"{r.resource}/{r.subresource}" if r.subresource else r.resource, r.verb)
+            for r in requests}
+    assert ("", "services/status", "patch") in made  # the run did serve a Service
+    assert made - granted == set()
+    restricted = [rule for rule in role["rules"] if rule.get("resourceNames")]
+    for rule in restricted:
+        for request in requests:
+            if request.resource in rule["resources"] and request.verb in rule["verbs"]:
+                assert request.name in rule["resourceNames"], request
 
 
 @pytest.mark.xfail(strict=True, reason=(
