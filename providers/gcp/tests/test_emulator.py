@@ -23,6 +23,7 @@ pytestmark = pytest.mark.timeout(30)
 WHERE = {"project": PROJECT, "region": REGION}
 HC_LINK = f"regions/{REGION}/healthChecks/hc"
 BS_LINK = f"regions/{REGION}/backendServices/bs"
+STATUS = compute_v1.Operation.Status
 
 
 client = compute_client
@@ -222,3 +223,25 @@ def test_an_instance_joins_only_one_load_balanced_group(emulator: GCEEmulator) -
     with pytest.raises(api.BadRequest, match="load-balanced group 'balanced'"):
         groups.add_instances_unary(instance_group="other", instance_groups_add_instances_request_resource=node_1,
                                    **where)
+
+
+def test_slow_operations_and_failures_reported_through_the_operation() -> None:
+    with GCEEmulator(project=PROJECT, region=REGION, operation_polls=3) as emulator:
+        emulator.add_network("default")
+        firewalls = client(emulator, compute_v1.FirewallsClient)
+        operations = client(emulator, compute_v1.GlobalOperationsClient)
+
+        def firewall(name: str) -> compute_v1.Firewall:
+            return compute_v1.Firewall(name=name, network="global/networks/default",
+                                       allowed=[compute_v1.Allowed(I_p_protocol="tcp")])
+        started = firewalls.insert_unary(project=PROJECT, firewall_resource=firewall("slow"))
+        states = [operations.wait(project=PROJECT, operation=started.name).status for _ in range(3)]
+        assert states == [STATUS.RUNNING, STATUS.RUNNING, STATUS.DONE]
+
+        emulator.fail("firewalls.insert", operation_error="QUOTA_EXCEEDED")
+        accepted = firewalls.insert_unary(project=PROJECT, firewall_resource=firewall("refused"))
+        for _ in range(3):
+            finished = operations.get(project=PROJECT, operation=accepted.name)
+        assert finished.status == STATUS.DONE
+        assert [e.code for e in finished.error.errors] == ["QUOTA_EXCEEDED"]
+        assert emulator.leftovers() == ["firewalls/slow"]

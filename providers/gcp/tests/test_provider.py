@@ -6,6 +6,7 @@ import json
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
+from cloudlb_gcp.compute import Location, connect
 from cloudlb_gcp.emulator import GCEEmulator
 from cloudlb_gcp.names import instance_group_name, names_for
 from cloudlb_gcp.provider import GCPProvider
@@ -323,3 +324,31 @@ def test_a_fault_during_delete_is_retried_to_completion(
     emulator.clear_faults()
     provider.delete(spec.service)
     assert emulator.leftovers() == []
+
+
+@pytest.mark.parametrize("code,error", [("QUOTA_EXCEEDED", RetryLater), ("INVALID_USAGE", PermanentError)])
+def test_a_failed_operation_is_typed_by_its_code(emulator: GCEEmulator, provider: GCPProvider,
+                                                 make_spec: SpecFactory, code: str,
+                                                 error: type[Exception]) -> None:
+    spec = make_spec()
+    emulator.fail("regionBackendServices.insert", operation_error=code)
+    with pytest.raises(error, match=code):
+        provider.ensure(spec)
+    assert provider.ensure(spec).ingress[0].ip
+    provider.delete(spec.service)
+    assert emulator.leftovers() == []
+
+
+def test_operations_that_take_several_polls_are_awaited(make_spec: SpecFactory) -> None:
+    with GCEEmulator(project=PROJECT, region=REGION, operation_polls=3) as emulator:
+        emulator.add_network("default")
+        emulator.add_subnetwork("default", "default", "10.128.0.0/20")
+        for zone, name, ip in NODES:
+            emulator.add_instance(zone, name, ip)
+        provider = GCPProvider(CLUSTER, connect(Location(PROJECT, REGION), emulator.url))
+        spec = make_spec()
+        assert provider.ensure(spec).ingress[0].ip
+        waits = [c.method for c in emulator.requests if c.method.endswith("Operations.wait")]
+        assert len(waits) == 3 * len(writes(emulator))
+        provider.delete(spec.service)
+        assert emulator.leftovers() == []

@@ -59,6 +59,8 @@ class _Fault:
     nth: int
     status: int
     times: int = 1
+    # Set: the call is accepted (nothing changes) and its operation ends DONE with this error code.
+    operation_error: str | None = None
     seen: int = 0
 
 
@@ -92,9 +94,10 @@ class ComputeCloud:
             self.store.put(path, resource)
             return resource
 
-    def fail(self, method: str, nth: int = 1, status: int = 503, times: int = 1) -> None:
+    def fail(self, method: str, nth: int = 1, status: int = 503, times: int = 1,
+             operation_error: str | None = None) -> None:
         with self.lock:
-            self._faults.append(_Fault(method, nth, status, times))
+            self._faults.append(_Fault(method, nth, status, times, operation_error))
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -111,8 +114,9 @@ class ComputeCloud:
         with self.lock:
             self.log.append(LoggedCall(method, path, status))
 
-    def inject(self, method: str) -> None:
-        """Raise the injected error if this call of ``method`` is the one chosen to fail."""
+    def inject(self, method: str) -> str | None:
+        """Raise the injected error if this call of ``method`` is chosen to fail; or return the error code
+        its operation is to fail with, when the fault is one that the API reports through the operation."""
         with self.lock:
             for fault in list(self._faults):
                 if fault.method != method:
@@ -120,9 +124,17 @@ class ComputeCloud:
                 fault.seen += 1
                 if fault.seen >= fault.nth + fault.times - 1:
                     self._faults.remove(fault)
+                if fault.seen >= fault.nth and fault.operation_error:
+                    return fault.operation_error
                 if fault.seen >= fault.nth:
                     raise ApiError(fault.status, "backendError" if fault.status >= 500 else "injected",
                                    f"injected fault in {method}")
+        return None
+
+    def failed_operation(self, target: ResourcePath, method: str, code: str) -> compute_v1.Operation:
+        """An accepted write that changes nothing and whose operation finishes with ``code``."""
+        with self.lock:
+            return self.operations.start(target, method.rsplit(".", 1)[1], error=code)
 
     def _stamp(self, kind: Kind, path: ResourcePath, resource: Any) -> None:
         resource.kind = kind.kind

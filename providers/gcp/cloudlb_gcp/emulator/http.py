@@ -134,8 +134,12 @@ class ComputeHandler(BaseHTTPRequestHandler):
         try:
             request = route(self.command, self.path)
             method = request.method
-            self.cloud.inject(method)
-            status, payload = 200, serialize(dispatch(self.cloud, request, body))
+            operation_error = self.cloud.inject(method)
+            if operation_error:
+                answer = self.cloud.failed_operation(request.path(), method, operation_error)
+            else:
+                answer = dispatch(self.cloud, request, body)
+            status, payload = 200, serialize(answer)
         except ApiError as error:
             status, payload = error.status, error.body()
         except Exception as error:  # a bug in the emulator must show as a 500, not hang the client

@@ -28,7 +28,7 @@ class Operations:
     _pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def start(self, target: ResourcePath, operation_type: str) -> compute_v1.Operation:
+    def start(self, target: ResourcePath, operation_type: str, error: str | None = None) -> compute_v1.Operation:
         number = next(self._ids)
         name = f"operation-{number:08d}"
         where = "global" if target.scope == "global" else f"{target.scope}/{target.location}"
@@ -42,6 +42,9 @@ class Operations:
             target_link=target.link,
             self_link=f"{LINK_BASE}projects/{self.project}/{where}/operations/{name}",
         )
+        if error:
+            operation.error = compute_v1.Error(errors=[compute_v1.Errors(code=error, message=f"injected {error}")])
+            operation.http_error_status_code = 400
         if target.scope == "regions":
             operation.region = target.scope_link()
         elif target.scope == "zones":

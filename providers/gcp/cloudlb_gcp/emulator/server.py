@@ -19,10 +19,12 @@ class GCEEmulator:
     """A Compute v1 endpoint for one project and region; ``url`` is what clients take as ``api_endpoint``."""
 
     def __init__(self, project: str = "cloudlb-test", region: str = "us-central1",
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, operation_polls: int = 1) -> None:
+        """``operation_polls``: the poll (get or wait) on which an operation is first DONE."""
         self.project = project
         self.region = region
         self.cloud = ComputeCloud(project, region)
+        self.cloud.operations.polls_until_done = operation_polls
         handler = type("BoundComputeHandler", (ComputeHandler,), {"cloud": self.cloud})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -91,10 +93,13 @@ class GCEEmulator:
 
     # -- test controls --------------------------------------------------------------------------------------
 
-    def fail(self, method: str, nth: int = 1, status: int = 503, times: int = 1) -> None:
+    def fail(self, method: str, nth: int = 1, status: int = 503, times: int = 1,
+             operation_error: str | None = None) -> None:
         """Make the ``nth`` coming call of ``method`` (e.g. ``"forwardingRules.insert"``) fail with ``status``,
-        and the ``times - 1`` calls after it too."""
-        self.cloud.fail(method, nth, status, times)
+        and the ``times - 1`` calls after it too. With ``operation_error`` (e.g. ``"QUOTA_EXCEEDED"``) the
+        call is accepted instead and its operation ends DONE with that error, as the API reports many
+        failures; nothing is changed."""
+        self.cloud.fail(method, nth, status, times, operation_error)
 
     def clear_faults(self) -> None:
         self.cloud.clear_faults()
