@@ -1,22 +1,38 @@
-"""Entry point of the ``aws`` provider: Network Load Balancers (default) and Classic ELBs through boto3."""
+"""Entry point of the ``aws`` provider: Network Load Balancers (default) and Classic ELBs through boto3.
 
-from cloudlb.provider import ProviderOption, ProviderPlugin
+Only static facts are imported here, so that ``cloudlb providers`` and
+``cloudlb run --help`` do not load boto3 or moto.
+"""
+
+from cloudlb.provider import Provider, ProviderOption, ProviderPlugin, ProviderSettings
 from cloudlb_aws.capabilities import CAPABILITIES
-from cloudlb_aws.provider import DEFAULT_TYPE_OPTION, create_provider
-from cloudlb_aws.sandbox import start_sandbox
+
+DEFAULT_TYPE = ProviderOption(
+    "aws-default-type",
+    "load balancer for Services without service.beta.kubernetes.io/aws-load-balancer-type: "
+    "nlb (Network Load Balancer) or clb (Classic ELB, the upstream default)",
+    default="nlb",
+)
+
+
+def create(settings: ProviderSettings) -> Provider:
+    """Region, endpoint and credentials come from boto3's own environment (AWS_REGION, AWS_ENDPOINT_URL, ...)."""
+    from cloudlb_aws.provider import AWSProvider  # noqa: PLC0415
+
+    return AWSProvider(settings)
+
+
+def sandbox(nodes: int = 3, cluster_name: str = "sandbox") -> object:
+    from cloudlb_aws.sandbox import MotoSandbox  # noqa: PLC0415
+
+    return MotoSandbox(nodes, cluster_name)
+
 
 plugin = ProviderPlugin(
     name="aws",
-    description="AWS Network Load Balancers and Classic ELBs (boto3; region and endpoint from the AWS environment)",
+    description="AWS Network Load Balancers and Classic ELBs (boto3)",
     capabilities=CAPABILITIES,
-    create=create_provider,
-    options=(
-        ProviderOption(
-            DEFAULT_TYPE_OPTION,
-            "load balancer for Services without service.beta.kubernetes.io/aws-load-balancer-type: "
-            "nlb (Network Load Balancer) or clb (Classic ELB, the upstream default)",
-            default="nlb",
-        ),
-    ),
-    sandbox=start_sandbox,
+    create=create,
+    options=(DEFAULT_TYPE,),
+    sandbox=sandbox,
 )

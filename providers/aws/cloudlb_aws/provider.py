@@ -31,9 +31,9 @@ from cloudlb_aws.naming import (
 from cloudlb_aws.nlb import NLBDeployer, ObservedNLB, addresses
 from cloudlb_aws.nlb_model import NLBModel, build_nlb_model
 from cloudlb_aws.placement import PlacementFinder
+from cloudlb_aws.plugin import DEFAULT_TYPE
 from cloudlb_aws.security import SecurityGroups, ingress_rules
 
-DEFAULT_TYPE_OPTION = "aws-default-type"
 NAME_PREFIX = "cl-"
 
 
@@ -58,9 +58,11 @@ class AWSProvider(Provider):
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.cluster = settings.cluster_name
-        default_type = (settings.options.get(DEFAULT_TYPE_OPTION) or a.NLB).strip().lower()
+        # The core passes options by ProviderOption.key; the dashed name is accepted for direct use.
+        chosen = settings.options.get(DEFAULT_TYPE.key) or settings.options.get(DEFAULT_TYPE.name)
+        default_type = (chosen or a.NLB).strip().lower()
         if default_type not in (a.NLB, a.CLB):
-            raise ValueError(f"--{DEFAULT_TYPE_OPTION} must be nlb or clb, not {default_type!r}")
+            raise ValueError(f"--{DEFAULT_TYPE.name} must be nlb or clb, not {default_type!r}")
         self.default_type = default_type
         self.calls = CallCounter()
         self._lock = threading.Lock()
@@ -268,7 +270,4 @@ class AWSProvider(Provider):
                 add(tags)
         return sorted(owners)
 
-
-def create_provider(settings: ProviderSettings) -> Provider:
-    return AWSProvider(settings)
 

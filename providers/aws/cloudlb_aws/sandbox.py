@@ -129,6 +129,3 @@ class MotoSandbox(SandboxCloud):
             self._closed = True
         self._server.stop()
 
-
-def start_sandbox(nodes: int = 2, cluster_name: str = "sandbox") -> MotoSandbox:
-    return MotoSandbox(nodes, cluster_name)

@@ -1,0 +1,183 @@
+"""The AWS provider driven by the real operator: kopf against the emulated Kubernetes API over HTTP, the
+provider loaded through its entry point, boto3 talking to moto over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cloudlb_aws import annotations as a
+from cloudlb_aws.naming import load_balancer_name
+from cloudlb_aws.provider import AWSProvider
+from cloudlb_aws.sandbox import MotoSandbox
+
+from cloudlb.kubeapi import EmulatedKubernetes
+from cloudlb.model import FINALIZER, ServiceRef
+from cloudlb.provider import ProviderSettings
+from cloudlb.testing import node_manifest, run_controller, service_manifest
+
+from . import support as state
+from .support import CLUSTER, SpecFactory
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def kube(sandbox: MotoSandbox) -> Iterator[EmulatedKubernetes]:
+    with EmulatedKubernetes() as emulated:
+        for instance in sandbox.instances[:2]:
+            emulated.create(node_manifest(instance.name, provider_id=instance.provider_id,
+                                          internal_ip=instance.internal_ip, zone=instance.zone))
+        yield emulated
+
+
+@pytest.fixture(autouse=True)
+def clean_cloud(sandbox: MotoSandbox) -> Iterator[None]:
+    """After a failed test, remove what it left, so that the next test starts from an empty cloud."""
+    yield
+    provider = AWSProvider(ProviderSettings(CLUSTER, {}))
+    for service in provider.list_owned():
+        provider.delete(service)
+
+
+def nlb_name(service: str, internal: bool = False) -> str:
+    return load_balancer_name(CLUSTER, ServiceRef("default", service), "nlb", internal)
+
+
+def ingress(service: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(service["status"]["loadBalancer"]["ingress"])
+
+
+def port_errors(service: dict[str, Any]) -> dict[tuple[int, str], str | None]:
+    return {(p["port"], p["protocol"]): p.get("error") for entry in ingress(service) for p in entry.get("ports", [])}
+
+
+def wait_gone(ctl: Any, name: str) -> None:
+    ctl.wait_for(lambda: ctl.service("default", name) is None, message=f"Service {name} to be gone")
+
+
+def test_a_service_round_trip_with_tcp_udp_on_one_port_and_sctp_refused(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(service_manifest("web", ports=[(80, "TCP"), (53, "TCP"), (53, "UDP"), (3868, "SCTP")]))
+        service = ctl.wait_for_ingress("default", "web")
+
+        lb = state.load_balancer(sandbox, nlb_name("web"))
+        assert lb is not None
+        assert [entry.get("hostname") for entry in ingress(service)] == [lb["DNSName"]]
+        assert FINALIZER in service["metadata"]["finalizers"]
+        assert port_errors(service)[(3868, "SCTP")] == "cloudlb.io/ProtocolNotSupported"
+        assert port_errors(service).get((80, "TCP")) is None
+        found = state.listeners(sandbox, lb["LoadBalancerArn"])
+        assert {port: item["Protocol"] for port, item in found.items()} == {80: "TCP", 53: "TCP_UDP"}
+        node_ports = {(p["port"], p["protocol"]): p["nodePort"] for p in service["spec"]["ports"]}
+        groups = state.target_groups(sandbox, lb["LoadBalancerArn"])
+        assert sorted(g["Port"] for g in groups.values()) == sorted({node_ports[(80, "TCP")], node_ports[(53, "UDP")]})
+        ctl.wait_for(lambda: "EnsuredLoadBalancer" in ctl.event_reasons("default", "web"), message="Ensured")
+
+        kube.delete("v1", "services", "default", "web")
+        wait_gone(ctl, "web")
+        assert sandbox.leftovers() == []
+
+
+def test_a_joining_node_costs_only_target_registrations(kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(service_manifest("grow", ports=[(80, "TCP"), (443, "TCP")]))
+        service = ctl.wait_for_ingress("default", "grow")
+        ctl.wait_for(ctl.idle, message="an idle queue")
+        provider = ctl.provider
+        assert isinstance(provider, AWSProvider)
+        before = provider.calls.snapshot()
+        joining = sandbox.instances[2]
+        kube.create(node_manifest(joining.name, provider_id=joining.provider_id, internal_ip=joining.internal_ip,
+                                  zone=joining.zone))
+
+        lb = state.load_balancer(sandbox, nlb_name("grow"))
+        assert lb is not None
+        groups = list(state.target_groups(sandbox, lb["LoadBalancerArn"]))
+        ctl.wait_for(lambda: all(state.targets(sandbox, g) == state.instance_ids(sandbox) for g in groups),
+                     message="the new node in every target group")
+        ctl.wait_for(ctl.idle, message="an idle queue")
+        added = provider.calls.snapshot() - before
+        writes = {k: v for k, v in added.items() if not k.split(":")[1].startswith("Describe")}
+        assert writes == {"elasticloadbalancing:RegisterTargets": 2}
+        assert service["status"]["loadBalancer"]["ingress"] == ctl.service("default", "grow")["status"][  # type: ignore[index]
+            "loadBalancer"]["ingress"]
+
+        kube.delete("v1", "services", "default", "grow")
+        wait_gone(ctl, "grow")
+        assert sandbox.leftovers() == []
+
+
+def test_upstream_annotations_give_an_internal_nlb_with_source_ranges(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(service_manifest("inside", annotations={"service.beta.kubernetes.io/aws-load-balancer-internal":
+                                                            "true"}, source_ranges=["10.0.0.0/8"]))
+        ctl.wait_for_ingress("default", "inside")
+        lb = state.load_balancer(sandbox, nlb_name("inside", internal=True))
+        assert lb is not None and lb["Scheme"] == "internal"
+        own = state.security_group(sandbox, lb["SecurityGroups"][0])
+        assert [r["CidrIp"] for p in own["IpPermissions"] for r in p["IpRanges"]] == ["10.0.0.0/8"]
+
+        kube.delete("v1", "services", "default", "inside")
+        wait_gone(ctl, "inside")
+        assert sandbox.leftovers() == []
+
+
+def test_the_default_type_option_builds_a_classic_elb(kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment,
+                        options={"aws-default-type": "clb"}) as ctl:
+        kube.create(service_manifest("legacy", ports=[(80, "TCP"), (53, "UDP")]))
+        service = ctl.wait_for_ingress("default", "legacy")
+        name = load_balancer_name(CLUSTER, ServiceRef("default", "legacy"), "clb", False)
+        described = sandbox.client("elb").describe_load_balancers(LoadBalancerNames=[name])
+        assert [entry["hostname"] for entry in ingress(service)] == [
+            described["LoadBalancerDescriptions"][0]["DNSName"]]
+        assert port_errors(service)[(53, "UDP")] == "cloudlb.io/ProtocolNotSupported"
+
+        kube.delete("v1", "services", "default", "legacy")
+        wait_gone(ctl, "legacy")
+        assert sandbox.leftovers() == []
+
+
+def test_a_foreign_load_balancer_with_our_name_gets_a_warning_and_is_untouched(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    elbv2 = sandbox.client("elbv2")
+    foreign = elbv2.create_load_balancer(Name=nlb_name("taken"), Type="network",
+                                         Subnets=list(sandbox.public_subnets.values()))["LoadBalancers"][0]
+    try:
+        with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+            kube.create(service_manifest("taken"))
+
+            def warned() -> list[dict[str, Any]]:
+                return [e for e in ctl.events("default", "taken")
+                        if e.get("type") == "Warning" and nlb_name("taken") in e.get("message", "")]
+            ctl.wait_for(warned, message="a Warning naming the foreign load balancer")
+            assert state.listeners(sandbox, foreign["LoadBalancerArn"]) == {}
+            assert sandbox.leftovers() == [f"load balancer {nlb_name('taken')}"]
+
+            kube.delete("v1", "services", "default", "taken")
+            wait_gone(ctl, "taken")
+            assert state.load_balancer(sandbox, nlb_name("taken")) is not None
+    finally:
+        elbv2.delete_load_balancer(LoadBalancerArn=foreign["LoadBalancerArn"])
+    assert sandbox.leftovers() == []
+
+
+def test_an_orphan_whose_service_is_gone_is_garbage_collected_on_start(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    # A Service deleted while the controller was down left its load balancer behind.
+    AWSProvider(ProviderSettings(CLUSTER, {})).ensure(make_spec("ghost", annotations={a.TYPE: "nlb"}))
+    assert sandbox.leftovers() != []
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment,
+                        gc_initial_delay=0.2) as ctl:
+        kube.create(service_manifest("alive"))
+        ctl.wait_for_ingress("default", "alive")
+        ctl.wait_for(lambda: state.load_balancer(sandbox, nlb_name("ghost")) is None, message="the orphan collected")
+        assert state.load_balancer(sandbox, nlb_name("alive")) is not None
+
+        kube.delete("v1", "services", "default", "alive")
+        wait_gone(ctl, "alive")
+        ctl.wait_for(lambda: sandbox.leftovers() == [], message="nothing left")
