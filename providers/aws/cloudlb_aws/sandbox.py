@@ -122,6 +122,9 @@ class MotoSandbox(SandboxCloud):
                       for pair in permission.get("UserIdGroupPairs", [])]
         return sorted(found)
 
+    def __enter__(self) -> MotoSandbox:
+        return self
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
