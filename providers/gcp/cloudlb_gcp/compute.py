@@ -70,11 +70,15 @@ class Compute:
         """Poll an operation on our own endpoint until DONE; RetryLater if it takes too long."""
         deadline = time.monotonic() + OPERATION_DEADLINE
         done = compute_v1.Operation.Status.DONE
+        pause = 0.0
         while operation.status != done:
             if time.monotonic() > deadline:
                 raise RetryLater(f"{doing}: operation {operation.name} still running", delay=10)
+            # ``wait`` itself blocks on Google's side; the pause only matters for a server that answers at once.
+            time.sleep(pause)
             with calling(f"{doing} (waiting for {operation.name})"):
                 operation = self._wait_once(operation)
+            pause = min(max(pause * 2, 0.02), 1.0)
         raise_for_operation(operation, doing)
 
     def _wait_once(self, operation: compute_v1.Operation) -> compute_v1.Operation:

@@ -8,13 +8,11 @@ joining costs at most one ``instances.get`` for the new instance.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cloudlb.model import Backend
 from cloudlb.provider import PermanentError
 from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
-from cloudlb_gcp.errors import calling
+from cloudlb_gcp.resources.calls import read
 
 PROVIDER_ID_PREFIX = "gce://"
 
@@ -59,14 +57,16 @@ class InstanceDirectory:
         self._known: dict[InstanceRef, InstanceNetwork] = {}
         self._lock = threading.Lock()
 
-    def network_of(self, ref: InstanceRef) -> InstanceNetwork:
+    def network_of(self, ref: InstanceRef) -> InstanceNetwork | None:
+        """The instance's network, or None when the instance does not exist (a Node outliving its VM)."""
         with self._lock:
             known = self._known.get(ref)
         if known is not None:
             return known
-        with calling(f"reading instance {ref.link}"):
-            instance = self._compute.instances.get(project=ref.project, zone=ref.zone, instance=ref.name,
-                                                   retry=READ_RETRY, timeout=REQUEST_TIMEOUT)
+        instance = read(f"reading instance {ref.link}", lambda: self._compute.instances.get(
+            project=ref.project, zone=ref.zone, instance=ref.name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT))
+        if instance is None:
+            return None
         if not instance.network_interfaces:
             raise PermanentError(f"instance {ref.link} has no network interface")
         nic = instance.network_interfaces[0]
@@ -75,7 +75,3 @@ class InstanceDirectory:
         with self._lock:
             self._known[ref] = found
         return found
-
-
-def instance_refs(backends: Iterable[Backend]) -> list[InstanceRef]:
-    return sorted({parse_provider_id(b.provider_id) for b in backends})

@@ -21,7 +21,7 @@ from cloudlb.provider import Capabilities, NotOwnedError, Offering, Provider, Re
 from cloudlb_gcp import gke_annotations
 from cloudlb_gcp.capabilities import CAPABILITIES
 from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
-from cloudlb_gcp.instances import InstanceDirectory, InstanceNetwork, instance_refs
+from cloudlb_gcp.instances import InstanceDirectory, InstanceNetwork, InstanceRef, parse_provider_id
 from cloudlb_gcp.locks import SharedUse
 from cloudlb_gcp.names import LoadBalancerNames, instance_group_name, names_for
 from cloudlb_gcp.ownership import OwnerMark, read_mark
@@ -66,8 +66,7 @@ class GCPProvider(Provider):
         names = names_for(self.cluster_name, spec.service)
         mark = OwnerMark(self.cluster_name, spec.service)
         options = gke_annotations.read_options(spec.annotations)
-        refs = instance_refs(spec.backends)
-        networks = [self.instances.network_of(ref) for ref in refs]
+        refs, networks, missing = self._existing_instances(spec)
         network = networks[0].network if networks else None
         subnetwork = self._subnetwork(options, networks) if spec.internal else None
 
@@ -102,7 +101,23 @@ class GCPProvider(Provider):
         if service_now is not None:
             used_before = instance_groups.zones_of(b.group for b in service_now.backends)
             self._remove_unused_groups(used_before - instance_groups.zones_of(groups))
-        return LoadBalancerStatus(ingress=(Ingress(ip=chosen.ip, ip_mode="VIP"),))
+        warnings = tuple(f"node {name}: its instance {link} does not exist; left out of the load balancer"
+                         for name, link in missing)
+        return LoadBalancerStatus(ingress=(Ingress(ip=chosen.ip, ip_mode="VIP"),), warnings=warnings)
+
+    def _existing_instances(self, spec: LoadBalancerSpec,
+                            ) -> tuple[list[InstanceRef], list[InstanceNetwork], list[tuple[str, str]]]:
+        """The backends' instances that exist, their networks, and (node, instance) of those that do not."""
+        refs, networks, missing = [], [], []
+        for backend in sorted(spec.backends):
+            ref = parse_provider_id(backend.provider_id)
+            network = self.instances.network_of(ref)
+            if network is None:
+                missing.append((backend.node_name, ref.link))
+            elif ref not in refs:
+                refs.append(ref)
+                networks.append(network)
+        return refs, networks, missing
 
     def _ensure_firewalls(self, spec: LoadBalancerSpec, names: LoadBalancerNames, mark: OwnerMark, network: str,
                           networks: list[InstanceNetwork], ip: str) -> None:

@@ -352,3 +352,12 @@ def test_operations_that_take_several_polls_are_awaited(make_spec: SpecFactory) 
         assert len(waits) == 3 * len(writes(emulator))
         provider.delete(spec.service)
         assert emulator.leftovers() == []
+
+
+def test_a_node_without_an_instance_is_left_out_with_a_warning(emulator: GCEEmulator, provider: GCPProvider,
+                                                                make_spec: SpecFactory) -> None:
+    status = provider.ensure(make_spec(nodes=[*NODES, ("us-central1-b", "ghost", "10.128.0.9")]))
+    assert status.warnings == (
+        f"node ghost: its instance projects/{PROJECT}/zones/us-central1-b/instances/ghost does not exist; "
+        "left out of the load balancer",)
+    assert emulator.members("us-central1-b", GROUP) == ["node-2"]
