@@ -39,7 +39,6 @@ class ObservedNLB:
     listeners: dict[int, Resource] = field(default_factory=dict)
     # Only target groups that carry our tags; keyed by name.
     target_groups: dict[str, Resource] = field(default_factory=dict)
-    tags: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _health_differs(group: Mapping[str, Any], health: HealthCheckModel) -> bool:
@@ -134,13 +133,13 @@ class NLBDeployer:
             for item in describe_in_batches(forwarded, self._describe_target_groups):
                 groups[str(item["TargetGroupArn"])] = item
         arns = ([load_balancer["LoadBalancerArn"]] if load_balancer is not None else []) + sorted(groups)
-        observed.tags = self.tags(arns)
+        tags = self.tags(arns)
         if load_balancer is not None and not is_owned(
-                observed.tags.get(load_balancer["LoadBalancerArn"], {}), self._cluster, service):
+                tags.get(load_balancer["LoadBalancerArn"], {}), self._cluster, service):
             raise NotOwnedError(f"load balancer {name}")
         observed.target_groups = {
             str(group["TargetGroupName"]): group for arn, group in groups.items()
-            if is_owned(observed.tags.get(arn, {}), self._cluster, service)
+            if is_owned(tags.get(arn, {}), self._cluster, service)
         }
         return observed
 

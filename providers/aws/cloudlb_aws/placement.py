@@ -21,6 +21,7 @@ from cloudlb_aws.naming import CLUSTER_TAG_PREFIX, from_tag_list
 PUBLIC_ROLE_TAG = "kubernetes.io/role/elb"
 INTERNAL_ROLE_TAG = "kubernetes.io/role/internal-elb"
 CACHE_SECONDS = 300.0
+GONE_STATES = ("shutting-down", "terminated")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -178,6 +179,8 @@ class PlacementFinder:
                 for page in pages:
                     for reservation in page["Reservations"]:
                         for instance in reservation.get("Instances", []):
+                            if (instance.get("State") or {}).get("Name") in GONE_STATES:
+                                continue  # not a target any more; not cached, so a new lookup re-checks
                             groups = tuple(sorted(str(g["GroupId"]) for g in instance.get("SecurityGroups", [])))
                             iid = str(instance["InstanceId"])
                             self._instance_groups.put(iid, groups)

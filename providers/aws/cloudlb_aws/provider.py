@@ -148,19 +148,10 @@ class AWSProvider(Provider):
         observed_groups = groups.observe(service, vpc_id=placement.vpc_id, own_id=own_id,
                                          node_group_ids=node_group_ids)
 
-        own = observed_groups.own
-        known = _known_load_balancers(own)
-        if observed_nlb is not None and scan and own is not None:
+        if observed_nlb is not None and scan and observed_groups.own is not None:
             # Without our group nothing of ours can exist: it is created first and deleted last.
             nlb.add_strays(observed_nlb, service)
-        if own is None:
-            own = groups.create(service, vpc_id=placement.vpc_id,
-                                tags={**model.tags, LOAD_BALANCERS_TAG: model.name})
-            known = [model.name]
-        elif model.name not in known:
-            # Recorded before the load balancer exists, so that a crash cannot hide it from delete.
-            known.append(model.name)
-            groups.set_tag(str(own["GroupId"]), LOAD_BALANCERS_TAG, ",".join(known))
+        own, known = self._own_group(observed_groups.own, spec, model, placement.vpc_id)
         groups.converge_ingress(own, ingress_rules(model.traffic_ports(), spec.source_ranges))
 
         if isinstance(model, NLBModel):
@@ -181,19 +172,39 @@ class AWSProvider(Provider):
             warnings.append(f"instances {', '.join(undecided)} have several security groups and none tagged "
                             f"kubernetes.io/cluster/{self.cluster}; allow the load balancer's group "
                             f"{own['GroupId']} on them yourself")
-        stale = [name for name in known if name != model.name]
-        if stale and reported == model.name:
-            # The status already names the new load balancer: the old ones can go.
-            for name in stale:
-                self._delete_load_balancer(name, service)
-            groups.set_tag(str(own["GroupId"]), LOAD_BALANCERS_TAG, model.name)
-        elif stale:
-            warnings.append(f"replaced load balancer {', '.join(stale)} by {model.name} (AWS cannot change a "
-                            "scheme or type in place); the old one is deleted on the next sync")
+        warnings += self._retire_replaced(service, own, known, model.name, reported)
         ingress = (Ingress(hostname=str(load_balancer["DNSName"])),
                    *(Ingress(ip=ip, ip_mode="VIP") for ip in self._addresses(load_balancer, parsed, finder, kind)))
         port_errors = dict(model.port_errors) if isinstance(model, NLBModel) else {}
         return LoadBalancerStatus(ingress=ingress, port_errors=port_errors, warnings=tuple(warnings)), model.name
+
+    def _own_group(self, own: dict[str, Any] | None, spec: LoadBalancerSpec, model: NLBModel | CLBModel,
+                   vpc_id: str) -> tuple[dict[str, Any], list[str]]:
+        """The Service's security group, created if missing, naming ``model.name`` among its load balancers."""
+        groups = self._parts().groups
+        known = _known_load_balancers(own)
+        if own is None:
+            return groups.create(spec.service, vpc_id=vpc_id,
+                                 tags={**model.tags, LOAD_BALANCERS_TAG: model.name}), [model.name]
+        if model.name not in known:
+            # Recorded before the load balancer exists, so that a crash cannot hide it from delete.
+            known.append(model.name)
+            groups.set_tag(str(own["GroupId"]), LOAD_BALANCERS_TAG, ",".join(known))
+        return own, known
+
+    def _retire_replaced(self, service: ServiceRef, own: dict[str, Any], known: list[str], current: str,
+                         reported: str | None) -> list[str]:
+        """Delete load balancers this one replaced, once a status has named this one; else say they remain."""
+        stale = [name for name in known if name != current]
+        if not stale:
+            return []
+        if reported != current:
+            return [f"replaced load balancer {', '.join(stale)} by {current} (AWS cannot change a scheme or type "
+                    "in place); the old one is deleted on the next sync, once the status names the new one"]
+        for name in stale:
+            self._delete_load_balancer(name, service)
+        self._parts().groups.set_tag(str(own["GroupId"]), LOAD_BALANCERS_TAG, current)
+        return []
 
     @staticmethod
     def _addresses(load_balancer: dict[str, Any], parsed: a.AWSAnnotations, finder: PlacementFinder,
