@@ -361,3 +361,20 @@ def test_a_node_without_an_instance_is_left_out_with_a_warning(emulator: GCEEmul
         f"node ghost: its instance projects/{PROJECT}/zones/us-central1-b/instances/ghost does not exist; "
         "left out of the load balancer",)
     assert emulator.members("us-central1-b", GROUP) == ["node-2"]
+
+
+def test_switching_between_external_and_internal_rebuilds_what_must_change(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec(ports=[(80, "TCP")]))
+    internal_ip = provider.ensure(make_spec(ports=[(80, "TCP")], internal=True)).ingress[0].ip
+    assert internal_ip is not None and internal_ip.startswith("10.128.")
+    [rule] = rules_of(emulator)
+    assert (rule.load_balancing_scheme, rule.I_p_address) == ("INTERNAL", internal_ip)
+    [service] = list(client(emulator, compute_v1.RegionBackendServicesClient).list(**WHERE))
+    assert service.load_balancing_scheme == "INTERNAL"
+    [address] = list(client(emulator, compute_v1.AddressesClient).list(**WHERE))
+    assert address.address_type == "INTERNAL"
+    back = provider.ensure(make_spec(ports=[(80, "TCP")])).ingress[0].ip
+    assert back is not None and back.startswith("203.0.113.")
+    provider.delete(make_spec().service)
+    assert emulator.leftovers() == []
