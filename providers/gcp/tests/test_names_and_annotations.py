@@ -6,11 +6,14 @@ import re
 
 import pytest
 from cloudlb_gcp import gke_annotations
+from cloudlb_gcp.metadata import region_of_zone
 from cloudlb_gcp.names import MAX_NAME_LENGTH, instance_group_name, names_for
 from cloudlb_gcp.ownership import OwnerMark, is_owned, read_mark, require_owned
+from cloudlb_gcp.plugin import plugin
 from cloudlb_gcp.provider import GCPProvider
 
 from cloudlb.model import Protocol, ServiceRef
+from cloudlb.plugins import load_plugin
 from cloudlb.problems import INVALID_ANNOTATION, UNSUPPORTED_OPTION
 from cloudlb.provider import NotOwnedError
 
@@ -80,3 +83,18 @@ def test_offerings_serve_sctp_only_internally(provider: GCPProvider, make_spec: 
     assert provider.offering_for(make_spec()).name == "external"
     assert Protocol.SCTP not in provider.offering_for(make_spec()).protocols
     assert Protocol.SCTP in provider.offering_for(make_spec(internal=True)).protocols
+
+
+def test_the_plugin_is_found_through_its_entry_point() -> None:
+    found = load_plugin("gcp")
+    assert found is plugin
+    assert [(o.name, o.key, o.envvar) for o in found.options] == [
+        ("gcp-project", "gcp_project", "CLOUDLB_GCP_PROJECT"),
+        ("gcp-region", "gcp_region", "CLOUDLB_GCP_REGION"),
+        ("gcp-endpoint", "gcp_endpoint", "CLOUDLB_GCP_ENDPOINT"),
+    ]
+    assert {o.name for o in found.capabilities.offerings} == {"external", "internal"}
+
+
+def test_region_of_a_metadata_zone() -> None:
+    assert region_of_zone("europe-west1-b") == "europe-west1"
