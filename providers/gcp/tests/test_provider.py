@@ -378,3 +378,17 @@ def test_switching_between_external_and_internal_rebuilds_what_must_change(
     assert back is not None and back.startswith("203.0.113.")
     provider.delete(make_spec().service)
     assert emulator.leftovers() == []
+
+
+def test_list_owned_follows_every_page(make_spec: SpecFactory) -> None:
+    with GCEEmulator(project=PROJECT, region=REGION, page_size=2) as emulator:
+        emulator.add_network("default")
+        emulator.add_subnetwork("default", "default", "10.128.0.0/20")
+        for zone, name, ip in NODES:
+            emulator.add_instance(zone, name, ip)
+        provider = GCPProvider(CLUSTER, connect(Location(PROJECT, REGION), emulator.url))
+        for index in range(5):
+            provider.ensure(make_spec(f"svc-{index}"))
+        assert [s.name for s in provider.list_owned()] == [f"svc-{i}" for i in range(5)]
+        lists = [c for c in emulator.requests if c.method == "forwardingRules.list"]
+        assert len(lists) == 3

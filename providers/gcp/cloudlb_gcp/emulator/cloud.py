@@ -80,6 +80,8 @@ class ComputeCloud:
         self.store = Store(project)
         self.operations = Operations(project)
         self.members: dict[ResourcePath, list[str]] = {}
+        # The most items one list page holds; small values make clients follow nextPageToken.
+        self.page_size = 500
         self.log: list[LoggedCall] = []
         self._faults: list[_Fault] = []
         self.lock = threading.RLock()

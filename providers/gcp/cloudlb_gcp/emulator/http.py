@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from cloudlb_gcp.emulator.cloud import ComputeCloud
 from cloudlb_gcp.emulator.errors import ApiError, invalid, not_found
@@ -66,7 +66,17 @@ def route(http_method: str, url: str) -> Route:
                  match["collection"], match["name"], match["verb"])
 
 
-def dispatch(cloud: ComputeCloud, request: Route, body: bytes) -> Any:
+def page(cloud: ComputeCloud, items: list[Any], query: dict[str, list[str]]) -> tuple[list[Any], str | None]:
+    """One page of a list, as the API pages: ``maxResults`` (capped by the server) and ``pageToken``."""
+    size = cloud.page_size
+    if query.get("maxResults"):
+        size = min(size, int(query["maxResults"][0]))
+    start = int(query["pageToken"][0]) if query.get("pageToken") else 0
+    end = start + max(size, 1)
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+def dispatch(cloud: ComputeCloud, request: Route, body: bytes, query: dict[str, list[str]] | None = None) -> Any:
     """Carry out one request; returns the message to answer with."""
     if request.project != cloud.project:
         raise not_found(f"projects/{request.project}")
@@ -89,8 +99,12 @@ def dispatch(cloud: ComputeCloud, request: Route, body: bytes) -> Any:
         return actions[request.verb](path, body)
     if request.name is None:
         if request.http_method == "GET":
-            items = [json.loads(kind.message.to_json(r)) for r in cloud.list(kind, request.location)]
-            return {"kind": kind.kind + "List", "items": items, "id": path.relative}
+            items, next_token = page(cloud, cloud.list(kind, request.location), query or {})
+            listed: dict[str, Any] = {"kind": kind.kind + "List", "id": path.relative,
+                                      "items": [json.loads(kind.message.to_json(r)) for r in items]}
+            if next_token:
+                listed["nextPageToken"] = next_token
+            return listed
         if request.http_method == "POST":
             return cloud.insert(kind, request.location, body)
     elif request.http_method == "GET":
@@ -138,7 +152,7 @@ class ComputeHandler(BaseHTTPRequestHandler):
             if operation_error:
                 answer = self.cloud.failed_operation(request.path(), method, operation_error)
             else:
-                answer = dispatch(self.cloud, request, body)
+                answer = dispatch(self.cloud, request, body, parse_qs(urlsplit(self.path).query))
             status, payload = 200, serialize(answer)
         except ApiError as error:
             status, payload = error.status, error.body()

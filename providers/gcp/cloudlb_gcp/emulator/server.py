@@ -19,12 +19,14 @@ class GCEEmulator:
     """A Compute v1 endpoint for one project and region; ``url`` is what clients take as ``api_endpoint``."""
 
     def __init__(self, project: str = "cloudlb-test", region: str = "us-central1",
-                 host: str = "127.0.0.1", port: int = 0, operation_polls: int = 1) -> None:
-        """``operation_polls``: the poll (get or wait) on which an operation is first DONE."""
+                 host: str = "127.0.0.1", port: int = 0, operation_polls: int = 1, page_size: int = 500) -> None:
+        """``operation_polls``: the poll (get or wait) on which an operation is first DONE;
+        ``page_size``: the most items a list page holds (the API's own cap is 500)."""
         self.project = project
         self.region = region
         self.cloud = ComputeCloud(project, region)
         self.cloud.operations.polls_until_done = operation_polls
+        self.cloud.page_size = page_size
         handler = type("BoundComputeHandler", (ComputeHandler,), {"cloud": self.cloud})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
