@@ -15,7 +15,14 @@ from cloudlb.model import LoadBalancerSpec, Protocol, ServiceRef
 from cloudlb.provider import NotOwnedError
 from cloudlb_aws.annotations import AWSAnnotations
 from cloudlb_aws.calls import TARGET_BATCH, Clients, batches, is_code, translated_errors
-from cloudlb_aws.naming import as_tag_list, from_tag_list, is_owned, load_balancer_name, ownership_tags
+from cloudlb_aws.naming import (
+    as_tag_list,
+    from_tag_list,
+    is_owned,
+    load_balancer_name,
+    ownership_tags,
+    tags_to_add,
+)
 from cloudlb_aws.placement import Placement, instance_id
 
 # The in-tree AWS cloud provider's defaults for Classic ELB health checks.
@@ -138,7 +145,8 @@ class CLBDeployer:
         tags = from_tag_list(descriptions[0].get("Tags") if descriptions else None)
         if not is_owned(tags, self._cluster, service):
             raise NotOwnedError(f"classic load balancer {name}")
-        return dict(found[0])
+        # A Classic ELB's description has no tags; keep them with it for the tag diff.
+        return {**found[0], "Tags": as_tag_list(tags)}
 
     def create(self, model: CLBModel, placement: Placement, group_id: str) -> Resource:
         with translated_errors(f"creating classic load balancer {model.name}"):
@@ -154,7 +162,7 @@ class CLBDeployer:
             created = self._elb.create_load_balancer(**arguments)
         return {"LoadBalancerName": model.name, "DNSName": created["DNSName"], "ListenerDescriptions": [
             {"Listener": listener.as_aws()} for listener in model.listeners], "Instances": [],
-            "Subnets": list(placement.subnet_ids), "HealthCheck": {}}
+            "Subnets": list(placement.subnet_ids), "HealthCheck": {}, "Tags": as_tag_list(model.tags)}
 
     def converge(self, model: CLBModel, load_balancer: Mapping[str, Any], placement: Placement) -> None:
         name = model.name
@@ -183,6 +191,10 @@ class CLBDeployer:
                 self._elb.deregister_instances_from_load_balancer(
                     LoadBalancerName=name, Instances=[{"InstanceId": i} for i in batch])
         self._converge_subnets(name, load_balancer, placement)
+        changed = tags_to_add(model.tags, from_tag_list(load_balancer.get("Tags")))
+        if changed:
+            with translated_errors(f"updating tags of {name}"):
+                self._elb.add_tags(LoadBalancerNames=[name], Tags=as_tag_list(changed))
 
     def _converge_subnets(self, name: str, load_balancer: Mapping[str, Any], placement: Placement) -> None:
         current = {str(s) for s in load_balancer.get("Subnets", [])}

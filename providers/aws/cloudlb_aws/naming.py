@@ -107,6 +107,11 @@ def owner_of(tags: Mapping[str, str], cluster: str) -> ServiceRef | None:
     return ServiceRef(namespace, name)
 
 
+def tags_to_add(desired: Mapping[str, str], observed: Mapping[str, str]) -> dict[str, str]:
+    """Desired tags that are missing or different. Extra tags are kept: other tools (cost allocation) add them."""
+    return {key: value for key, value in desired.items() if observed.get(key) != value}
+
+
 def as_tag_list(tags: Mapping[str, str]) -> list[Any]:
     """Tags as AWS takes them (``Any``: each service's stubs have their own, equal, Tag type)."""
     return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]

@@ -16,6 +16,7 @@ from cloudlb.model import ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
 from cloudlb_aws.annotations import AWSAnnotations
 from cloudlb_aws.calls import (
+    DESCRIBE_BATCH,
     TARGET_BATCH,
     Clients,
     batches,
@@ -23,7 +24,7 @@ from cloudlb_aws.calls import (
     is_code,
     translated_errors,
 )
-from cloudlb_aws.naming import as_tag_list, from_tag_list, is_owned, target_group_prefix
+from cloudlb_aws.naming import as_tag_list, from_tag_list, is_owned, tags_to_add, target_group_prefix
 from cloudlb_aws.nlb_model import HealthCheckModel, ListenerModel, NLBModel, TargetGroupModel
 from cloudlb_aws.placement import Placement
 
@@ -39,6 +40,7 @@ class ObservedNLB:
     listeners: dict[int, Resource] = field(default_factory=dict)
     # Only target groups that carry our tags; keyed by name.
     target_groups: dict[str, Resource] = field(default_factory=dict)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)  # by ARN
 
 
 def _health_differs(group: Mapping[str, Any], health: HealthCheckModel) -> bool:
@@ -133,7 +135,7 @@ class NLBDeployer:
             for item in describe_in_batches(forwarded, self._describe_target_groups):
                 groups[str(item["TargetGroupArn"])] = item
         arns = ([load_balancer["LoadBalancerArn"]] if load_balancer is not None else []) + sorted(groups)
-        tags = self.tags(arns)
+        tags = observed.tags = self.tags(arns)
         if load_balancer is not None and not is_owned(
                 tags.get(load_balancer["LoadBalancerArn"], {}), self._cluster, service):
             raise NotOwnedError(f"load balancer {name}")
@@ -157,6 +159,7 @@ class NLBDeployer:
         strays = [g for g in self.scan_target_groups(target_group_prefix(self._cluster, service))
                   if str(g["TargetGroupArn"]) not in known]
         tags = self.tags([str(g["TargetGroupArn"]) for g in strays])
+        observed.tags.update(tags)
         for group in strays:
             if is_owned(tags.get(str(group["TargetGroupArn"]), {}), self._cluster, service):
                 observed.target_groups.setdefault(str(group["TargetGroupName"]), group)
@@ -234,6 +237,7 @@ class NLBDeployer:
             elsewhere = set(group.get("LoadBalancerArns") or []) - {arn}
             if name not in wanted_groups and not elsewhere:
                 self.delete_target_group(str(group["TargetGroupArn"]))
+        self._converge_tags([arn, *(group_arns[g] for g in group_arns if g not in fresh_groups)], model, observed)
         self._converge_attributes(arn, model)
         self._converge_subnets(load_balancer, placement, parsed)
 
@@ -291,6 +295,18 @@ class NLBDeployer:
         for batch in batches(sorted(registered - wanted), TARGET_BATCH):
             with translated_errors(f"deregistering targets from {group.name}"):
                 self._elbv2.deregister_targets(TargetGroupArn=group_arn, Targets=[{"Id": i} for i in batch])
+
+    def _converge_tags(self, arns: list[str], model: NLBModel, observed: ObservedNLB) -> None:
+        """Add changed additional tags to what already existed; one AddTags per distinct change, 20 ARNs a call."""
+        by_change: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        for resource in arns:
+            missing = tags_to_add(model.tags, observed.tags.get(resource, {}))
+            if missing:
+                by_change.setdefault(tuple(sorted(missing.items())), []).append(resource)
+        for change, resources in by_change.items():
+            for batch in batches(resources, DESCRIBE_BATCH):
+                with translated_errors("updating tags"):
+                    self._elbv2.add_tags(ResourceArns=batch, Tags=as_tag_list(dict(change)))
 
     def _converge_attributes(self, arn: str, model: NLBModel) -> None:
         # Only attributes the user asked for are managed; reading them otherwise would cost a call per resync.

@@ -27,6 +27,7 @@ from cloudlb_aws.naming import (
     from_tag_list,
     load_balancer_name,
     owner_of,
+    tags_to_add,
 )
 from cloudlb_aws.nlb import NLBDeployer, ObservedNLB, addresses
 from cloudlb_aws.nlb_model import NLBModel, build_nlb_model
@@ -186,10 +187,13 @@ class AWSProvider(Provider):
         if own is None:
             return groups.create(spec.service, vpc_id=vpc_id,
                                  tags={**model.tags, LOAD_BALANCERS_TAG: model.name}), [model.name]
+        changed = tags_to_add(model.tags, from_tag_list(own.get("Tags")))
         if model.name not in known:
             # Recorded before the load balancer exists, so that a crash cannot hide it from delete.
             known.append(model.name)
-            groups.set_tag(str(own["GroupId"]), LOAD_BALANCERS_TAG, ",".join(known))
+            changed[LOAD_BALANCERS_TAG] = ",".join(known)
+        if changed:
+            groups.set_tags(str(own["GroupId"]), changed)
         return own, known
 
     def _retire_replaced(self, service: ServiceRef, own: dict[str, Any], known: list[str], current: str,
@@ -203,7 +207,7 @@ class AWSProvider(Provider):
                     "in place); the old one is deleted on the next sync, once the status names the new one"]
         for name in stale:
             self._delete_load_balancer(name, service)
-        self._parts().groups.set_tag(str(own["GroupId"]), LOAD_BALANCERS_TAG, current)
+        self._parts().groups.set_tags(str(own["GroupId"]), {LOAD_BALANCERS_TAG: current})
         return []
 
     @staticmethod

@@ -178,9 +178,9 @@ class SecurityGroups:
         return {"GroupId": created["GroupId"], "GroupName": name, "IpPermissions": [],
                 "Tags": as_tag_list(tags)}
 
-    def set_tag(self, group_id: str, key: str, value: str) -> None:
+    def set_tags(self, group_id: str, tags: Mapping[str, str]) -> None:
         with translated_errors("tagging the load balancer's security group"):
-            self._ec2.create_tags(Resources=[group_id], Tags=[{"Key": key, "Value": value}])
+            self._ec2.create_tags(Resources=[group_id], Tags=as_tag_list(tags))
 
     def converge_ingress(self, group: Mapping[str, Any], desired: frozenset[IngressRule]) -> None:
         observed = observed_rules(group)

@@ -83,18 +83,21 @@ def test_listeners_instances_and_health_check_converge_in_place(
     sandbox.client("acm").delete_certificate(CertificateArn=certificate)
 
 
-def test_removed_nodes_are_deregistered_and_subnets_follow_the_annotation(
+def test_removed_nodes_are_deregistered_and_subnets_and_tags_follow_the_annotations(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     first, second = (sandbox.public_subnets[zone] for zone in sorted(sandbox.public_subnets))
     provider.ensure(make_spec("shrink", annotations={**CLB, a.SUBNETS: first}))
 
     remaining = backends_of(sandbox)[1:]
-    provider.ensure(make_spec("shrink", annotations={**CLB, a.SUBNETS: second}, backends=remaining))
+    provider.ensure(make_spec("shrink", annotations={**CLB, a.SUBNETS: second, a.ADDITIONAL_RESOURCE_TAGS: "env=prod"},
+                              backends=remaining))
 
     lb = classic(sandbox, clb_name("shrink"))
     assert lb is not None
     assert {i["InstanceId"] for i in lb["Instances"]} == {b.provider_id.rsplit("/", 1)[-1] for b in remaining}
     assert lb["Subnets"] == [second]
+    described = sandbox.client("elb").describe_tags(LoadBalancerNames=[clb_name("shrink")])["TagDescriptions"][0]
+    assert {t["Key"]: t["Value"] for t in described["Tags"]}["env"] == "prod"
     provider.delete(ServiceRef("default", "shrink"))
     assert sandbox.leftovers() == []
 

@@ -384,3 +384,21 @@ def test_an_annotated_subnet_that_does_not_exist_is_a_permanent_error(
     with pytest.raises(PermanentError, match="public-us-west-9z"):
         provider.ensure(make_spec("nowhere", annotations={a.SUBNETS: "public-us-west-9z"}))
     assert sandbox.leftovers() == []
+
+
+def test_changed_additional_tags_reach_every_existing_resource(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("tagged", [(80, "TCP", 30080), (53, "UDP", 30053)],
+                              annotations={a.ADDITIONAL_RESOURCE_TAGS: "team=payments"}))
+    provider.ensure(make_spec("tagged", [(80, "TCP", 30080), (53, "UDP", 30053)],
+                              annotations={a.ADDITIONAL_RESOURCE_TAGS: "team=checkout,env=prod"}))
+
+    lb = state.load_balancer(sandbox, nlb_name("tagged"))
+    assert lb is not None
+    for arn in [lb["LoadBalancerArn"], *state.target_groups(sandbox, lb["LoadBalancerArn"])]:
+        assert {k: v for k, v in state.tags(sandbox, arn).items() if k in ("team", "env")} == {
+            "team": "checkout", "env": "prod"}
+    group_tags = {t["Key"]: t["Value"] for t in state.security_group(sandbox, lb["SecurityGroups"][0])["Tags"]}
+    assert (group_tags["team"], group_tags["env"]) == ("checkout", "prod")
+
+    delete_and_expect_nothing_left(provider, sandbox, "tagged")
