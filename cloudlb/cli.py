@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import signal
 import sys
-import threading
 
 import click
 
@@ -95,10 +93,9 @@ def _run(provider: str, cluster_name: str, load_balancer_class: str, ignore_uncl
         provider_options=options,
     )
     instance = plugin.create(ProviderSettings(cluster_name=cluster_name, options=options))
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    asyncio.run(run_async(config, instance, stop_flag=stop))
+    # kopf handles SIGINT/SIGTERM itself in the main thread. No stop flag is passed: kopf
+    # would wait on it in an executor thread that keeps the process alive after it stops.
+    asyncio.run(run_async(config, instance))
 
 
 main.add_command(_run_command())

@@ -231,10 +231,6 @@ def test_every_request_of_the_replicas_is_granted_by_the_clusterrole(deployment:
                 assert request.name in rule["resourceNames"], request
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cloudlb run hangs after kopf has stopped: cli.py passes a threading.Event stop_flag that kopf waits on in "
-    "the default executor, but kopf handles SIGTERM itself and never sets it, so asyncio.run() blocks joining "
-    "that executor thread; the kubelet then has to SIGKILL the pod after terminationGracePeriodSeconds"))
 def test_replicas_stop_on_sigterm_within_their_grace_period(deployment: RunningDeployment) -> None:
     # Runs last: it stops the module's controllers.
     spec = only_object(deployment.objects, "Deployment")["spec"]["template"]["spec"]

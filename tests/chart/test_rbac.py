@@ -12,7 +12,7 @@ CONTROLLER: set[Rule] = {
     ("", "services", "get"), ("", "services", "list"), ("", "services", "watch"), ("", "services", "patch"),
     ("", "services/status", "patch"),
     ("", "nodes", "list"), ("", "nodes", "watch"),
-    ("", "events", "create"), ("", "events", "patch"),
+    ("", "events", "create"),
 }
 PEERING: set[Rule] = {("kopf.dev", "clusterkopfpeerings", verb) for verb in ("list", "watch", "get", "patch")}
 CRD_SCANNING: set[Rule] = {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("list", "watch")}
