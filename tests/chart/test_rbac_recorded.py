@@ -24,7 +24,8 @@ def test_recorded_requests_equal_the_rendered_cluster_role() -> None:
                             gc_interval=0.5) as ctl:
             assert isinstance(ctl.provider, ExampleProvider)
             cloud = ctl.provider.cloud
-            cloud.load_balancers["test-default-gone"] = FakeLoadBalancer(owner="test/default/gone", spec=None, ip="192.0.2.1")
+            orphan = FakeLoadBalancer(owner="test/default/gone", spec=None, ip="192.0.2.1")
+            cloud.load_balancers["test-default-gone"] = orphan
             kube.create(service_manifest("web", ports=[(80, "TCP"), (9000, "SCTP")]))
             ctl.wait_for_ingress("default", "web")
             kube.patch("v1", "services", "default", "web", {"spec": {"type": "ClusterIP"}})
