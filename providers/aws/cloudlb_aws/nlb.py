@@ -300,7 +300,9 @@ class NLBDeployer:
         """Add changed additional tags to what already existed; one AddTags per distinct change, 20 ARNs a call."""
         by_change: dict[tuple[tuple[str, str], ...], list[str]] = {}
         for resource in arns:
-            missing = tags_to_add(model.tags, observed.tags.get(resource, {}))
+            if resource not in observed.tags:
+                continue  # created in this ensure, with the model's tags
+            missing = tags_to_add(model.tags, observed.tags[resource])
             if missing:
                 by_change.setdefault(tuple(sorted(missing.items())), []).append(resource)
         for change, resources in by_change.items():

@@ -39,6 +39,11 @@ def test_a_two_port_nlb_is_created_in_fewer_calls_than_upstream(
     created = provider.calls.snapshot()
 
     assert sum(created.values()) < UPSTREAM_CREATE, created
+    # Every write is needed once: tags go with the creating call, never as a separate AddTags.
+    assert {action: n for action, n in created.items() if not action.split(":")[1].startswith("Describe")} == {
+        "ec2:CreateSecurityGroup": 1, "ec2:AuthorizeSecurityGroupIngress": 2,  # source ranges, node group rule
+        "elasticloadbalancing:CreateLoadBalancer": 1, "elasticloadbalancing:CreateTargetGroup": 2,
+        "elasticloadbalancing:CreateListener": 2, "elasticloadbalancing:RegisterTargets": 2}
     provider.delete(make_spec("counted").service)
 
 
