@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import requests
 from google.api_core import exceptions as api
 from google.cloud import compute_v1
 
@@ -37,7 +36,8 @@ def classify(error: Exception, doing: str) -> ProviderError:
         if isinstance(error, api.ServerError | api.TooManyRequests | api.Conflict) or reason in TRANSIENT_REASONS:
             return RetryLater(message)
         return PermanentError(message)
-    if isinstance(error, api.RetryError | requests.RequestException | TimeoutError):
+    # requests' connection errors are OSErrors: the endpoint could not be reached.
+    if isinstance(error, api.RetryError | OSError):
         return RetryLater(f"{doing}: {error}")
     return RetryLater(f"{doing}: unexpected {type(error).__name__}: {error}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
@@ -392,3 +393,12 @@ def test_list_owned_follows_every_page(make_spec: SpecFactory) -> None:
         assert [s.name for s in provider.list_owned()] == [f"svc-{i}" for i in range(5)]
         lists = [c for c in emulator.requests if c.method == "forwardingRules.list"]
         assert len(lists) == 3
+
+
+def test_an_unreachable_endpoint_is_retried_later() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    provider = GCPProvider(CLUSTER, connect(Location(PROJECT, REGION), f"http://127.0.0.1:{port}"))
+    with pytest.raises(RetryLater, match="listing forwarding rules"):
+        provider.list_owned()
