@@ -22,6 +22,7 @@ class FaultyProxy:
         self._upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
         self._lock = threading.Lock()
         self._fail_at: int | None = None
+        self._code = "InjectedFault"
         self.calls: list[str] = []
         # The form parameters of every request, to check batch sizes on the wire.
         self.requests: list[dict[str, list[str]]] = []
@@ -43,10 +44,14 @@ class FaultyProxy:
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def fail_call(self, number: int | None) -> None:
-        """Fail the ``number``-th call from now (1-based); None passes everything through."""
+    def fail_call(self, number: int | None, code: str = "InjectedFault") -> None:
+        """Fail the ``number``-th call from now (1-based) with error ``code``; None passes everything through.
+
+        ``InjectedFault`` is a 400 that botocore does not retry; ``Throttling`` is one it retries.
+        """
         with self._lock:
             self._fail_at = number
+            self._code = code
             self.calls = []
             self.requests = []
             self.failed = None
@@ -63,8 +68,9 @@ class FaultyProxy:
             fail = self._fail_at is not None and len(self.calls) == self._fail_at
             if fail:
                 self.failed = f"{service}:{action}"
+            code = self._code
         if fail:
-            self._answer_with_error(request, service)
+            self._answer_with_error(request, service, code)
             return
         connection = http.client.HTTPConnection(*self._upstream, timeout=30)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -81,9 +87,9 @@ class FaultyProxy:
         connection.close()
 
     @staticmethod
-    def _answer_with_error(request: BaseHTTPRequestHandler, service: str) -> None:
-        # A 4xx that botocore does not retry, shaped as each API family shapes its errors.
-        error = "<Code>InjectedFault</Code><Message>injected by the test proxy</Message>"
+    def _answer_with_error(request: BaseHTTPRequestHandler, service: str, code: str) -> None:
+        # A 400, shaped as each API family shapes its errors.
+        error = f"<Code>{code}</Code><Message>injected by the test proxy</Message>"
         if service == "ec2":
             document = f"<Response><Errors><Error>{error}</Error></Errors><RequestID>1</RequestID></Response>"
         else:

@@ -37,13 +37,20 @@ def new_provider() -> AWSProvider:
 
 
 def snapshot(sandbox: MotoSandbox) -> tuple[list[str], dict[int, tuple[str, frozenset[str]]]]:
-    """Every resource by name, and per listener its protocol and its group's targets."""
+    """Every resource by name, and per listener its protocol and the instances behind it (and, for a
+    Classic ELB, its health check)."""
     elbv2 = sandbox.client("elbv2")
     listeners: dict[int, tuple[str, frozenset[str]]] = {}
     for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
         for port, listener in state.listeners(sandbox, lb["LoadBalancerArn"]).items():
             group = listener["DefaultActions"][0]["TargetGroupArn"]
             listeners[port] = (listener["Protocol"], frozenset(state.targets(sandbox, group)))
+    for classic in sandbox.client("elb").describe_load_balancers()["LoadBalancerDescriptions"]:
+        instances = frozenset(i["InstanceId"] for i in classic["Instances"])
+        for description in classic["ListenerDescriptions"]:
+            listener = description["Listener"]
+            listeners[listener["LoadBalancerPort"]] = (
+                f"{listener['Protocol']}->{listener['InstancePort']} {classic['HealthCheck']['Target']}", instances)
     # Security groups get random ids; compare them by name only.
     return [item.split(" (")[-1] if item.startswith("security group") else item.split(" from ")[0]
             for item in sandbox.leftovers()], listeners
@@ -118,3 +125,17 @@ def test_a_failure_at_any_call_of_a_delete_is_finished_by_the_retry(
     failed = run_with_each_call_failing(proxy, sandbox, prepare, lambda p: p.delete(spec.service), lambda: None)
     assert {"elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup"} <= set(failed)
     assert sandbox.leftovers() == []
+
+
+def test_a_failure_at_any_call_of_a_classic_elb_create_leaks_nothing_and_the_retry_converges(
+        proxy: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    spec = make_spec("faultyclb", [(80, "TCP", 30080), (443, "TCP", 30443)],
+                     annotations={"service.beta.kubernetes.io/aws-load-balancer-type": "clb"})
+
+    def cleanup() -> None:
+        new_provider().delete(spec.service)
+        assert sandbox.leftovers() == []
+
+    failed = run_with_each_call_failing(proxy, sandbox, lambda _: None, lambda p: p.ensure(spec), cleanup)
+    assert {"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:ConfigureHealthCheck",
+            "elasticloadbalancing:RegisterInstancesWithLoadBalancer"} <= set(failed)
