@@ -241,7 +241,8 @@ class AWSProvider(Provider):
             own = groups.find(service, vpc_id=None)
         except NotOwnedError:
             own = None  # a foreign group that happens to have our name is left alone
-        names = _known_load_balancers(own) if own is not None else list(self._candidate_names(service))
+        # The group names every load balancer it served; without it (or its tag), try every name we could use.
+        names = _known_load_balancers(own) or list(self._candidate_names(service))
         for name in names:
             self._delete_load_balancer(name, service)
         nlb.delete_strays(service)
