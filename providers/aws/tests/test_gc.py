@@ -60,3 +60,15 @@ def test_delete_of_a_service_that_has_nothing_is_a_no_op(provider: AWSProvider, 
     provider.delete(ServiceRef("default", "never-existed"))
     provider.delete(ServiceRef("default", "never-existed"))
     assert sandbox.leftovers() == []
+
+
+def test_delete_finds_the_load_balancer_even_when_the_groups_record_of_it_was_removed(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure(make_spec("untagged"))
+    lb = state.load_balancer(sandbox, load_balancer_name(CLUSTER, ServiceRef("default", "untagged"), "nlb", False))
+    assert lb is not None
+    sandbox.client("ec2").delete_tags(Resources=[lb["SecurityGroups"][0]], Tags=[{"Key": "cloudlb.io/load-balancers"}])
+
+    AWSProvider(ProviderSettings(CLUSTER, {})).delete(ServiceRef("default", "untagged"))
+
+    assert sandbox.leftovers() == []
