@@ -28,6 +28,7 @@ from cloudlb.model import (
 )
 from cloudlb.provider import ProviderSettings
 
+from .faults import FaultyProxy
 from .support import ACTIONS_USED, CLUSTER, IAM_TEST_NAME, SpecFactory, backends_of
 
 
@@ -86,3 +87,12 @@ def make_spec(sandbox: MotoSandbox) -> SpecFactory:
             source_ranges=tuple(source_ranges), internal=internal,
             annotations=annotations or {}, **extra)
     return make
+
+
+@pytest.fixture
+def proxy(sandbox: MotoSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyProxy]:
+    """An HTTP proxy in front of moto that can fail chosen calls on the wire."""
+    faulty = FaultyProxy(sandbox.endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", faulty.url)
+    yield faulty
+    faulty.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import botocore.exceptions
 import pytest
 from cloudlb_aws.calls import translated_errors
@@ -49,13 +47,6 @@ def test_a_connection_failure_is_retry_later() -> None:
     with pytest.raises(RetryLater), translated_errors("x"):
         raise botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
 
-
-@pytest.fixture
-def proxy(sandbox: MotoSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyProxy]:
-    faulty = FaultyProxy(sandbox.endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", faulty.url)
-    yield faulty
-    faulty.close()
 
 
 def test_a_throttled_call_is_retried_by_botocore_and_the_ensure_succeeds(

@@ -7,7 +7,7 @@ look exactly like after a clean run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from cloudlb_aws.provider import AWSProvider
@@ -23,13 +23,6 @@ from .support import CLUSTER, SpecFactory, backends_of
 PORTS = [(80, "TCP", 30080), (53, "TCP", 30053), (53, "UDP", 30053)]
 MOVED = [(8080, "TCP", 30080), (53, "TCP", 30053), (53, "UDP", 30053)]
 
-
-@pytest.fixture
-def proxy(sandbox: MotoSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyProxy]:
-    faulty = FaultyProxy(sandbox.endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", faulty.url)
-    yield faulty
-    faulty.close()
 
 
 def new_provider() -> AWSProvider:
