@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import sys
 
 import click
 
 from cloudlb.config import ControllerConfig
-from cloudlb.operator import run_async
+from cloudlb.operator import SERVICE_ACCOUNT_TOKEN, run_async
 from cloudlb.plugins import UnknownProviderError, load_all_plugins, load_plugin
 from cloudlb.provider import ProviderOption, ProviderSettings
 
@@ -86,13 +87,19 @@ def _run(provider: str, cluster_name: str, load_balancer_class: str, ignore_uncl
     if missing:
         raise click.UsageError(f"provider {provider!r} needs " + ", ".join(f"--{m}" for m in missing))
     options = {key: value for key, value in provider_options.items() if key in own}
+    if not (os.path.exists(SERVICE_ACCOUNT_TOKEN) or os.environ.get("KUBECONFIG")
+            or os.path.exists(os.path.expanduser("~/.kube/config"))):
+        raise click.UsageError("no Kubernetes credentials: run in a cluster (service account) or set KUBECONFIG")
     config = ControllerConfig(
         provider=provider, cluster_name=cluster_name, load_balancer_class=load_balancer_class,
         ignore_unclassed=ignore_unclassed, workers=workers, metrics_port=metrics_port, health_port=health_port,
         peering=peering, standalone=standalone, resync_interval=resync_interval, gc_interval=gc_interval,
         provider_options=options,
     )
-    instance = plugin.create(ProviderSettings(cluster_name=cluster_name, options=options))
+    try:
+        instance = plugin.create(ProviderSettings(cluster_name=cluster_name, options=options))
+    except Exception as exc:  # missing credentials, project or region: say so plainly, no traceback
+        raise click.ClickException(f"provider {provider!r} could not start: {exc}") from exc
     # kopf handles SIGINT/SIGTERM itself in the main thread. No stop flag is passed: kopf
     # would wait on it in an executor thread that keeps the process alive after it stops.
     asyncio.run(run_async(config, instance))

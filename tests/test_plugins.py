@@ -48,6 +48,13 @@ def test_run_has_plugin_options_and_rejects_an_unknown_provider() -> None:
     assert "no cloudlb provider named 'nope'" in result.output and "example" in result.output
 
 
+def test_run_without_kubernetes_credentials_says_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", "--provider", "example", "--cluster-name", "c"],
+                                env={"KUBECONFIG": "", "HOME": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "no Kubernetes credentials" in result.output
+
+
 def test_options_come_from_cloudlb_environment_variables() -> None:
     result = CliRunner().invoke(main, ["run"], env={"CLOUDLB_PROVIDER": "nope", "CLOUDLB_CLUSTER_NAME": "c"})
     assert "no cloudlb provider named 'nope'" in result.output

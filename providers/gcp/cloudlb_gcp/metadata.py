@@ -11,10 +11,19 @@ METADATA_URL = "http://metadata.google.internal/computeMetadata/v1/"
 TIMEOUT = 5.0
 
 
+class MetadataUnavailable(RuntimeError):
+    pass
+
+
 def _read(path: str) -> str:
     request = urllib.request.Request(METADATA_URL + path, headers={"Metadata-Flavor": "Google"})
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-        return str(response.read().decode()).strip()
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return str(response.read().decode()).strip()
+    except OSError as exc:  # URLError is an OSError: not on a GCE VM, or the metadata server is blocked
+        raise MetadataUnavailable(
+            f"the GCE metadata server did not answer ({exc}); outside GCP, give --gcp-project and --gcp-region"
+        ) from exc
 
 
 def region_of_zone(zone: str) -> str:
