@@ -19,6 +19,7 @@ from cloudlb.model import (
     HealthCheck,
     LoadBalancerSpec,
     Port,
+    PortKey,
     Protocol,
     ServiceRef,
 )
@@ -97,7 +98,7 @@ def _ports(raw_ports: Sequence[Mapping[str, Any]], found: list[Problem]) -> tupl
         key = (number, protocol)
         if key in seen:
             found.append(Problem(f"{where}", p.DUPLICATE_PORT, f"port {number}/{protocol} is listed twice",
-                                 port=Port(number, protocol, 0).key))
+                                 port=PortKey(number, protocol)))
             continue
         seen.add(key)
         node_port = raw.get("nodePort")
@@ -106,7 +107,7 @@ def _ports(raw_ports: Sequence[Mapping[str, Any]], found: list[Problem]) -> tupl
                 f"{where}.nodePort", p.MISSING_NODE_PORT,
                 f"port {number}/{protocol} has no nodePort (is allocateLoadBalancerNodePorts false?); "
                 "a node-backed load balancer cannot reach it",
-                port=Port(number, protocol, 0).key,
+                port=PortKey(number, protocol),
             ))
             continue
         ports.append(Port(number, protocol, node_port, str(raw.get("name") or "")))
