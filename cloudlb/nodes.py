@@ -47,6 +47,21 @@ def backend_for(node: Mapping[str, Any]) -> Backend:
     )
 
 
+def slim(node: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the fields eligibility and backends depend on.
+
+    A Node's status carries its image list and more, often tens of kilobytes;
+    a controller of thousands of nodes keeps only what it reads.
+    """
+    metadata = node.get("metadata") or {}
+    spec = node.get("spec") or {}
+    return {
+        "metadata": {key: metadata[key] for key in ("name", "labels", "deletionTimestamp") if key in metadata},
+        "spec": {key: spec[key] for key in ("providerID", "taints") if key in spec},
+        "status": {"addresses": (node.get("status") or {}).get("addresses") or []},
+    }
+
+
 def eligible_backends(nodes: Iterable[Mapping[str, Any]]) -> tuple[Backend, ...]:
     """The eligible nodes as backends, sorted so that equal sets compare equal."""
     return tuple(sorted(backend_for(n) for n in nodes if is_eligible(n)))

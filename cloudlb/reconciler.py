@@ -25,7 +25,7 @@ from cloudlb.events import EventRecorder
 from cloudlb.kube import KubeClient, ServiceConflict, ServiceGone
 from cloudlb.metrics import Metrics
 from cloudlb.model import FINALIZER, Backend, LoadBalancerSpec, LoadBalancerStatus, ServiceRef
-from cloudlb.nodes import eligible_backends
+from cloudlb.nodes import eligible_backends, slim
 from cloudlb.plan import Plan, plan
 from cloudlb.problems import Problem
 from cloudlb.provider import NotOwnedError, PermanentError, Provider, RetryLater
@@ -114,7 +114,7 @@ class Reconciler:
                 logger.warning("could not list nodes, retrying in 5s: %s", exc)
                 await asyncio.sleep(5)
         for node in nodes:
-            self.nodes[str(node["metadata"]["name"])] = node
+            self.nodes[str(node["metadata"]["name"])] = slim(node)
         self.backends = eligible_backends(self.nodes.values())
         assert self.synced is not None
         self.synced.set()
@@ -148,7 +148,7 @@ class Reconciler:
         if event_type == "DELETED":
             self.nodes.pop(name, None)
         else:
-            self.nodes[name] = dict(node)
+            self.nodes[name] = slim(node)
         backends = eligible_backends(self.nodes.values())
         if backends == self.backends:
             return  # a label or status change that does not change who serves traffic

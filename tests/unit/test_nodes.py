@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudlb.model import Backend
-from cloudlb.nodes import EXCLUDE_LABEL, eligible_backends, is_eligible
+from cloudlb.nodes import EXCLUDE_LABEL, eligible_backends, is_eligible, slim
 
 
 def node(name: str = "n1", **extra: Any) -> dict[str, Any]:
@@ -40,3 +40,14 @@ def test_not_ready_and_other_taints_stay_eligible() -> None:
 def test_backends_are_sorted_so_equal_sets_compare_equal() -> None:
     assert eligible_backends([node("b"), node("a")]) == eligible_backends([node("a"), node("b")])
     assert [b.node_name for b in eligible_backends([node("b"), node("a")])] == ["a", "b"]
+
+
+def test_slim_node_keeps_what_eligibility_reads_and_drops_the_rest() -> None:
+    full = node(metadata={"labels": {EXCLUDE_LABEL: ""}, "annotations": {"big": "x" * 1000}},
+                spec={"taints": [{"key": "ToBeDeletedByClusterAutoscaler"}], "podCIDR": "10.1.0.0/24"},
+                status={"images": [{"names": ["x"] * 50}]})
+    kept = slim(full)
+    assert "annotations" not in kept["metadata"] and "images" not in kept["status"] and "podCIDR" not in kept["spec"]
+    assert is_eligible(kept) == is_eligible(full) is False
+    plain = node()
+    assert eligible_backends([slim(plain)]) == eligible_backends([plain])
