@@ -53,13 +53,7 @@ THROTTLING = frozenset({
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestLimitExceeded",
     "TooManyRequestsException", "SlowDown", "PriorRequestNotComplete",
 })
-# Dependencies that clear up by themselves: a group still attached to a deleting
-# load balancer, a target group still in use, a load balancer still provisioning.
-TRANSIENT = frozenset({
-    "DependencyViolation", "ResourceInUse", "OperationNotPermitted", "InternalFailure", "ServiceUnavailable",
-    "IncorrectState", "InvalidGroup.InUse", "Unavailable", "InternalError",
-})
-# Bad configuration: retrying with the same Service cannot help.
+# Bad configuration: retrying with the same Service cannot help. Every other error is retried.
 PERMANENT = frozenset({
     "CertificateNotFound", "InvalidConfigurationRequest", "ValidationError", "InvalidSubnet", "SubnetNotFound",
     "InvalidSubnetID.NotFound", "InvalidAllocationID.NotFound", "AllocationIdNotFound", "InvalidSecurityGroup",
@@ -142,6 +136,16 @@ def is_code(error: BaseException, *codes: str) -> bool:
 
 
 @contextmanager
+def ignoring(*codes: str) -> Iterator[None]:
+    """Take the AWS errors ``codes`` as success: a resource already gone, a rule already there."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as error:
+        if error_code(error) not in codes:
+            raise
+
+
+@contextmanager
 def translated_errors(doing: str) -> Iterator[None]:
     """Turn what boto3 raises into ``RetryLater`` or ``PermanentError``, naming what was being done."""
     try:
@@ -149,14 +153,12 @@ def translated_errors(doing: str) -> Iterator[None]:
     except botocore.exceptions.ClientError as error:
         code = error_code(error)
         message = f"{doing}: {code}: {error.response.get('Error', {}).get('Message', '')}"
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in PERMANENT:
             raise PermanentError(message) from error
-        delay = 10.0 if code in THROTTLING else None
-        if code in THROTTLING or code in TRANSIENT or status >= 500:
-            raise RetryLater(message, delay=delay) from error
-        # An unknown 4xx: most likely a race with another writer; retrying re-reads the world.
-        raise RetryLater(message) from error
+        # Throttling, a 5xx, a dependency that clears up by itself (a group still attached to a deleting
+        # load balancer, a target group still in use), or an unknown 4xx, most likely a race with another
+        # writer: retrying re-reads the world.
+        raise RetryLater(message, delay=10.0 if code in THROTTLING else None) from error
     except (botocore.exceptions.BotoCoreError, OSError) as error:
         raise RetryLater(f"{doing}: {error}") from error
 

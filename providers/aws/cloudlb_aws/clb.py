@@ -7,14 +7,14 @@ it; writes happen only where that differs from the model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cloudlb.model import LoadBalancerSpec, Protocol, ServiceRef
 from cloudlb.provider import NotOwnedError
 from cloudlb_aws.annotations import AWSAnnotations
-from cloudlb_aws.calls import TARGET_BATCH, Clients, batches, is_code, translated_errors
+from cloudlb_aws.calls import TARGET_BATCH, Clients, batches, ignoring, translated_errors
 from cloudlb_aws.naming import (
     as_tag_list,
     from_tag_list,
@@ -101,8 +101,7 @@ def build_clb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
     for port in spec.ports:
         if port.protocol != Protocol.TCP:
             continue  # the core never hands a Classic ELB anything else; be safe regardless
-        tls = parsed.ssl_cert is not None and (parsed.ssl_ports is None or str(port.port) in parsed.ssl_ports
-                                               or (bool(port.name) and port.name in parsed.ssl_ports))
+        tls = parsed.uses_tls(port)
         listeners.add(CLBListener(port.port, "SSL" if tls else "TCP", port.node_port,
                                   parsed.ssl_cert if tls else None))
     return CLBModel(
@@ -132,15 +131,13 @@ class CLBDeployer:
 
     def describe(self, name: str, service: ServiceRef) -> Resource | None:
         """The load balancer if it exists; ``NotOwnedError`` if it exists without our tags."""
-        with translated_errors(f"describing classic load balancer {name}"):
-            try:
-                found = self._elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"]
-            except Exception as error:
-                if is_code(error, *NOT_FOUND):
-                    return None
-                raise
-            if not found:
-                return None
+        doing = f"describing classic load balancer {name}"
+        found: Sequence[Any] = ()
+        with translated_errors(doing), ignoring(*NOT_FOUND):
+            found = self._elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"]
+        if not found:
+            return None
+        with translated_errors(doing):
             descriptions = self._elb.describe_tags(LoadBalancerNames=[name])["TagDescriptions"]
         tags = from_tag_list(descriptions[0].get("Tags") if descriptions else None)
         if not is_owned(tags, self._cluster, service):

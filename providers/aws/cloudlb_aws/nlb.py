@@ -21,6 +21,7 @@ from cloudlb_aws.calls import (
     Clients,
     batches,
     describe_in_batches,
+    ignoring,
     is_code,
     translated_errors,
 )
@@ -111,13 +112,9 @@ class NLBDeployer:
     # -- observing ---------------------------------------------------------------------------------
 
     def describe(self, name: str) -> Resource | None:
-        with translated_errors(f"describing load balancer {name}"):
-            try:
-                found = self._elbv2.describe_load_balancers(Names=[name])["LoadBalancers"]
-            except Exception as error:
-                if is_code(error, *NOT_FOUND_LB):
-                    return None
-                raise
+        found: Sequence[Any] = ()
+        with translated_errors(f"describing load balancer {name}"), ignoring(*NOT_FOUND_LB):
+            found = self._elbv2.describe_load_balancers(Names=[name])["LoadBalancers"]
         return dict(found[0]) if found else None
 
     def observe(self, name: str, service: ServiceRef) -> ObservedNLB:
@@ -225,12 +222,8 @@ class NLBDeployer:
         wanted_ports = {listener.port for listener in model.listeners}
         for port, unwanted in sorted(observed.listeners.items()):
             if port not in wanted_ports:
-                with translated_errors(f"deleting listener {port} of {model.name}"):
-                    try:
-                        self._elbv2.delete_listener(ListenerArn=unwanted["ListenerArn"])
-                    except Exception as error:
-                        if not is_code(error, *NOT_FOUND_LISTENER):
-                            raise
+                with translated_errors(f"deleting listener {port} of {model.name}"), ignoring(*NOT_FOUND_LISTENER):
+                    self._elbv2.delete_listener(ListenerArn=unwanted["ListenerArn"])
         wanted_groups = {group.name for group in model.target_groups}
         for name, group in sorted(observed.target_groups.items()):
             # Groups attached to another of our load balancers belong to a replacement in progress.
@@ -337,12 +330,8 @@ class NLBDeployer:
 
     def delete_target_group(self, arn: str, *, best_effort: bool = False) -> None:
         try:
-            with translated_errors(f"deleting target group {arn}"):
-                try:
-                    self._elbv2.delete_target_group(TargetGroupArn=arn)
-                except Exception as error:
-                    if not is_code(error, *NOT_FOUND_TG):
-                        raise
+            with translated_errors(f"deleting target group {arn}"), ignoring(*NOT_FOUND_TG):
+                self._elbv2.delete_target_group(TargetGroupArn=arn)
         except Exception:
             if not best_effort:
                 raise
@@ -355,12 +344,8 @@ class NLBDeployer:
             return  # someone else's load balancer with our name: never ours to delete
         if observed.load_balancer is None:
             return
-        with translated_errors(f"deleting load balancer {name}"):
-            try:
-                self._elbv2.delete_load_balancer(LoadBalancerArn=observed.load_balancer["LoadBalancerArn"])
-            except Exception as error:
-                if not is_code(error, *NOT_FOUND_LB):
-                    raise
+        with translated_errors(f"deleting load balancer {name}"), ignoring(*NOT_FOUND_LB):
+            self._elbv2.delete_load_balancer(LoadBalancerArn=observed.load_balancer["LoadBalancerArn"])
         for group in observed.target_groups.values():
             self.delete_target_group(str(group["TargetGroupArn"]))
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from cloudlb.model import ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
-from cloudlb_aws.calls import Clients, describe_in_batches, is_code, translated_errors
+from cloudlb_aws.calls import Clients, describe_in_batches, ignoring, translated_errors
 from cloudlb_aws.naming import (
     CLUSTER_TAG_PREFIX,
     as_tag_list,
@@ -221,13 +221,10 @@ class SecurityGroups:
         for group_id in sorted(wanted):
             group = nodes.get(group_id)
             if group is not None and not _references(group, own_id):
-                with translated_errors(f"admitting the load balancer in node group {group_id}"):
-                    try:
-                        self._ec2.authorize_security_group_ingress(
-                            GroupId=group_id, IpPermissions=_node_permission(own_id, description))  # type: ignore[arg-type]
-                    except Exception as error:
-                        if not is_code(error, "InvalidPermission.Duplicate"):
-                            raise
+                with (translated_errors(f"admitting the load balancer in node group {group_id}"),
+                      ignoring("InvalidPermission.Duplicate")):
+                    self._ec2.authorize_security_group_ingress(
+                        GroupId=group_id, IpPermissions=_node_permission(own_id, description))  # type: ignore[arg-type]
         for group_id, group in sorted(nodes.items()):
             if group_id not in wanted and _references(group, own_id):
                 self._revoke_node_rule(group_id, _references(group, own_id))
@@ -247,18 +244,11 @@ class SecurityGroups:
                 self._revoke_node_rule(str(group["GroupId"]), _references(group, own_id))
 
     def _revoke_node_rule(self, group_id: str, permissions: list[dict[str, Any]]) -> None:
-        with translated_errors(f"removing the load balancer's rule from node group {group_id}"):
-            try:
-                self._ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=permissions)  # type: ignore[arg-type]
-            except Exception as error:
-                if not is_code(error, "InvalidPermission.NotFound"):
-                    raise
+        with (translated_errors(f"removing the load balancer's rule from node group {group_id}"),
+              ignoring("InvalidPermission.NotFound")):
+            self._ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=permissions)  # type: ignore[arg-type]
 
     def delete(self, group_id: str) -> None:
-        with translated_errors(f"deleting security group {group_id}"):
-            try:
-                self._ec2.delete_security_group(GroupId=group_id)
-            except Exception as error:
-                if not is_code(error, "InvalidGroup.NotFound"):
-                    raise
+        with translated_errors(f"deleting security group {group_id}"), ignoring("InvalidGroup.NotFound"):
+            self._ec2.delete_security_group(GroupId=group_id)
 
