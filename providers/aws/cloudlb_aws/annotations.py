@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cloudlb import problems as p
+from cloudlb.model import Port, Protocol
 from cloudlb.problems import Problem
 
 PREFIX = "service.beta.kubernetes.io/aws-load-balancer-"
@@ -90,6 +91,13 @@ class AWSAnnotations:
     cross_zone: bool | None = None
     health_check: HealthCheckOverrides = HealthCheckOverrides()
     problems: tuple[Problem, ...] = ()
+
+    def uses_tls(self, port: Port) -> bool:
+        """Whether this TCP port gets the certificate: every one, or those ssl-ports names by number or name."""
+        if self.ssl_cert is None or port.protocol != Protocol.TCP:
+            return False
+        return self.ssl_ports is None or str(port.port) in self.ssl_ports or (
+            bool(port.name) and port.name in self.ssl_ports)
 
 
 def _where(name: str) -> str:

@@ -78,13 +78,6 @@ class NLBModel:
         return ports
 
 
-def _uses_tls(port: Port, parsed: AWSAnnotations) -> bool:
-    if parsed.ssl_cert is None or port.protocol != Protocol.TCP:
-        return False
-    return parsed.ssl_ports is None or str(port.port) in parsed.ssl_ports or (
-        bool(port.name) and port.name in parsed.ssl_ports)
-
-
 def health_check(spec: LoadBalancerSpec, target_protocol: str, parsed: AWSAnnotations) -> HealthCheckModel:
     """TCP on the traffic port for ``Cluster``; HTTP ``healthCheckNodePort``/healthz for ``Local``.
 
@@ -119,7 +112,7 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
     listeners: list[ListenerModel] = []
     for number, ports in sorted(by_number.items()):
         tcp, udp = ports.get(Protocol.TCP), ports.get(Protocol.UDP)
-        tls = tcp is not None and _uses_tls(tcp, parsed)
+        tls = tcp is not None and parsed.uses_tls(tcp)
         if tcp is not None and udp is not None:
             if tls:
                 port_errors[udp.key] = TLS_SHARING_ERROR
