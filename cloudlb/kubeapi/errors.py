@@ -7,6 +7,7 @@ makes retries, conflicts and validation errors behave the same against the emula
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,11 @@ class ApiError(Exception):
         return body
 
 
+def _qualified(kind: str, group: str) -> str:
+    """``services`` in the core group, ``leases.coordination.k8s.io`` elsewhere, as messages name them."""
+    return f"{kind}.{group}" if group else kind
+
+
 def _details(kind: str, name: str, group: str = "") -> dict[str, Any]:
     details: dict[str, Any] = {"name": name, "kind": kind}
     if group:
@@ -58,21 +64,19 @@ def _details(kind: str, name: str, group: str = "") -> dict[str, Any]:
 
 
 def not_found(plural: str, name: str, group: str = "") -> ApiError:
-    what = f"{plural}.{group}" if group else plural
-    return ApiError(404, "NotFound", f'{what} "{name}" not found', _details(plural, name, group))
+    return ApiError(404, "NotFound", f'{_qualified(plural, group)} "{name}" not found', _details(plural, name, group))
 
 
 def already_exists(plural: str, name: str, group: str = "") -> ApiError:
-    what = f"{plural}.{group}" if group else plural
-    return ApiError(409, "AlreadyExists", f'{what} "{name}" already exists', _details(plural, name, group))
+    return ApiError(409, "AlreadyExists", f'{_qualified(plural, group)} "{name}" already exists',
+                    _details(plural, name, group))
 
 
 def conflict(plural: str, name: str, group: str = "") -> ApiError:
-    what = f"{plural}.{group}" if group else plural
     return ApiError(
         409,
         "Conflict",
-        f'Operation cannot be fulfilled on {what} "{name}": '
+        f'Operation cannot be fulfilled on {_qualified(plural, group)} "{name}": '
         "the object has been modified; please apply your changes to the latest version and try again",
         _details(plural, name, group),
     )
@@ -81,7 +85,7 @@ def conflict(plural: str, name: str, group: str = "") -> ApiError:
 def invalid(kind: str, name: str, causes: list[FieldCause], group: str = "") -> ApiError:
     """422 Invalid with one cause per field, in the real server's message format."""
     listed = "; ".join(f"{cause.field}: {cause.message}" for cause in causes)
-    what = f"{kind}.{group}" if group else kind
+    what = _qualified(kind, group)
     message = f'{what} "{name}" is invalid: {listed}' if len(causes) == 1 else (
         f'{what} "{name}" is invalid: [{listed}]'
     )
@@ -94,8 +98,14 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {content_type}")
+def unsupported_media_type(accepted: Iterable[str]) -> ApiError:
+    return ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                    f"accepted media types include: {', '.join(accepted)}")
+
+
+def no_such_path() -> ApiError:
+    """The 404 for a URL that names no served resource, group or endpoint."""
+    return ApiError(404, "NotFound", "the server could not find the requested resource")
 
 
 def method_not_allowed(method: str) -> ApiError:

@@ -15,12 +15,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from cloudlb.kubeapi.errors import ApiError
+from cloudlb.kubeapi.errors import ApiError, unsupported_media_type
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-APPLY_PATCH = "application/apply-patch+yaml"
 
 # Merge keys of the lists our resources carry (from the Kubernetes Go types' patchMergeKey).
 _MERGE_KEYS: dict[str, str] = {
@@ -56,7 +55,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def strategic_merge_patch(target: Any, patch: Any, field_name: str = "") -> Any:
+def strategic_merge_patch(target: Any, patch: Any) -> Any:
     """Apply a strategic merge patch for the subset of list strategies our objects use."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
@@ -81,7 +80,7 @@ def strategic_merge_patch(target: Any, patch: Any, field_name: str = "") -> Any:
         elif isinstance(value, list):
             result[key] = _merge_list(result.get(key), value, key)
         else:
-            result[key] = strategic_merge_patch(result.get(key), value, key)
+            result[key] = strategic_merge_patch(result.get(key), value)
     for name, order in order_directives.items():
         if isinstance(result.get(name), list):
             result[name] = _reorder(result[name], order, _MERGE_KEYS.get(name))
@@ -95,7 +94,7 @@ def _merge_list(current: Any, patch: list[Any], field_name: str) -> list[Any]:
     objects_only = all(isinstance(item, dict) for item in patch)
     if merge_key is None or not objects_only or not isinstance(current, list):
         return [
-            strategic_merge_patch(None, item, field_name) if isinstance(item, dict) else copy.deepcopy(item)
+            strategic_merge_patch(None, item) if isinstance(item, dict) else copy.deepcopy(item)
             for item in patch
             if not (isinstance(item, dict) and item.get("$patch") == "delete")
         ]
@@ -110,9 +109,9 @@ def _merge_list(current: Any, patch: list[Any], field_name: str) -> list[Any]:
             if position is not None:
                 merged.pop(position)
         elif position is None:
-            merged.append(strategic_merge_patch(None, item, field_name))
+            merged.append(strategic_merge_patch(None, item))
         else:
-            merged[position] = strategic_merge_patch(merged[position], item, field_name)
+            merged[position] = strategic_merge_patch(merged[position], item)
     return merged
 
 
@@ -147,15 +146,22 @@ def _pointer(path: str) -> list[str]:
     return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
 
 
+def _existing_key(node: Any, token: str) -> str | int | None:
+    """The key or index ``token`` names in ``node``, or None when it names nothing there."""
+    if isinstance(node, dict) and token in node:
+        return token
+    if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        return int(token)
+    return None
+
+
 def _resolve_parent(document: Any, tokens: list[str], path: str) -> Any:
     node = document
     for token in tokens[:-1]:
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
+        key = _existing_key(node, token)
+        if key is None:
             raise PatchFailed(f"doc is missing path: {path!r}")
+        node = node[key]
     return node
 
 
@@ -164,23 +170,19 @@ def _get(document: Any, path: str) -> Any:
     if not tokens:
         return document
     parent = _resolve_parent(document, tokens, path)
-    last = tokens[-1]
-    if isinstance(parent, dict) and last in parent:
-        return parent[last]
-    if isinstance(parent, list) and last.isdigit() and int(last) < len(parent):
-        return parent[int(last)]
-    raise PatchFailed(f"doc is missing path: {path!r}")
+    key = _existing_key(parent, tokens[-1])
+    if key is None:
+        raise PatchFailed(f"doc is missing path: {path!r}")
+    return parent[key]
 
 
 def _remove(document: Any, path: str) -> Any:
     tokens = _pointer(path)
     parent = _resolve_parent(document, tokens, path)
-    last = tokens[-1] if tokens else ""
-    if isinstance(parent, dict) and last in parent:
-        return parent.pop(last)
-    if isinstance(parent, list) and last.isdigit() and int(last) < len(parent):
-        return parent.pop(int(last))
-    raise PatchFailed(f"unable to remove nonexistent key: {path!r}")
+    key = _existing_key(parent, tokens[-1] if tokens else "")
+    if key is None:
+        raise PatchFailed(f"unable to remove nonexistent key: {path!r}")
+    return parent.pop(key)
 
 
 def _add(document: Any, path: str, value: Any, replace: bool) -> Any:
@@ -241,9 +243,7 @@ def apply(document: dict[str, Any], content_type: str, patch: Any) -> dict[str, 
     elif media == JSON_PATCH:
         result = json_patch(document, patch)
     else:
-        raise ApiError(415, "UnsupportedMediaType",
-                       f"the body of the request was in an unknown format - accepted media types include: "
-                       f"{JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_MERGE_PATCH}")
+        raise unsupported_media_type((JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH))
     if not isinstance(result, dict):
         raise PatchFailed("the patched object is not a JSON object")
     return result

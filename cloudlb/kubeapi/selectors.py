@@ -51,19 +51,30 @@ def _labels(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return labels if isinstance(labels, Mapping) else {}
 
 
+def _label_value(obj: Mapping[str, Any], key: str) -> Any:
+    return _labels(obj).get(key)
+
+
+def _equality_requirement(term: str, value_of: Callable[[Mapping[str, Any], str], Any]) -> Predicate | None:
+    """``key=value``, ``key==value`` or ``key!=value``, with ``value_of(obj, key)`` as the compared value."""
+    for operator in ("!=", "==", "="):
+        if operator in term:
+            key, value = (part.strip() for part in term.split(operator, 1))
+            if operator == "!=":
+                return lambda obj: value_of(obj, key) != value
+            return lambda obj: value_of(obj, key) == value
+    return None
+
+
 def _label_requirement(term: str) -> Predicate:
     if match := _SET_REQUIREMENT.match(term):
         key, operator, values_text = match.groups()
         values = {value.strip() for value in values_text.split(",") if value.strip()}
         if operator == "in":
-            return lambda obj: _labels(obj).get(key) in values
-        return lambda obj: _labels(obj).get(key) not in values
-    for operator in ("!=", "==", "="):
-        if operator in term:
-            key, value = (part.strip() for part in term.split(operator, 1))
-            if operator == "!=":
-                return lambda obj: _labels(obj).get(key) != value
-            return lambda obj: _labels(obj).get(key) == value
+            return lambda obj: _label_value(obj, key) in values
+        return lambda obj: _label_value(obj, key) not in values
+    if equality := _equality_requirement(term, _label_value):
+        return equality
     if term.startswith("!"):
         key = term[1:].strip()
         return lambda obj: key not in _labels(obj)
@@ -85,12 +96,8 @@ def field_value(obj: Mapping[str, Any], dotted: str) -> str:
 
 
 def _field_requirement(term: str) -> Predicate:
-    for operator in ("!=", "==", "="):
-        if operator in term:
-            path, value = (part.strip() for part in term.split(operator, 1))
-            if operator == "!=":
-                return lambda obj: field_value(obj, path) != value
-            return lambda obj: field_value(obj, path) == value
+    if equality := _equality_requirement(term, field_value):
+        return equality
     raise bad_request(f"invalid field selector: {term!r}")
 
 

@@ -34,6 +34,10 @@ def _json(body: Any, status: int = 200) -> aiohttp.web.Response:
     return aiohttp.web.Response(body=json.dumps(body).encode(), status=status, content_type="application/json")
 
 
+def _is_watch(request: Request) -> bool:
+    return request.params.get("watch") in ("true", "1")
+
+
 @attrs.define(kw_only=True)
 class ApiServerEmulator(KubernetesEmulator):
     """Serves the Kubernetes REST API from an :class:`ObjectStore`."""
@@ -69,17 +73,14 @@ class ApiServerEmulator(KubernetesEmulator):
 
     @override
     async def _handle(self, request: Request) -> aiohttp.web.StreamResponse:
+        # An ApiError raised from here on becomes its Status response in __call__ (_render_error).
         route = paths.parse(request.url.path)
-        self.on_request(record(str(request.method.value), request.url.path, route,
-                               request.params.get("watch") in ("true", "1")))
-        try:
-            if isinstance(route, paths.ResourcePath):
-                return await self._serve_resource(request, route)
-            if isinstance(route, paths.DiscoveryPath):
-                return self._serve_discovery(route)
-            return self._serve_non_resource(request.url.path)
-        except ApiError as exc:
-            return _json(exc.status(), exc.code)
+        self.on_request(record(str(request.method.value), request.url.path, route, _is_watch(request)))
+        if isinstance(route, paths.ResourcePath):
+            return await self._serve_resource(request, route)
+        if isinstance(route, paths.DiscoveryPath):
+            return self._serve_discovery(route)
+        return self._serve_non_resource(request.url.path)
 
     # --- non-resource URLs ------------------------------------------------------------------------
 
@@ -91,7 +92,7 @@ class ApiServerEmulator(KubernetesEmulator):
         if path == "/":
             return _json(discovery.root_paths(self.store.catalogue))
         # No OpenAPI: kubectl copes with a 404 when run with --validate=false.
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        raise errors.no_such_path()
 
     def _serve_discovery(self, route: paths.DiscoveryPath) -> aiohttp.web.StreamResponse:
         catalogue = self.store.catalogue
@@ -104,7 +105,7 @@ class ApiServerEmulator(KubernetesEmulator):
         else:
             document = discovery.resource_list(catalogue, route.group, route.version)
         if document is None:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.no_such_path()
         return _json(document)
 
     # --- resources --------------------------------------------------------------------------------
@@ -112,15 +113,15 @@ class ApiServerEmulator(KubernetesEmulator):
     async def _serve_resource(self, request: Request, route: paths.ResourcePath) -> aiohttp.web.StreamResponse:
         resource = self.store.catalogue.find(route.group, route.version, route.plural)
         if resource is None or (route.namespace is not None and not resource.namespaced):
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.no_such_path()
         if route.subresource is not None and route.subresource not in resource.subresources:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        namespace = route.namespace if resource.namespaced else None
+            raise errors.no_such_path()
+        namespace = route.namespace  # None for a cluster-scoped resource, as checked above
         method = str(request.method.value).upper()
         if request.params.get("dryRun") and method != "GET":
             # Refused rather than ignored: an ignored dry run would really change the object.
             raise errors.bad_request("dryRun is not supported by the emulated API server")
-        if method == "GET" and request.params.get("watch") in ("true", "1"):
+        if method == "GET" and _is_watch(request):
             return await self._stream_watch(request, resource, route)
         if method == "GET" and route.name is not None:
             obj = self.store.get(resource, namespace, route.name)
@@ -169,7 +170,6 @@ class ApiServerEmulator(KubernetesEmulator):
         if route.name is not None:
             field_selector = ",".join(filter(None, [field_selector, f"metadata.name={route.name}"]))
         selector = selectors.parse(request.params.get("labelSelector"), field_selector)
-        namespace = route.namespace if resource.namespaced else None
         as_table = tables.wants_table(request.headers.get("Accept", ""))
         include_object = request.params.get("includeObject", "Metadata")
         timeout = float(request.params.get("timeoutSeconds") or 0) or None
@@ -177,7 +177,8 @@ class ApiServerEmulator(KubernetesEmulator):
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         assert request._raw_request is not None  # kmock sets it for every served request
         try:
-            watch = self.store.open_watch(resource, namespace, selector, request.params.get("resourceVersion"))
+            watch = self.store.open_watch(resource, route.namespace, selector,
+                                          request.params.get("resourceVersion"))
         except ApiError as exc:
             # The real server answers 200 and streams one ERROR event (e.g. 410 Gone) to a watch.
             await response.prepare(request._raw_request)

@@ -42,6 +42,12 @@ def node_ports_of(service: Obj) -> set[int]:
     return held
 
 
+def _node_ports_by_port(spec: dict[str, Any]) -> dict[tuple[Any, Any], Any]:
+    """A stored spec's node port for each (port, protocol)."""
+    return {(port.get("port"), port.get("protocol", "TCP")): port.get("nodePort")
+            for port in spec.get("ports") or [] if isinstance(port, dict)}
+
+
 class ServiceAdmission:
     """Defaulting, allocation and validation of v1 Services."""
 
@@ -50,9 +56,6 @@ class ServiceAdmission:
         self.service_cidr = ipaddress.IPv4Network(service_cidr)
         self.node_port_range = node_port_range
         self._rng = rng or random.Random()
-
-    def release(self, obj: Obj) -> None:
-        """Nothing to do: allocations are recomputed from the Services that still exist."""
 
     def admit(self, new: Obj, old: Obj | None, others: Iterable[Obj]) -> None:
         others = list(others)
@@ -102,8 +105,7 @@ class ServiceAdmission:
         if old_spec.get("type") == service_type:
             return
         if service_type not in _EXTERNAL_TYPES:
-            old_node_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                              for p in old_spec.get("ports") or [] if isinstance(p, dict)}
+            old_node_ports = _node_ports_by_port(old_spec)
             for port in spec.get("ports") or []:
                 if not isinstance(port, dict):
                     continue
@@ -261,11 +263,11 @@ class ServiceAdmission:
         wants_ports = service_type == "NodePort" or (
             service_type == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True))
         if service_type in _EXTERNAL_TYPES:
-            kept = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                    for p in old_spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")}
+            kept = _node_ports_by_port(old_spec)
             for port in ports:
-                if not port.get("nodePort") and (port.get("port"), port.get("protocol")) in kept:
-                    port["nodePort"] = kept[(port.get("port"), port.get("protocol"))]
+                previous = kept.get((port.get("port"), port.get("protocol")))
+                if not port.get("nodePort") and previous:
+                    port["nodePort"] = previous
             for index, port in enumerate(ports):
                 if port.get("nodePort") and port["nodePort"] in used:
                     causes.append(FieldCause(f"spec.ports[{index}].nodePort", f"Invalid value: {port['nodePort']}: "

@@ -43,9 +43,6 @@ class Admission(Protocol):
     def admit(self, new: Obj, old: Obj | None, others: Iterable[Obj]) -> None:
         """Default and validate ``new`` in place (raise ApiError to reject)."""
 
-    def release(self, obj: Obj) -> None:
-        """Called when an object is really gone (after finalizers)."""
-
 
 @dataclass(frozen=True)
 class Change:
@@ -171,9 +168,6 @@ class ObjectStore:
         candidate = self._checked_body(resource, body)
         if candidate["metadata"].get("name") not in (None, name):
             raise errors.bad_request("the name of the object does not match the name on the URL")
-        sent_version = candidate["metadata"].get("resourceVersion")
-        if sent_version and sent_version != old["metadata"]["resourceVersion"]:
-            raise errors.conflict(resource.plural, name, resource.group)
         return self._update(resource, old, candidate, subresource)
 
     def patch(self, resource: ResourceType, namespace: str | None, name: str, content_type: str, patch: Any,
@@ -182,9 +176,6 @@ class ObjectStore:
         candidate = patching.apply(old, content_type, patch)
         if not isinstance(candidate.get("metadata"), dict):
             raise errors.bad_request("metadata must be an object")
-        sent_version = candidate["metadata"].get("resourceVersion")
-        if sent_version and sent_version != old["metadata"]["resourceVersion"]:
-            raise errors.conflict(resource.plural, name, resource.group)
         return self._update(resource, old, candidate, subresource)
 
     def delete(self, resource: ResourceType, namespace: str | None, name: str, options: Any) -> Obj:
@@ -295,6 +286,10 @@ class ObjectStore:
             admission.admit(obj, old, others)
 
     def _update(self, resource: ResourceType, old: Obj, candidate: Obj, subresource: str | None) -> Obj:
+        """Write ``candidate`` (a whole object: PUT's body or the patched object) over ``old``."""
+        sent_version = candidate["metadata"].get("resourceVersion")
+        if sent_version and sent_version != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(resource.plural, old["metadata"]["name"], resource.group)
         if subresource not in (None, *resource.subresources):
             raise errors.not_found(f"{resource.plural}/{subresource}", old["metadata"]["name"], resource.group)
         if subresource == "status":
@@ -350,9 +345,6 @@ class ObjectStore:
         obj = self._objects[resource].pop(key)
         self._resource_version += 1
         obj["metadata"]["resourceVersion"] = str(self._resource_version)
-        admission = self._admissions.get((resource.group, resource.plural))
-        if admission is not None:
-            admission.release(obj)
         self._publish(Change("DELETED", resource, copy.deepcopy(obj), None, self._resource_version))
         return obj
 

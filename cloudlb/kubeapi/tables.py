@@ -63,6 +63,14 @@ def _metadata(obj: Obj) -> Obj:
     return metadata if isinstance(metadata, Mapping) else {}
 
 
+def _name(obj: Obj) -> Any:
+    return _metadata(obj).get("name", "")
+
+
+def _created_age(obj: Obj, now: datetime.datetime) -> str:
+    return _age(_metadata(obj).get("creationTimestamp"), now)
+
+
 def _service_external_ip(spec: Obj, status: Obj) -> str:
     ingress = (status.get("loadBalancer") or {}).get("ingress") or []
     addresses = [entry.get("ip") or entry.get("hostname") for entry in ingress if isinstance(entry, Mapping)]
@@ -88,12 +96,12 @@ def _service_cells(obj: Obj, now: datetime.datetime) -> list[Any]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     selector = spec.get("selector") or {}
     return [
-        _metadata(obj).get("name", ""),
+        _name(obj),
         spec.get("type", "ClusterIP"),
         spec.get("clusterIP") or "<none>",
         _service_external_ip(spec, status),
         _service_ports(spec),
-        _age(_metadata(obj).get("creationTimestamp"), now),
+        _created_age(obj, now),
         ",".join(f"{key}={value}" for key, value in sorted(selector.items())) or "<none>",
     ]
 
@@ -118,10 +126,10 @@ def _node_cells(obj: Obj, now: datetime.datetime) -> list[Any]:
     roles = sorted(key.split("/", 1)[1] for key in labels
                    if key.startswith("node-role.kubernetes.io/") and key.split("/", 1)[1])
     return [
-        _metadata(obj).get("name", ""),
+        _name(obj),
         _node_status(obj),
         ",".join(roles) or "<none>",
-        _age(_metadata(obj).get("creationTimestamp"), now),
+        _created_age(obj, now),
         ((obj.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", ""),
         _node_address(obj, "InternalIP"),
         _node_address(obj, "ExternalIP"),
@@ -143,12 +151,11 @@ def _event_cells(obj: Obj, now: datetime.datetime) -> list[Any]:
 
 
 def _namespace_cells(obj: Obj, now: datetime.datetime) -> list[Any]:
-    return [_metadata(obj).get("name", ""), (obj.get("status") or {}).get("phase", "Active"),
-            _age(_metadata(obj).get("creationTimestamp"), now)]
+    return [_name(obj), (obj.get("status") or {}).get("phase", "Active"), _created_age(obj, now)]
 
 
 def _default_cells(obj: Obj, now: datetime.datetime) -> list[Any]:
-    return [_metadata(obj).get("name", ""), _age(_metadata(obj).get("creationTimestamp"), now)]
+    return [_name(obj), _created_age(obj, now)]
 
 
 _NAME = ("Name", "string", "Name must be unique within a namespace.", 0)
@@ -194,7 +201,7 @@ def _row_object(obj: Obj, include_object: str) -> dict[str, Any] | None:
 
 
 def table(resource: ResourceType, objects: Sequence[Obj], resource_version: str, include_object: str = "Metadata",
-          with_columns: bool = True, now: datetime.datetime | None = None) -> dict[str, Any]:
+          now: datetime.datetime | None = None) -> dict[str, Any]:
     """A meta.k8s.io/v1 Table of ``objects``; ``include_object`` is None, Metadata or Object."""
     columns, cells = _LAYOUTS.get((resource.group, resource.plural), _DEFAULT_LAYOUT)
     moment = now or datetime.datetime.now(datetime.UTC)
@@ -213,6 +220,6 @@ def table(resource: ResourceType, objects: Sequence[Obj], resource_version: str,
             {"name": name, "type": kind, "format": "name" if name == "Name" else "", "description": description,
              "priority": priority}
             for name, kind, description, priority in columns
-        ] if with_columns else [],
+        ],
         "rows": rows,
     }
