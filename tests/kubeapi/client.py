@@ -13,6 +13,8 @@ from typing import Any
 from cloudlb.kubeapi import EmulatedKubernetes
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+MERGE = "application/merge-patch+json"
+SERVICES = "/api/v1/namespaces/default/services"
 
 
 @dataclass(frozen=True)

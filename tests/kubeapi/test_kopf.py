@@ -6,7 +6,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,33 +14,36 @@ import kopf
 import pytest
 
 from cloudlb.kubeapi import EmulatedKubernetes
+from cloudlb.testing import wait_for
 
 pytestmark = pytest.mark.timeout(60)
 T = TypeVar("T")
 
 
-def _wait_for(predicate: Callable[[], T | None], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError("timed out")
+def _wait_for(predicate: Callable[[], T | None]) -> T:
+    return wait_for(predicate, timeout=15.0)
+
+
+def _registry_logging_in(kube: EmulatedKubernetes, tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> kopf.OperatorRegistry:
+    """A registry whose operator logs in to ``kube`` through a kubeconfig written for it."""
+    # kopf's kubeconfig login reads the path from the environment only.
+    monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp_path / "kubeconfig")))
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_kubeconfig(**kwargs)
+
+    return registry
 
 
 @pytest.fixture
 def operator(kube: EmulatedKubernetes, tmp_path: Path,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
     """Runs a trivial operator: it records Service events, posts an Event and writes status."""
-    # kopf's kubeconfig login reads the path from the environment only.
-    monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp_path / "kubeconfig")))
-    registry = kopf.OperatorRegistry()
+    registry = _registry_logging_in(kube, tmp_path, monkeypatch)
     seen: list[tuple[str, str]] = []
-
-    @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.event("v1", "services", registry=registry)
     def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
@@ -118,13 +120,8 @@ def test_kopf_finalizer_is_added_by_json_patch_and_released_on_delete(kube: Emul
 
 def test_kopf_peering_records_itself_and_leaves_on_exit(kube: EmulatedKubernetes, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp_path / "kubeconfig")))
     kube.create({"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": "cloudlb"}})
-    registry = kopf.OperatorRegistry()
-
-    @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_with_kubeconfig(**kwargs)
+    registry = _registry_logging_in(kube, tmp_path, monkeypatch)
 
     @kopf.on.event("v1", "nodes", registry=registry)
     def on_node(**_: Any) -> None:

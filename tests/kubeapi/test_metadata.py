@@ -5,9 +5,7 @@ from __future__ import annotations
 import uuid
 
 from cloudlb.kubeapi import EmulatedKubernetes
-from tests.kubeapi.client import call, create_service
-
-SERVICES = "/api/v1/namespaces/default/services"
+from tests.kubeapi.client import SERVICES, call, create_service
 
 
 def test_create_fills_uid_resource_version_timestamp_generation_and_namespace(kube: EmulatedKubernetes) -> None:

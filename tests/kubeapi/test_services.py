@@ -8,10 +8,7 @@ from typing import Any
 import pytest
 
 from cloudlb.kubeapi import EmulatedKubernetes
-from tests.kubeapi.client import Reply, call, create_service
-
-SERVICES = "/api/v1/namespaces/default/services"
-MERGE = "application/merge-patch+json"
+from tests.kubeapi.client import MERGE, SERVICES, Reply, call, create_service
 
 
 def _node_ports(body: dict[str, Any]) -> list[int]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from cloudlb.kubeapi import EmulatedKubernetes
-from tests.kubeapi.client import WatchStream, call, create_service
+from tests.kubeapi.client import MERGE, SERVICES, WatchStream, call, create_service
 
-SERVICES = "/api/v1/namespaces/default/services"
-MERGE = "application/merge-patch+json"
 INGRESS = {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}
 
 

@@ -10,9 +10,7 @@ import pytest
 from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.kubeapi.resources import Catalogue
 from cloudlb.kubeapi.tables import human_duration, table
-from tests.kubeapi.client import TABLE, call, create_service
-
-MERGE = "application/merge-patch+json"
+from tests.kubeapi.client import MERGE, TABLE, call, create_service
 
 
 def _table(kube: EmulatedKubernetes, path: str, **params: str) -> dict[str, Any]:

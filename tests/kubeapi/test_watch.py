@@ -10,10 +10,7 @@ from cloudlb.kubeapi import ApiError, EmulatedKubernetes
 from cloudlb.kubeapi.resources import Catalogue
 from cloudlb.kubeapi.selectors import Selector
 from cloudlb.kubeapi.store import ObjectStore
-from tests.kubeapi.client import WatchStream, call, create_service
-
-SERVICES = "/api/v1/namespaces/default/services"
-MERGE = "application/merge-patch+json"
+from tests.kubeapi.client import MERGE, SERVICES, WatchStream, call, create_service
 
 
 def test_watch_is_newline_delimited_json_with_added_modified_deleted(kube: EmulatedKubernetes) -> None:
