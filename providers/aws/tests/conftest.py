@@ -26,10 +26,9 @@ from cloudlb.model import (
     Protocol,
     ServiceRef,
 )
-from cloudlb.provider import ProviderSettings
 
 from .faults import FaultyProxy
-from .support import ACTIONS_USED, CLUSTER, IAM_TEST_NAME, SpecFactory, backends_of
+from .support import ACTIONS_USED, CLUSTER, IAM_TEST_NAME, SpecFactory, backends_of, new_provider
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -69,7 +68,7 @@ def sandbox() -> Iterator[MotoSandbox]:
 @pytest.fixture
 def provider(sandbox: MotoSandbox) -> AWSProvider:
     """A fresh provider per test: empty caches, as after a controller restart."""
-    return AWSProvider(ProviderSettings(CLUSTER, {}))
+    return new_provider()
 
 
 @pytest.fixture

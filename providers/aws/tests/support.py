@@ -8,15 +8,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cloudlb_aws.naming import load_balancer_name
+from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
-from cloudlb.model import Backend, LoadBalancerSpec
+from cloudlb.model import Backend, LoadBalancerSpec, ServiceRef
+from cloudlb.provider import ProviderSettings
 
 CLUSTER = "test"
 IAM_TEST_NAME = "test_iam_policy_has_exactly_the_actions_the_tests_used"
 ACTIONS_USED: set[str] = set()
 SpecFactory = Callable[..., LoadBalancerSpec]
 
+
+def new_provider(cluster: str = CLUSTER) -> AWSProvider:
+    """A provider with empty caches, as after a controller restart; its clients are made on first use."""
+    return AWSProvider(ProviderSettings(cluster, {}))
+
+
+def nlb_name(service: str, internal: bool = False) -> str:
+    return load_balancer_name(CLUSTER, ServiceRef("default", service), "nlb", internal)
 
 
 def backends_of(sandbox: MotoSandbox, count: int | None = None) -> tuple[Backend, ...]:
@@ -33,6 +44,10 @@ def load_balancer(sandbox: MotoSandbox, name: str) -> dict[str, Any] | None:
 def listeners(sandbox: MotoSandbox, lb_arn: str) -> dict[int, dict[str, Any]]:
     return {int(item["Port"]): item
             for item in sandbox.client("elbv2").describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]}
+
+
+def listener_protocols(sandbox: MotoSandbox, lb_arn: str) -> dict[int, str]:
+    return {port: str(item["Protocol"]) for port, item in listeners(sandbox, lb_arn).items()}
 
 
 def target_groups(sandbox: MotoSandbox, lb_arn: str) -> dict[str, dict[str, Any]]:

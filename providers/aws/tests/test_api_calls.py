@@ -8,14 +8,10 @@ below both, and a resync that changes nothing to reads only.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
-import pytest
 from cloudlb_aws.calls import DESCRIBE_BATCH, describe_in_batches
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
-
-from cloudlb.provider import ProviderSettings
 
 from .faults import FaultyProxy
 from .support import SpecFactory, backends_of
@@ -89,34 +85,21 @@ def test_a_new_node_costs_one_registration_per_target_group_and_one_instance_loo
     provider.delete(make_spec("grow").service)
 
 
-@pytest.fixture
-def wire(sandbox: MotoSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyProxy]:
-    proxy = FaultyProxy(sandbox.endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-    yield proxy
-    proxy.close()
-
-
 def test_describe_calls_never_carry_more_than_20_arns_even_when_moto_would_accept_more(
-        wire: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider = AWSProvider(provider_settings())
+        proxy: FaultyProxy, provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     ports = [(1000 + i, "TCP", 30000 + i) for i in range(25)]
     provider.ensure(make_spec("wide", ports))
-    wire.fail_call(None)
+    proxy.fail_call(None)
 
     provider.ensure(make_spec("wide", ports))
 
-    batched = [request for request in wire.requests
+    batched = [request for request in proxy.requests
                if request["Action"][0] in ("DescribeTags", "DescribeTargetGroups")]
     sizes = [sum(1 for key in request if key.startswith(("ResourceArns.member", "TargetGroupArns.member")))
              for request in batched]
     assert sizes and max(sizes) <= DESCRIBE_BATCH and sum(sizes) > DESCRIBE_BATCH, sizes
     provider.delete(make_spec("wide").service)
     assert sandbox.leftovers() == []
-
-
-def provider_settings() -> ProviderSettings:
-    return ProviderSettings("test", {})
 
 
 def test_describe_in_batches_splits_at_20_and_drops_duplicates() -> None:

@@ -106,7 +106,7 @@ def test_switching_from_nlb_to_clb_replaces_the_load_balancer_after_the_status_m
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     provider.ensure(make_spec("switch"))
     provider.ensure(make_spec("switch", annotations=CLB))
-    assert state.load_balancer(sandbox, load_balancer_name(CLUSTER, ServiceRef("default", "switch"), "nlb", False))
+    assert state.load_balancer(sandbox, state.nlb_name("switch"))
 
     provider.ensure(make_spec("switch", annotations=CLB))
 

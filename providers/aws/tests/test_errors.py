@@ -8,10 +8,10 @@ from cloudlb_aws.calls import translated_errors
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
-from cloudlb.provider import PermanentError, ProviderSettings, RetryLater
+from cloudlb.provider import PermanentError, RetryLater
 
 from .faults import FaultyProxy
-from .support import CLUSTER, SpecFactory
+from .support import SpecFactory
 
 
 def client_error(code: str, status: int = 400) -> botocore.exceptions.ClientError:
@@ -48,10 +48,8 @@ def test_a_connection_failure_is_retry_later() -> None:
         raise botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
 
 
-
 def test_a_throttled_call_is_retried_by_botocore_and_the_ensure_succeeds(
-        proxy: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider = AWSProvider(ProviderSettings(CLUSTER, {}))
+        proxy: FaultyProxy, provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     spec = make_spec("throttled")
     proxy.fail_call(3, code="Throttling")
 

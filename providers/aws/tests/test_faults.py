@@ -14,19 +14,14 @@ from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.model import LoadBalancerSpec, ServiceRef
-from cloudlb.provider import ProviderSettings, RetryLater
+from cloudlb.provider import RetryLater
 
 from . import support as state
 from .faults import FaultyProxy
-from .support import CLUSTER, SpecFactory, backends_of
+from .support import SpecFactory, backends_of, new_provider
 
 PORTS = [(80, "TCP", 30080), (53, "TCP", 30053), (53, "UDP", 30053)]
 MOVED = [(8080, "TCP", 30080), (53, "TCP", 30053), (53, "UDP", 30053)]
-
-
-
-def new_provider() -> AWSProvider:
-    return AWSProvider(ProviderSettings(CLUSTER, {}))
 
 
 def snapshot(sandbox: MotoSandbox) -> tuple[list[str], dict[int, tuple[str, frozenset[str]]]]:

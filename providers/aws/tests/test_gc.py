@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from cloudlb_aws import annotations as a
-from cloudlb_aws.naming import load_balancer_name
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.model import ServiceRef
-from cloudlb.provider import ProviderSettings
 
 from . import support as state
-from .support import CLUSTER, SpecFactory
+from .support import SpecFactory, new_provider, nlb_name
 
 
 def test_list_owned_names_every_service_of_this_cluster_and_nothing_else(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     provider.ensure(make_spec("one"))
     provider.ensure(make_spec("two", annotations={a.TYPE: "clb"}, namespace="shop"))
-    other_cluster = AWSProvider(ProviderSettings("elsewhere", {}))
+    other_cluster = new_provider("elsewhere")
     # Subnets are tagged for this cluster only; the other cluster names them explicitly.
     other_cluster.ensure(make_spec("three", annotations={a.SUBNETS: ",".join(sandbox.public_subnets.values())}))
     foreign = sandbox.client("elbv2").create_load_balancer(
@@ -39,7 +37,7 @@ def test_list_owned_names_every_service_of_this_cluster_and_nothing_else(
 def test_an_orphan_left_without_its_load_balancer_or_group_is_still_found_and_collected(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     provider.ensure(make_spec("orphan", [(80, "TCP", 30080), (53, "UDP", 30053)]))
-    lb = state.load_balancer(sandbox, load_balancer_name(CLUSTER, ServiceRef("default", "orphan"), "nlb", False))
+    lb = state.load_balancer(sandbox, nlb_name("orphan"))
     assert lb is not None
     # Someone deleted the load balancer and its security group by hand: only target groups remain.
     sandbox.client("elbv2").delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
@@ -49,7 +47,7 @@ def test_an_orphan_left_without_its_load_balancer_or_group_is_still_found_and_co
     sandbox.client("ec2").delete_security_group(GroupId=lb["SecurityGroups"][0])
     assert [item.split(" ")[0] for item in sandbox.leftovers()] == ["target", "target"]
 
-    restarted = AWSProvider(ProviderSettings(CLUSTER, {}))
+    restarted = new_provider()
     assert restarted.list_owned() == [ServiceRef("default", "orphan")]
     restarted.delete(ServiceRef("default", "orphan"))
 
@@ -65,10 +63,10 @@ def test_delete_of_a_service_that_has_nothing_is_a_no_op(provider: AWSProvider, 
 def test_delete_finds_the_load_balancer_even_when_the_groups_record_of_it_was_removed(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     provider.ensure(make_spec("untagged"))
-    lb = state.load_balancer(sandbox, load_balancer_name(CLUSTER, ServiceRef("default", "untagged"), "nlb", False))
+    lb = state.load_balancer(sandbox, nlb_name("untagged"))
     assert lb is not None
     sandbox.client("ec2").delete_tags(Resources=[lb["SecurityGroups"][0]], Tags=[{"Key": "cloudlb.io/load-balancers"}])
 
-    AWSProvider(ProviderSettings(CLUSTER, {})).delete(ServiceRef("default", "untagged"))
+    new_provider().delete(ServiceRef("default", "untagged"))
 
     assert sandbox.leftovers() == []

@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 from cloudlb_aws import annotations as a
-from cloudlb_aws.naming import load_balancer_name
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
@@ -14,11 +13,7 @@ from cloudlb.model import HealthCheck, PortKey, Protocol, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
 
 from . import support as state
-from .support import CLUSTER, SpecFactory, backends_of
-
-
-def nlb_name(service: str, internal: bool = False) -> str:
-    return load_balancer_name(CLUSTER, ServiceRef("default", service), "nlb", internal)
+from .support import CLUSTER, SpecFactory, backends_of, nlb_name
 
 
 def delete_and_expect_nothing_left(provider: AWSProvider, sandbox: MotoSandbox, service: str) -> None:
@@ -60,8 +55,7 @@ def test_tcp_and_udp_on_one_port_become_one_tcp_udp_listener(
 
     lb = state.load_balancer(sandbox, nlb_name("dns"))
     assert lb is not None
-    found = state.listeners(sandbox, lb["LoadBalancerArn"])
-    assert {port: item["Protocol"] for port, item in found.items()} == {53: "TCP_UDP"}
+    assert state.listener_protocols(sandbox, lb["LoadBalancerArn"]) == {53: "TCP_UDP"}
     (group,) = state.target_groups(sandbox, lb["LoadBalancerArn"]).values()
     assert (group["Protocol"], group["Port"]) == ("TCP_UDP", 30053)
     # A UDP nodePort cannot answer a TCP probe: the group asks kube-proxy's health port instead.
@@ -77,8 +71,7 @@ def test_mixed_tcp_and_udp_ports_each_get_their_own_listener(
 
     lb = state.load_balancer(sandbox, nlb_name("mixed"))
     assert lb is not None
-    found = state.listeners(sandbox, lb["LoadBalancerArn"])
-    assert {port: item["Protocol"] for port, item in found.items()} == {80: "TCP", 5353: "UDP"}
+    assert state.listener_protocols(sandbox, lb["LoadBalancerArn"]) == {80: "TCP", 5353: "UDP"}
     groups = state.target_groups(sandbox, lb["LoadBalancerArn"])
     assert sorted((g["Protocol"], g["Port"]) for g in groups.values()) == [("TCP", 30080), ("UDP", 31353)]
     own = state.security_group(sandbox, lb["SecurityGroups"][0])
@@ -94,7 +87,7 @@ def test_tcp_and_udp_on_one_port_with_different_node_ports_report_the_udp_port(
     assert status.port_errors == {PortKey(53, Protocol.UDP): "TCPAndUDPNeedSameNodePort"}
     lb = state.load_balancer(sandbox, nlb_name("split"))
     assert lb is not None
-    assert {p: item["Protocol"] for p, item in state.listeners(sandbox, lb["LoadBalancerArn"]).items()} == {53: "TCP"}
+    assert state.listener_protocols(sandbox, lb["LoadBalancerArn"]) == {53: "TCP"}
 
     delete_and_expect_nothing_left(provider, sandbox, "split")
 

@@ -14,11 +14,10 @@ from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.model import FINALIZER, ServiceRef
-from cloudlb.provider import ProviderSettings
 from cloudlb.testing import node_manifest, run_controller, service_manifest
 
 from . import support as state
-from .support import CLUSTER, SpecFactory
+from .support import CLUSTER, SpecFactory, new_provider, nlb_name
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -36,13 +35,9 @@ def kube(sandbox: MotoSandbox) -> Iterator[EmulatedKubernetes]:
 def clean_cloud(sandbox: MotoSandbox) -> Iterator[None]:
     """After a failed test, remove what it left, so that the next test starts from an empty cloud."""
     yield
-    provider = AWSProvider(ProviderSettings(CLUSTER, {}))
+    provider = new_provider()
     for service in provider.list_owned():
         provider.delete(service)
-
-
-def nlb_name(service: str, internal: bool = False) -> str:
-    return load_balancer_name(CLUSTER, ServiceRef("default", service), "nlb", internal)
 
 
 def ingress(service: dict[str, Any]) -> list[dict[str, Any]]:
@@ -69,8 +64,7 @@ def test_a_service_round_trip_with_tcp_udp_on_one_port_and_sctp_refused(
         assert FINALIZER in service["metadata"]["finalizers"]
         assert port_errors(service)[(3868, "SCTP")] == "cloudlb.io/ProtocolNotSupported"
         assert port_errors(service).get((80, "TCP")) is None
-        found = state.listeners(sandbox, lb["LoadBalancerArn"])
-        assert {port: item["Protocol"] for port, item in found.items()} == {80: "TCP", 53: "TCP_UDP"}
+        assert state.listener_protocols(sandbox, lb["LoadBalancerArn"]) == {80: "TCP", 53: "TCP_UDP"}
         node_ports = {(p["port"], p["protocol"]): p["nodePort"] for p in service["spec"]["ports"]}
         groups = state.target_groups(sandbox, lb["LoadBalancerArn"])
         assert sorted(g["Port"] for g in groups.values()) == sorted({node_ports[(80, "TCP")], node_ports[(53, "UDP")]})
@@ -169,7 +163,7 @@ def test_a_foreign_load_balancer_with_our_name_gets_a_warning_and_is_untouched(
 def test_an_orphan_whose_service_is_gone_is_garbage_collected_on_start(
         kube: EmulatedKubernetes, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     # A Service deleted while the controller was down left its load balancer behind.
-    AWSProvider(ProviderSettings(CLUSTER, {})).ensure(make_spec("ghost", annotations={a.TYPE: "nlb"}))
+    new_provider().ensure(make_spec("ghost", annotations={a.TYPE: "nlb"}))
     assert sandbox.leftovers() != []
     with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment,
                         gc_initial_delay=0.2) as ctl:
