@@ -6,12 +6,14 @@ compares the requests the running controller makes with ``clusterrole_rules()``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import helm_python
 import yaml
+
+from cloudlb.kubeapi import RecordedRequest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "cloudlb"
@@ -36,6 +38,16 @@ def load_values(path: Path) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ValueError(f"{path} does not hold a mapping of values")
     return values
+
+
+def example_values(name: str) -> dict[str, Any]:
+    """The values of the example ``charts/examples/<name>.yaml``."""
+    return load_values(EXAMPLES_DIR / f"{name}.yaml")
+
+
+def documented_setups() -> list[tuple[str, dict[str, Any]]]:
+    """Each documented setup by name: the chart's defaults with only the required values, then every example."""
+    return [("defaults", dict(REQUIRED_VALUES))] + [(path.stem, load_values(path)) for path in example_files()]
 
 
 def render(values: Mapping[str, Any] | None = None, *, release: str = RELEASE_NAME,
@@ -103,3 +115,13 @@ def clusterrole_rules(values: Mapping[str, Any] | None = None) -> set[Rule]:
     """
     clusterrole = only_object(rendered_objects(values), "ClusterRole")
     return set(expand_rules(clusterrole["rules"]))
+
+
+def requested_rules(requests: Iterable[RecordedRequest]) -> set[Rule]:
+    """The rules that recorded API requests needed, shaped like ``clusterrole_rules()``.
+
+    Non-resource URLs (discovery, /version) are left out: the built-in
+    system:discovery role grants them to every authenticated user.
+    """
+    return {(r.api_group or "", f"{r.resource}/{r.subresource}" if r.subresource else r.resource, r.verb)
+            for r in requests if r.resource is not None}

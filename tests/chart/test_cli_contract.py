@@ -13,11 +13,11 @@ import click
 import pytest
 
 from cloudlb.cli import main
-from tests.chart.rendering import REQUIRED_VALUES, controller_container, example_files, load_values, rendered_objects
+from tests.chart.rendering import controller_container, documented_setups, rendered_objects
 
 pytestmark = pytest.mark.timeout(60)
 
-SETUPS = [("defaults", dict(REQUIRED_VALUES))] + [(p.stem, load_values(p)) for p in example_files()]
+SETUPS = documented_setups()
 EVERY_OPTION = {
     "provider": "gcp", "clusterName": "c1", "loadBalancerClass": "example.com/lb", "workers": 8,
     "resyncInterval": 120, "gcInterval": 900, "verbose": True, "peering": {"name": "peers"},

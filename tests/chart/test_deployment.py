@@ -10,6 +10,7 @@ from tests.chart.rendering import (
     REQUIRED_VALUES,
     controller_container,
     example_files,
+    example_values,
     load_values,
     objects_of_kind,
     only_object,
@@ -98,7 +99,7 @@ def test_credentials_checksum_follows_the_secret() -> None:
 
 
 def test_gcp_static_credentials_from_an_existing_secret_are_mounted_for_adc() -> None:
-    objects = rendered_objects(load_values(next(p for p in example_files() if p.stem == "gcp-static-credentials")))
+    objects = rendered_objects(example_values("gcp-static-credentials"))
     assert objects_of_kind(objects, "Secret") == []  # the user's own Secret is used
     pod = only_object(objects, "Deployment")["spec"]["template"]["spec"]
     container = controller_container(objects)
@@ -135,7 +136,7 @@ def test_two_replicas_with_disruption_budget_and_spread_by_default() -> None:
 
 
 def test_no_disruption_budget_for_a_single_replica() -> None:
-    values = load_values(next(p for p in example_files() if p.stem == "single-replica-standalone"))
+    values = example_values("single-replica-standalone")
     assert objects_of_kind(rendered_objects(values), "PodDisruptionBudget") == []
 
 

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from tests.chart.pod_security import restricted_violations
-from tests.chart.rendering import REQUIRED_VALUES, example_files, load_values, only_object, rendered_objects
+from tests.chart.rendering import REQUIRED_VALUES, documented_setups, only_object, rendered_objects
 
 pytestmark = pytest.mark.timeout(60)
 
-SETUPS = [("defaults", dict(REQUIRED_VALUES))] + [(p.stem, load_values(p)) for p in example_files()]
+SETUPS = documented_setups()
 
 
 def pod_spec(values: dict[str, Any]) -> dict[str, Any]:

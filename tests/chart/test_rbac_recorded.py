@@ -13,7 +13,7 @@ from cloudlb_example import ExampleProvider, FakeLoadBalancer
 from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.model import FINALIZER
 from cloudlb.testing import node_manifest, run_controller, service_manifest, wait_for
-from tests.chart.rendering import clusterrole_rules
+from tests.chart.rendering import clusterrole_rules, requested_rules
 
 
 def test_recorded_requests_equal_the_rendered_cluster_role() -> None:
@@ -40,10 +40,7 @@ def test_recorded_requests_equal_the_rendered_cluster_role() -> None:
                          "spec": {"providerID": "example://z/vm-1"}})
             ctl.wait_for(ctl.idle, message="an idle controller")
 
-        # Discovery (/api, /apis, /version) is a non-resource URL that the built-in
-        # system:discovery role grants every authenticated user; it needs no rule of ours.
-        used = {(r.api_group or "", f"{r.resource}/{r.subresource}" if r.subresource else r.resource, r.verb)
-                for r in kube.requests if r.resource is not None}
+        used = requested_rules(kube.requests)
     granted = clusterrole_rules()
     assert used - granted == set(), "requests the ClusterRole does not grant"
     assert granted - used == set(), "grants the controller never used"

@@ -13,6 +13,7 @@ from tests.chart.rendering import (
     REQUIRED_VALUES,
     controller_container,
     crd_objects,
+    documented_setups,
     example_files,
     load_values,
     objects_of_kind,
@@ -29,10 +30,7 @@ from tests.chart.validation import (
 )
 
 EXAMPLES = example_files()
-# Each documented setup: the chart's defaults with only the required values, then every example.
-SETUPS: list[tuple[str, dict[str, Any]]] = [("defaults", dict(REQUIRED_VALUES))] + [
-    (path.stem, load_values(path)) for path in EXAMPLES
-]
+SETUPS = documented_setups()
 SETUP_IDS = [name for name, _ in SETUPS]
 
 pytestmark = pytest.mark.timeout(60)
