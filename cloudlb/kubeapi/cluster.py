@@ -161,10 +161,9 @@ class EmulatedKubernetes:
     def create(self, obj: Obj) -> Obj:
         api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
         group, _, version = str(api_version).rpartition("/")
-        matches = [r for r in self._catalogue.all if r.group == group and r.version == version and r.kind == kind]
-        if not matches:
+        resource = next((r for r in self._catalogue.in_group_version(group, version) if r.kind == kind), None)
+        if resource is None:
             raise ApiError(404, "NotFound", f"the server does not serve kind {kind} in {api_version}")
-        resource = matches[0]
         namespace = (obj.get("metadata") or {}).get("namespace") or "default" if resource.namespaced else None
         return self._call(lambda store: store.create(resource, namespace, obj))
 
