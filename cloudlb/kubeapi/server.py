@@ -141,7 +141,7 @@ class ApiServerEmulator(KubernetesEmulator):
             patched = self.store.patch(resource, namespace, route.name, content_type, self._body(request),
                                        route.subresource)
             return _json(patched)
-        if method == "DELETE":
+        if method == "DELETE" and route.subresource is None:  # /status has no delete: it would delete the object
             options = self._body(request) if request.body else {}
             return _json(self.store.delete(resource, namespace, route.name, options))
         raise errors.method_not_allowed(method)

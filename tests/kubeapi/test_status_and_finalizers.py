@@ -47,6 +47,12 @@ def test_unknown_subresource_is_not_found(kube: EmulatedKubernetes) -> None:
     assert call(kube, "PATCH", f"{SERVICES}/web/scale", {"spec": {}}, MERGE).status == 404
 
 
+def test_delete_on_the_status_subresource_is_not_allowed(kube: EmulatedKubernetes) -> None:
+    create_service(kube, "web")
+    assert call(kube, "DELETE", f"{SERVICES}/web/status").status == 405
+    assert call(kube, "GET", f"{SERVICES}/web").status == 200
+
+
 def test_delete_without_finalizers_removes_at_once(kube: EmulatedKubernetes) -> None:
     create_service(kube, "web")
     reply = call(kube, "DELETE", f"{SERVICES}/web")
