@@ -59,6 +59,11 @@ class Compute:
     def region(self) -> str:
         return self.location.region
 
+    @property
+    def in_region(self) -> dict[str, Any]:
+        """The ``project`` and ``region`` arguments of every regional call."""
+        return {"project": self.project, "region": self.region}
+
     def link(self, relative: str) -> str:
         """A reference the API accepts, relative to the project (``regions/R/healthChecks/X``)."""
         return f"projects/{self.project}/{relative}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 from google.cloud import compute_v1
 
@@ -66,7 +65,8 @@ class GCPProvider(Provider):
         names = names_for(self.cluster_name, spec.service)
         mark = OwnerMark(self.cluster_name, spec.service)
         options = gke_annotations.read_options(spec.annotations)
-        refs, networks, missing = self._existing_instances(spec)
+        found, missing = self._existing_instances(spec)
+        networks = list(found.values())
         network = networks[0].network if networks else None
         subnetwork = self._subnetwork(options, networks) if spec.internal else None
 
@@ -77,7 +77,7 @@ class GCPProvider(Provider):
         with self._groups.shared():
             with self._membership:
                 groups = instance_groups.ensure(compute, self.group_name, self.cluster_mark,
-                                                instance_groups.by_zone(refs), network)
+                                                instance_groups.by_zone(found), network)
             service_now = backend_service.get(compute, names.backend_service)
             if network is not None:
                 # Without a node there is no network to learn; firewalls come with the first node.
@@ -106,18 +106,18 @@ class GCPProvider(Provider):
         return LoadBalancerStatus(ingress=(Ingress(ip=chosen.ip, ip_mode="VIP"),), warnings=warnings)
 
     def _existing_instances(self, spec: LoadBalancerSpec,
-                            ) -> tuple[list[InstanceRef], list[InstanceNetwork], list[tuple[str, str]]]:
-        """The backends' instances that exist, their networks, and (node, instance) of those that do not."""
-        refs, networks, missing = [], [], []
+                            ) -> tuple[dict[InstanceRef, InstanceNetwork], list[tuple[str, str]]]:
+        """The backends' instances that exist with their networks, and (node, instance) of those that do not."""
+        found: dict[InstanceRef, InstanceNetwork] = {}
+        missing = []
         for backend in sorted(spec.backends):
             ref = parse_provider_id(backend.provider_id)
             network = self.instances.network_of(ref)
             if network is None:
                 missing.append((backend.node_name, ref.link))
-            elif ref not in refs:
-                refs.append(ref)
-                networks.append(network)
-        return refs, networks, missing
+            else:
+                found.setdefault(ref, network)
+        return found, missing
 
     def _ensure_firewalls(self, spec: LoadBalancerSpec, names: LoadBalancerNames, mark: OwnerMark, network: str,
                           networks: list[InstanceNetwork], ip: str) -> None:
@@ -155,9 +155,7 @@ class GCPProvider(Provider):
         if requested:
             existing = address.reserved_with_ip(compute, requested)
             if existing is not None and existing.name != names.address:
-                if (existing.address_type or "EXTERNAL") != ("INTERNAL" if spec.internal else "EXTERNAL"):
-                    return address.users_address(compute, existing.name, spec.internal)
-                return address.ChosenAddress(existing.address, ours=False)
+                return address.use_reserved(existing, spec.internal)
         own = address.own_address(compute, names.address)
         if own is not None and read_mark(own.description) == mark and not address.fits(
                 own, spec.internal, subnetwork, requested):
@@ -185,8 +183,7 @@ class GCPProvider(Provider):
 
     def list_owned(self) -> Sequence[ServiceRef]:
         compute = self.compute
-        regional: dict[str, Any] = {"project": compute.project, "region": compute.region, "retry": READ_RETRY,
-                    "timeout": REQUEST_TIMEOUT}
+        regional = {**compute.in_region, "retry": READ_RETRY, "timeout": REQUEST_TIMEOUT}
         listings = [
             read("listing forwarding rules", lambda: list(compute.forwarding_rules.list(**regional))),
             read("listing backend services", lambda: list(compute.backend_services.list(**regional))),

@@ -7,12 +7,12 @@ are replaced, and lets TCP and UDP rules share it. It is released on delete.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from google.cloud import compute_v1
 
 from cloudlb.provider import PermanentError, RetryLater
 from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
+from cloudlb_gcp.instances import relative_link
 from cloudlb_gcp.ownership import OwnerMark, is_owned, require_owned
 from cloudlb_gcp.resources.calls import delete, read, write
 
@@ -23,13 +23,9 @@ class ChosenAddress:
     ours: bool  # False: the user's reserved address, never modified or released
 
 
-def _where(compute: Compute) -> dict[str, Any]:
-    return {"project": compute.project, "region": compute.region}
-
-
 def _get(compute: Compute, name: str) -> compute_v1.Address | None:
     return read(f"reading address {name}", lambda: compute.addresses.get(
-        address=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **_where(compute)))
+        address=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region))
 
 
 def _fits(address: compute_v1.Address, internal: bool) -> bool:
@@ -41,16 +37,21 @@ def users_address(compute: Compute, name: str, internal: bool) -> ChosenAddress:
     address = _get(compute, name)
     if address is None:
         raise RetryLater(f"reserved address {name} does not exist in {compute.region} (yet)", delay=60)
+    return use_reserved(address, internal)
+
+
+def use_reserved(address: compute_v1.Address, internal: bool) -> ChosenAddress:
+    """A user's reserved address, which must be of the load balancer's type."""
     if not _fits(address, internal):
-        raise PermanentError(f"reserved address {name} is {address.address_type}; this load balancer needs "
-                             f"{'INTERNAL' if internal else 'EXTERNAL'}")
+        raise PermanentError(f"reserved address {address.name} is {address.address_type}; this load balancer "
+                             f"needs {'INTERNAL' if internal else 'EXTERNAL'}")
     return ChosenAddress(address.address, ours=False)
 
 
 def reserved_with_ip(compute: Compute, ip: str) -> compute_v1.Address | None:
     """The reserved address in the region that holds ``ip``, if any (for ``spec.loadBalancerIP``)."""
     found = read("listing addresses", lambda: list(compute.addresses.list(
-        retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **_where(compute))))
+        retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region)))
     return next((a for a in found or () if a.address == ip), None)
 
 
@@ -75,7 +76,7 @@ def reserve(compute: Compute, name: str, mark: OwnerMark, internal: bool, subnet
     if ip:
         want.address = ip
     write(compute, f"reserving address {name}", lambda: compute.addresses.insert_unary(
-        address_resource=want, timeout=REQUEST_TIMEOUT, **_where(compute)))
+        address_resource=want, timeout=REQUEST_TIMEOUT, **compute.in_region))
     created = _get(compute, name)
     if created is None:
         raise RetryLater(f"address {name} was reserved but cannot be read back yet")
@@ -86,11 +87,11 @@ def fits(address: compute_v1.Address, internal: bool, subnetwork: str | None, ip
     """Whether our existing address still serves this spec; if not it is released and reserved anew."""
     if not _fits(address, internal) or (ip and address.address != ip):
         return False
-    return not internal or not subnetwork or address.subnetwork.endswith(subnetwork.split("projects/", 1)[-1])
+    return not internal or not subnetwork or relative_link(address.subnetwork) == relative_link(subnetwork)
 
 
 def release(compute: Compute, name: str, mark: OwnerMark) -> None:
     have = _get(compute, name)
     if have is not None and is_owned(mark, have.description, have.labels):
         delete(compute, f"releasing address {name}", lambda: compute.addresses.delete_unary(
-            address=name, timeout=REQUEST_TIMEOUT, **_where(compute)))
+            address=name, timeout=REQUEST_TIMEOUT, **compute.in_region))

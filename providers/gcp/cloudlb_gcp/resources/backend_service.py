@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from google.cloud import compute_v1
 
 from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
@@ -39,15 +37,14 @@ def _differs(want: compute_v1.BackendService, have: compute_v1.BackendService) -
 
 def get(compute: Compute, name: str) -> compute_v1.BackendService | None:
     return read(f"reading backend service {name}", lambda: compute.backend_services.get(
-        project=compute.project, region=compute.region, backend_service=name,
-        retry=READ_RETRY, timeout=REQUEST_TIMEOUT))
+        backend_service=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region))
 
 
 def ensure(compute: Compute, want: compute_v1.BackendService, mark: OwnerMark,
            have: compute_v1.BackendService | None) -> str:
     """Converge to ``want``; a scheme change needs a new service (callers remove its rules first)."""
     name = want.name
-    where: dict[str, Any] = {"project": compute.project, "region": compute.region}
+    where = compute.in_region
     if have is not None:
         require_owned(mark, f"backend service {name}", have.description)
         if have.load_balancing_scheme != want.load_balancing_scheme:
@@ -68,5 +65,5 @@ def remove(compute: Compute, name: str, mark: OwnerMark) -> list[str]:
     if have is None or not is_owned(mark, have.description):
         return []
     delete(compute, f"deleting backend service {name}", lambda: compute.backend_services.delete_unary(
-        project=compute.project, region=compute.region, backend_service=name, timeout=REQUEST_TIMEOUT))
+        backend_service=name, timeout=REQUEST_TIMEOUT, **compute.in_region))
     return [b.group for b in have.backends]

@@ -61,8 +61,7 @@ def _shape(rule: compute_v1.Firewall) -> tuple[object, ...]:
 
 def ensure(compute: Compute, want: compute_v1.Firewall, mark: OwnerMark) -> None:
     name = want.name
-    have = read(f"reading firewall {name}", lambda: compute.firewalls.get(
-        project=compute.project, firewall=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT))
+    have = _get(compute, name)
     if have is None:
         write(compute, f"creating firewall {name}", lambda: compute.firewalls.insert_unary(
             project=compute.project, firewall_resource=want, timeout=REQUEST_TIMEOUT))
@@ -74,8 +73,12 @@ def ensure(compute: Compute, want: compute_v1.Firewall, mark: OwnerMark) -> None
 
 
 def remove(compute: Compute, name: str, mark: OwnerMark) -> None:
-    have = read(f"reading firewall {name}", lambda: compute.firewalls.get(
-        project=compute.project, firewall=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT))
+    have = _get(compute, name)
     if have is not None and is_owned(mark, have.description):
         delete(compute, f"deleting firewall {name}", lambda: compute.firewalls.delete_unary(
             project=compute.project, firewall=name, timeout=REQUEST_TIMEOUT))
+
+
+def _get(compute: Compute, name: str) -> compute_v1.Firewall | None:
+    return read(f"reading firewall {name}", lambda: compute.firewalls.get(
+        project=compute.project, firewall=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT))

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from google.cloud import compute_v1
 
@@ -82,17 +81,13 @@ def _shape(rule: compute_v1.ForwardingRule) -> tuple[object, ...]:
     )
 
 
-def _where(compute: Compute) -> dict[str, Any]:
-    return {"project": compute.project, "region": compute.region}
-
-
 def observe(compute: Compute, names: LoadBalancerNames) -> dict[str, compute_v1.ForwardingRule]:
     """Our rules that exist now, by name (one read per protocol; their names are fixed)."""
     found = {}
     for protocol in RULE_PROTOCOLS:
         name = names.forwarding_rule(protocol)
         rule = read(f"reading forwarding rule {name}", lambda: compute.forwarding_rules.get(
-            forwarding_rule=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **_where(compute)))  # noqa: B023
+            forwarding_rule=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region))  # noqa: B023
         if rule is not None:
             found[name] = rule
     return found
@@ -112,9 +107,8 @@ def remove_stale(compute: Compute, observed: dict[str, compute_v1.ForwardingRule
         want = want_by_name.get(name)
         if want is not None and _shape(want) == _shape(have):
             kept[name] = have
-            continue
-        delete(compute, f"deleting forwarding rule {name}", lambda: compute.forwarding_rules.delete_unary(
-            forwarding_rule=name, timeout=REQUEST_TIMEOUT, **_where(compute)))  # noqa: B023
+        else:
+            _delete(compute, name)
     return kept
 
 
@@ -124,11 +118,15 @@ def create_missing(compute: Compute, kept: dict[str, compute_v1.ForwardingRule],
         if want.name in kept:
             continue
         write(compute, f"creating forwarding rule {want.name}", lambda: compute.forwarding_rules.insert_unary(
-            forwarding_rule_resource=want, timeout=REQUEST_TIMEOUT, **_where(compute)))  # noqa: B023
+            forwarding_rule_resource=want, timeout=REQUEST_TIMEOUT, **compute.in_region))  # noqa: B023
 
 
 def remove_all(compute: Compute, names: LoadBalancerNames, mark: OwnerMark) -> None:
     for name, rule in observe(compute, names).items():
         if is_owned(mark, rule.description, rule.labels):
-            delete(compute, f"deleting forwarding rule {name}", lambda: compute.forwarding_rules.delete_unary(
-                forwarding_rule=name, timeout=REQUEST_TIMEOUT, **_where(compute)))  # noqa: B023
+            _delete(compute, name)
+
+
+def _delete(compute: Compute, name: str) -> None:
+    delete(compute, f"deleting forwarding rule {name}", lambda: compute.forwarding_rules.delete_unary(
+        forwarding_rule=name, timeout=REQUEST_TIMEOUT, **compute.in_region))

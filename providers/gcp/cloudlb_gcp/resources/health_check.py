@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from google.cloud import compute_v1
 
 from cloudlb.model import HealthCheck
@@ -37,9 +35,8 @@ def _differs(want: compute_v1.HealthCheck, have: compute_v1.HealthCheck) -> bool
 def ensure(compute: Compute, name: str, mark: OwnerMark, check: HealthCheck) -> str:
     """Create or converge the health check; returns its link."""
     want = desired(name, mark, check)
-    where: dict[str, Any] = {"project": compute.project, "region": compute.region}
-    have = read(f"reading health check {name}", lambda: compute.health_checks.get(
-        health_check=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **where))
+    where = compute.in_region
+    have = _get(compute, name)
     if have is None:
         write(compute, f"creating health check {name}", lambda: compute.health_checks.insert_unary(
             health_check_resource=want, timeout=REQUEST_TIMEOUT, **where))
@@ -52,9 +49,12 @@ def ensure(compute: Compute, name: str, mark: OwnerMark, check: HealthCheck) -> 
 
 
 def remove(compute: Compute, name: str, mark: OwnerMark) -> None:
-    where: dict[str, Any] = {"project": compute.project, "region": compute.region}
-    have = read(f"reading health check {name}", lambda: compute.health_checks.get(
-        health_check=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **where))
+    have = _get(compute, name)
     if have is not None and is_owned(mark, have.description):
         delete(compute, f"deleting health check {name}", lambda: compute.health_checks.delete_unary(
-            health_check=name, timeout=REQUEST_TIMEOUT, **where))
+            health_check=name, timeout=REQUEST_TIMEOUT, **compute.in_region))
+
+
+def _get(compute: Compute, name: str) -> compute_v1.HealthCheck | None:
+    return read(f"reading health check {name}", lambda: compute.health_checks.get(
+        health_check=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region))

@@ -42,10 +42,13 @@ def ensure(compute: Compute, name: str, mark: OwnerMark, members: Mapping[str, s
     return links
 
 
+def _get(compute: Compute, zone: str, name: str) -> compute_v1.InstanceGroup | None:
+    return read(f"reading instance group {zone}/{name}", lambda: compute.instance_groups.get(
+        project=compute.project, zone=zone, instance_group=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT))
+
+
 def _ensure_group(compute: Compute, zone: str, name: str, mark: OwnerMark, network: str | None) -> None:
-    where: dict[str, Any] = {"project": compute.project, "zone": zone}
-    have = read(f"reading instance group {zone}/{name}", lambda: compute.instance_groups.get(
-        instance_group=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **where))
+    have = _get(compute, zone, name)
     if have is not None:
         require_owned(mark, f"instance group {zone}/{name}", have.description)
         return
@@ -53,7 +56,7 @@ def _ensure_group(compute: Compute, zone: str, name: str, mark: OwnerMark, netwo
     if network:
         want.network = network
     write(compute, f"creating instance group {zone}/{name}", lambda: compute.instance_groups.insert_unary(
-        instance_group_resource=want, timeout=REQUEST_TIMEOUT, **where))
+        project=compute.project, zone=zone, instance_group_resource=want, timeout=REQUEST_TIMEOUT))
 
 
 def _sync_members(compute: Compute, zone: str, name: str, wanted: set[str]) -> None:
@@ -85,17 +88,15 @@ def zones_of(group_links: Iterable[str]) -> set[str]:
 def remove_unused(compute: Compute, name: str, mark: OwnerMark, zones: Iterable[str]) -> None:
     """Delete the cluster's group in each zone unless a backend service in the region still uses it."""
     services = read("listing backend services", lambda: list(compute.backend_services.list(
-        project=compute.project, region=compute.region, retry=READ_RETRY, timeout=REQUEST_TIMEOUT)))
+        retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region)))
     used = {relative_link(b.group) for s in services or () for b in s.backends}
     for zone in sorted(set(zones)):
         if group_link(compute, zone, name) in used:
             continue
-        where: dict[str, Any] = {"project": compute.project, "zone": zone}
-        have = read(f"reading instance group {zone}/{name}", lambda: compute.instance_groups.get(
-            instance_group=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **where))  # noqa: B023
+        have = _get(compute, zone, name)
         if have is not None and is_owned(mark, have.description):
-            delete(compute, f"deleting instance group {zone}/{name}", lambda: (
-                compute.instance_groups.delete_unary(instance_group=name, timeout=REQUEST_TIMEOUT, **where)))  # noqa: B023
+            delete(compute, f"deleting instance group {zone}/{name}", lambda: compute.instance_groups.delete_unary(
+                project=compute.project, zone=zone, instance_group=name, timeout=REQUEST_TIMEOUT))  # noqa: B023
 
 
 def cluster_zones(compute: Compute, name: str) -> set[str]:
