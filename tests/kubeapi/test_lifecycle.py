@@ -18,6 +18,13 @@ from cloudlb.kubeapi import ApiError, EmulatedKubernetes
 from tests.kubeapi.client import WatchStream, call, create_service, service
 
 
+def _free_port() -> int:
+    with socket.socket() as finder:
+        finder.bind(("127.0.0.1", 0))
+        port: int = finder.getsockname()[1]
+        return port
+
+
 def _can_listen_on(port: int) -> bool:
     # SO_REUSEADDR: closed connections in TIME_WAIT do not count, a listening socket does.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -44,9 +51,7 @@ def test_after_stop_the_port_is_free() -> None:
 
 
 def test_a_given_port_is_used_and_stop_is_idempotent() -> None:
-    with socket.socket() as finder:
-        finder.bind(("127.0.0.1", 0))
-        free_port = finder.getsockname()[1]
+    free_port = _free_port()
     with EmulatedKubernetes(port=free_port) as kube:
         assert kube.url == f"http://127.0.0.1:{free_port}"
         assert call(kube, "GET", "/version").status == 200
@@ -110,9 +115,7 @@ def test_kubeconfig_points_at_the_server(kube: EmulatedKubernetes, tmp_path: Pat
 
 
 def test_module_entry_point_serves_until_sigterm(tmp_path: Path) -> None:
-    with socket.socket() as finder:
-        finder.bind(("127.0.0.1", 0))
-        port = finder.getsockname()[1]
+    port = _free_port()
     kubeconfig = tmp_path / "kubeconfig"
     process = subprocess.Popen(
         [sys.executable, "-m", "cloudlb.kubeapi", "--port", str(port), "--kubeconfig", str(kubeconfig)],
