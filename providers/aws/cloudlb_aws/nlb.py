@@ -155,17 +155,22 @@ class NLBDeployer:
         known = {str(g["TargetGroupArn"]) for g in observed.target_groups.values()}
         strays = [g for g in self.scan_target_groups(target_group_prefix(self._cluster, service))
                   if str(g["TargetGroupArn"]) not in known]
-        tags = self.tags([str(g["TargetGroupArn"]) for g in strays])
-        observed.tags.update(tags)
-        for group in strays:
-            if is_owned(tags.get(str(group["TargetGroupArn"]), {}), self._cluster, service):
-                observed.target_groups.setdefault(str(group["TargetGroupName"]), group)
+        for group, tags in self._owned_groups(strays, service):
+            observed.tags[str(group["TargetGroupArn"])] = tags
+            observed.target_groups.setdefault(str(group["TargetGroupName"]), group)
 
     def scan_target_groups(self, prefix: str) -> list[Resource]:
         with translated_errors("listing target groups"):
             pages = self._elbv2.get_paginator("describe_target_groups").paginate()
             return [dict(g) for page in pages for g in page["TargetGroups"]
                     if str(g["TargetGroupName"]).startswith(prefix)]
+
+    def _owned_groups(self, groups: Sequence[Resource],
+                      service: ServiceRef) -> list[tuple[Resource, dict[str, str]]]:
+        """The target groups among ``groups`` whose tags name this cluster and Service, with those tags."""
+        tags = self.tags([str(g["TargetGroupArn"]) for g in groups])
+        found = ((group, tags.get(str(group["TargetGroupArn"]), {})) for group in groups)
+        return [(group, group_tags) for group, group_tags in found if is_owned(group_tags, self._cluster, service)]
 
     def tags(self, arns: Sequence[str]) -> dict[str, dict[str, str]]:
         def describe(batch: list[str]) -> list[tuple[str, dict[str, str]]]:
@@ -252,11 +257,10 @@ class NLBDeployer:
     def _adopt_target_group(self, name: str, service: ServiceRef) -> Resource:
         """A group with our name that we did not see: ours from a failed attempt, or someone else's."""
         found = [dict(g) for g in self._elbv2.describe_target_groups(Names=[name])["TargetGroups"]]
-        tags = self.tags([str(g["TargetGroupArn"]) for g in found])
-        for group in found:
-            if is_owned(tags.get(str(group["TargetGroupArn"]), {}), self._cluster, service):
-                return group
-        raise NotOwnedError(f"target group {name}")
+        owned = self._owned_groups(found, service)
+        if not owned:
+            raise NotOwnedError(f"target group {name}")
+        return owned[0][0]
 
     def _converge_listener(self, lb_arn: str, listener: ListenerModel, observed: Resource | None,
                            group_arn: str, *, created_group: bool) -> None:
@@ -352,10 +356,8 @@ class NLBDeployer:
     def delete_strays(self, service: ServiceRef) -> None:
         """Every target group of the Service that is left, found by name prefix and proven ours by tags."""
         groups = self.scan_target_groups(target_group_prefix(self._cluster, service))
-        tags = self.tags([str(g["TargetGroupArn"]) for g in groups])
-        for group in groups:
-            if is_owned(tags.get(str(group["TargetGroupArn"]), {}), self._cluster, service):
-                self.delete_target_group(str(group["TargetGroupArn"]))
+        for group, _ in self._owned_groups(groups, service):
+            self.delete_target_group(str(group["TargetGroupArn"]))
 
 
 def addresses(load_balancer: Mapping[str, Any]) -> list[str]:
