@@ -16,6 +16,8 @@ from typing import Any
 from cloudlb.model import ServiceRef
 
 MAX_NAME = 32  # ELB, NLB and target-group names
+# Every load-balancer and target-group name starts with this, so a scan by name skips everything else.
+NAME_PREFIX = "cl-"
 CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
 SERVICE_NAME_TAG = "kubernetes.io/service-name"
 MANAGED_BY_TAG = "cloudlb.io/managed-by"
@@ -50,14 +52,14 @@ def load_balancer_name(cluster: str, service: ServiceRef, kind: str, internal: b
     Service's status points at it.
     """
     suffix = service_hash(cluster, service) + kind[0] + ("i" if internal else "e")
-    name = f"cl-{_readable(service.namespace, 7)}-{_readable(service.name, 7)}-{suffix}"
+    name = f"{NAME_PREFIX}{_readable(service.namespace, 7)}-{_readable(service.name, 7)}-{suffix}"
     assert len(name) <= MAX_NAME
     return name
 
 
 def target_group_prefix(cluster: str, service: ServiceRef) -> str:
     """Every target group of a Service starts with this, so a scan by name finds strays."""
-    return f"cl-{service_hash(cluster, service)}-"
+    return f"{NAME_PREFIX}{service_hash(cluster, service)}-"
 
 
 def target_group_name(cluster: str, service: ServiceRef, *, load_balancer: str, listener_port: int,

@@ -24,6 +24,7 @@ from cloudlb_aws.clb import CLBDeployer, CLBModel, build_clb_model
 from cloudlb_aws.naming import (
     CLUSTER_TAG,
     LOAD_BALANCERS_TAG,
+    NAME_PREFIX,
     from_tag_list,
     load_balancer_name,
     owner_of,
@@ -34,8 +35,6 @@ from cloudlb_aws.nlb_model import NLBModel, build_nlb_model
 from cloudlb_aws.placement import PlacementFinder
 from cloudlb_aws.plugin import DEFAULT_TYPE
 from cloudlb_aws.security import SecurityGroups, ingress_rules
-
-NAME_PREFIX = "cl-"
 
 
 def _known_load_balancers(group: dict[str, Any] | None) -> list[str]:
