@@ -226,8 +226,8 @@ class SecurityGroups:
                     self._ec2.authorize_security_group_ingress(
                         GroupId=group_id, IpPermissions=_node_permission(own_id, description))  # type: ignore[arg-type]
         for group_id, group in sorted(nodes.items()):
-            if group_id not in wanted and _references(group, own_id):
-                self._revoke_node_rule(group_id, _references(group, own_id))
+            if group_id not in wanted and (ours := _references(group, own_id)):
+                self._revoke_node_rule(group_id, ours)
 
     def remove_node_rules(self, own_id: str, vpc_id: str) -> None:
         """Remove the rule naming the load balancer's group from every group of the VPC that has one.
@@ -240,8 +240,8 @@ class SecurityGroups:
             pages = paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
             referencing = [g for page in pages for g in page["SecurityGroups"]]
         for group in referencing:
-            if group["GroupId"] != own_id and _references(group, own_id):
-                self._revoke_node_rule(str(group["GroupId"]), _references(group, own_id))
+            if group["GroupId"] != own_id and (ours := _references(group, own_id)):
+                self._revoke_node_rule(str(group["GroupId"]), ours)
 
     def _revoke_node_rule(self, group_id: str, permissions: list[dict[str, Any]]) -> None:
         with (translated_errors(f"removing the load balancer's rule from node group {group_id}"),
