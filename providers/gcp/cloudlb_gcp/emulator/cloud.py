@@ -107,8 +107,7 @@ class ComputeCloud:
 
     def leftovers(self) -> list[str]:
         with self.lock:
-            return [f"{p.collection}/{p.location + '/' if p.location else ''}{p.name}"
-                    for p in self.store.all_paths() if p.collection in LOAD_BALANCING]
+            return [p.listed for p in self.store.all_paths() if p.collection in LOAD_BALANCING]
 
     # -- request handling ---------------------------------------------------------------------------------
 
@@ -126,10 +125,11 @@ class ComputeCloud:
                 fault.seen += 1
                 if fault.seen >= fault.nth + fault.times - 1:
                     self._faults.remove(fault)
-                if fault.seen >= fault.nth and fault.operation_error:
+                if fault.seen < fault.nth:
+                    continue
+                if fault.operation_error:
                     return fault.operation_error
-                if fault.seen >= fault.nth:
-                    raise ApiError(fault.status, "backendError" if fault.status >= 500 else "injected",
+                raise ApiError(fault.status, "backendError" if fault.status >= 500 else "injected",
                                    f"injected fault in {method}")
         return None
 

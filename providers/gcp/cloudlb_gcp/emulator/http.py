@@ -83,8 +83,7 @@ def dispatch(cloud: ComputeCloud, request: Route, body: bytes, query: dict[str, 
     if request.collection == "operations":
         if request.name is None or request.verb not in (None, "wait"):
             raise not_found(request.path().relative)
-        where = "global" if request.scope == "global" else f"{request.scope}/{request.location}"
-        return cloud.operations.poll(where, request.name)
+        return cloud.operations.poll(request.path().where, request.name)
     if request.scope == "aggregated":
         return _aggregated(cloud, request.collection)
     kind = kind_for(request.scope, request.collection)
@@ -124,7 +123,7 @@ def _aggregated(cloud: ComputeCloud, collection: str) -> dict[str, Any]:
     items: dict[str, dict[str, list[Any]]] = {}
     with cloud.lock:
         for path, resource in cloud.store.items(collection, kind.scope):
-            scoped = items.setdefault(f"{path.scope}/{path.location}", {collection: []})
+            scoped = items.setdefault(path.where, {collection: []})
             scoped[collection].append(json.loads(kind.message.to_json(resource)))
     return {"kind": kind.kind + "AggregatedList", "items": items}
 

@@ -31,7 +31,7 @@ class Operations:
     def start(self, target: ResourcePath, operation_type: str, error: str | None = None) -> compute_v1.Operation:
         number = next(self._ids)
         name = f"operation-{number:08d}"
-        where = "global" if target.scope == "global" else f"{target.scope}/{target.location}"
+        where = target.where
         operation = compute_v1.Operation(
             kind="compute#operation",
             id=number,

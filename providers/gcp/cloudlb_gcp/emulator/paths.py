@@ -28,16 +28,25 @@ class ResourcePath:
     name: str
 
     @property
+    def where(self) -> str:
+        """``global``, ``regions/R`` or ``zones/Z``: the part of a path that names the scope."""
+        return "global" if self.scope == "global" else f"{self.scope}/{self.location}"
+
+    @property
     def relative(self) -> str:
-        where = "global" if self.scope == "global" else f"{self.scope}/{self.location}"
-        return f"projects/{self.project}/{where}/{self.collection}/{self.name}"
+        return f"projects/{self.project}/{self.where}/{self.collection}/{self.name}"
 
     @property
     def link(self) -> str:
         return LINK_BASE + self.relative
 
+    @property
+    def listed(self) -> str:
+        """``collection/[location/]name``, as the emulator lists what it stores."""
+        return f"{self.collection}/{self.location + '/' if self.location else ''}{self.name}"
+
     def scope_link(self) -> str:
-        return f"{LINK_BASE}projects/{self.project}/{self.scope}/{self.location}"
+        return f"{LINK_BASE}projects/{self.project}/{self.where}"
 
     def __str__(self) -> str:
         return self.relative

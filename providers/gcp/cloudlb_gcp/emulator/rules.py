@@ -29,11 +29,15 @@ MAX_LISTED_PORTS = 5
 LABEL_KEY_MAX = 63
 
 
+def _label_text(text: str) -> bool:
+    return len(text) <= LABEL_KEY_MAX and all(c.islower() or c.isdigit() or c in "-_" for c in text)
+
+
 def check_labels(labels: Any) -> None:
     for key, value in dict(labels).items():
-        if not key or len(key) > LABEL_KEY_MAX or not all(c.islower() or c.isdigit() or c in "-_" for c in key):
+        if not key or not _label_text(key):
             raise invalid(f"Invalid value for field 'labels': label key '{key}' is invalid")
-        if len(value) > LABEL_KEY_MAX or not all(c.islower() or c.isdigit() or c in "-_" for c in value):
+        if not _label_text(value):
             raise invalid(f"Invalid value for field 'labels': label value '{value}' is invalid")
 
 

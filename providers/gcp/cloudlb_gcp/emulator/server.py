@@ -122,8 +122,7 @@ class GCEEmulator:
     def resources(self) -> list[str]:
         """Everything stored, seeded or created, as ``collection/[location/]name``."""
         with self.cloud.lock:
-            return [f"{p.collection}/{p.location + '/' if p.location else ''}{p.name}"
-                    for p in self.cloud.store.all_paths()]
+            return [p.listed for p in self.cloud.store.all_paths()]
 
     def members(self, zone: str, group: str) -> list[str]:
         """Instance names in an instance group (empty when the group does not exist)."""
