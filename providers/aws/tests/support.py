@@ -30,6 +30,11 @@ def nlb_name(service: str, internal: bool = False) -> str:
     return load_balancer_name(CLUSTER, ServiceRef("default", service), "nlb", internal)
 
 
+def delete_and_expect_nothing_left(provider: AWSProvider, sandbox: MotoSandbox, service: str) -> None:
+    provider.delete(ServiceRef("default", service))
+    assert sandbox.leftovers() == []
+
+
 def backends_of(sandbox: MotoSandbox, count: int | None = None) -> tuple[Backend, ...]:
     chosen = sandbox.instances if count is None else sandbox.instances[:count]
     return tuple(sorted(Backend(i.name, i.provider_id, i.internal_ip, i.zone) for i in chosen))

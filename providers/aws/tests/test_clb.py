@@ -14,7 +14,7 @@ from cloudlb.model import HealthCheck, ServiceRef
 from cloudlb.provider import NotOwnedError, ProviderSettings
 
 from . import support as state
-from .support import CLUSTER, SpecFactory, backends_of
+from .support import CLUSTER, SpecFactory, backends_of, delete_and_expect_nothing_left
 
 CLB = {a.TYPE: "clb"}
 
@@ -48,8 +48,7 @@ def test_the_type_annotation_gets_a_classic_elb_with_tcp_listeners_instances_and
     assert {t["Key"]: t["Value"] for t in tags["Tags"]}["kubernetes.io/service-name"] == "default/legacy"
     assert state.elbv2_is_empty(sandbox)
 
-    provider.delete(ServiceRef("default", "legacy"))
-    assert sandbox.leftovers() == []
+    delete_and_expect_nothing_left(provider, sandbox, "legacy")
 
 
 def test_the_default_type_option_clb_applies_to_services_without_the_annotation(
@@ -58,8 +57,7 @@ def test_the_default_type_option_clb_applies_to_services_without_the_annotation(
     provider.ensure(make_spec("bydefault"))
 
     assert classic(sandbox, clb_name("bydefault")) is not None
-    provider.delete(ServiceRef("default", "bydefault"))
-    assert sandbox.leftovers() == []
+    delete_and_expect_nothing_left(provider, sandbox, "bydefault")
 
 
 def test_listeners_instances_and_health_check_converge_in_place(
@@ -78,8 +76,7 @@ def test_listeners_instances_and_health_check_converge_in_place(
     assert {i["InstanceId"] for i in lb["Instances"]} == state.instance_ids(sandbox)
     assert lb["HealthCheck"]["Target"] == "HTTP:32000/healthz"
 
-    provider.delete(ServiceRef("default", "evolving"))
-    assert sandbox.leftovers() == []
+    delete_and_expect_nothing_left(provider, sandbox, "evolving")
     sandbox.client("acm").delete_certificate(CertificateArn=certificate)
 
 
@@ -98,8 +95,7 @@ def test_removed_nodes_are_deregistered_and_subnets_and_tags_follow_the_annotati
     assert lb["Subnets"] == [second]
     described = sandbox.client("elb").describe_tags(LoadBalancerNames=[clb_name("shrink")])["TagDescriptions"][0]
     assert {t["Key"]: t["Value"] for t in described["Tags"]}["env"] == "prod"
-    provider.delete(ServiceRef("default", "shrink"))
-    assert sandbox.leftovers() == []
+    delete_and_expect_nothing_left(provider, sandbox, "shrink")
 
 
 def test_switching_from_nlb_to_clb_replaces_the_load_balancer_after_the_status_moved(
@@ -112,8 +108,7 @@ def test_switching_from_nlb_to_clb_replaces_the_load_balancer_after_the_status_m
 
     assert state.elbv2_is_empty(sandbox)
     assert classic(sandbox, clb_name("switch")) is not None
-    provider.delete(ServiceRef("default", "switch"))
-    assert sandbox.leftovers() == []
+    delete_and_expect_nothing_left(provider, sandbox, "switch")
 
 
 def test_a_foreign_classic_elb_with_our_name_is_left_alone(

@@ -13,12 +13,7 @@ from cloudlb.model import HealthCheck, PortKey, Protocol, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
 
 from . import support as state
-from .support import CLUSTER, SpecFactory, backends_of, nlb_name
-
-
-def delete_and_expect_nothing_left(provider: AWSProvider, sandbox: MotoSandbox, service: str) -> None:
-    provider.delete(ServiceRef("default", service))
-    assert sandbox.leftovers() == []
+from .support import CLUSTER, SpecFactory, backends_of, delete_and_expect_nothing_left, nlb_name
 
 
 def test_two_port_tcp_service_gets_listeners_target_groups_targets_tags_and_hostname(
