@@ -46,7 +46,11 @@ class Admission(Protocol):
 
 @dataclass(frozen=True)
 class Change:
-    """One committed change, as watch streams replay and deliver it."""
+    """One committed change, as watch streams replay and deliver it.
+
+    ``obj`` and ``old`` are the store's own snapshots, taken at commit and never
+    mutated afterwards, so every watcher is handed the same ``obj``.
+    """
 
     type: str  # ADDED, MODIFIED, DELETED
     resource: ResourceType
@@ -221,7 +225,7 @@ class ObjectStore:
             for change in self._history:
                 event_type = watch.event_type(change) if change.resource_version > since_version else None
                 if event_type is not None:
-                    watch.queue.put_nowait((event_type, copy.deepcopy(change.obj)))
+                    watch.queue.put_nowait((event_type, change.obj))
         self._watches.add(watch)
         return watch
 
@@ -355,4 +359,4 @@ class ObjectStore:
         for watch in self._watches:
             event_type = watch.event_type(change)
             if event_type is not None:
-                watch.queue.put_nowait((event_type, copy.deepcopy(change.obj)))
+                watch.queue.put_nowait((event_type, change.obj))
