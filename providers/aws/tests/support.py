@@ -5,6 +5,7 @@ Reads go through clients of the test's own, so they are not counted as the provi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,11 @@ def load_balancer(sandbox: MotoSandbox, name: str) -> dict[str, Any] | None:
 def listeners(sandbox: MotoSandbox, lb_arn: str) -> dict[int, dict[str, Any]]:
     return {int(item["Port"]): item
             for item in sandbox.client("elbv2").describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]}
+
+
+def writes(calls: Counter[str]) -> dict[str, int]:
+    """The calls that change something (all but Describe*), by action."""
+    return {action: n for action, n in calls.items() if not action.split(":", 1)[1].startswith("Describe")}
 
 
 def listener_protocols(sandbox: MotoSandbox, lb_arn: str) -> dict[int, str]:
