@@ -171,20 +171,21 @@ class PlacementFinder:
                 missing.append(iid)
             else:
                 result[iid] = cached
-        if missing:
-            with translated_errors("looking up node instances"):
-                paginator = self._ec2.get_paginator("describe_instances")
-                # A filter, not InstanceIds=: one unknown id must not fail the whole lookup.
-                pages = paginator.paginate(Filters=[{"Name": "instance-id", "Values": sorted(missing)}])
-                for page in pages:
-                    for reservation in page["Reservations"]:
-                        for instance in reservation.get("Instances", []):
-                            if (instance.get("State") or {}).get("Name") in GONE_STATES:
-                                continue  # not a target any more; not cached, so a new lookup re-checks
-                            groups = tuple(sorted(str(g["GroupId"]) for g in instance.get("SecurityGroups", [])))
-                            iid = str(instance["InstanceId"])
-                            self._instance_groups.put(iid, groups)
-                            result[iid] = groups
+        if not missing:
+            return result
+        with translated_errors("looking up node instances"):
+            paginator = self._ec2.get_paginator("describe_instances")
+            # A filter, not InstanceIds=: one unknown id must not fail the whole lookup.
+            pages = paginator.paginate(Filters=[{"Name": "instance-id", "Values": sorted(missing)}])
+            found = [instance for page in pages for reservation in page["Reservations"]
+                     for instance in reservation.get("Instances", [])]
+        for instance in found:
+            if (instance.get("State") or {}).get("Name") in GONE_STATES:
+                continue  # not a target any more; not cached, so a new lookup re-checks
+            groups = tuple(sorted(str(g["GroupId"]) for g in instance.get("SecurityGroups", [])))
+            iid = str(instance["InstanceId"])
+            self._instance_groups.put(iid, groups)
+            result[iid] = groups
         return result
 
 
