@@ -20,6 +20,9 @@ REGION = "us-central1"
 CLUSTER = "test-cluster"
 NODES = (("us-central1-a", "node-1", "10.128.0.2"), ("us-central1-b", "node-2", "10.128.0.3"),
          ("us-central1-a", "node-3", "10.128.0.4"))
+# An instance that exists but is not one of NODES: a node that joins later.
+NODE_4 = ("us-central1-b", "node-4", "10.128.0.5")
+WHERE = {"project": PROJECT, "region": REGION}
 
 SpecFactory = Callable[..., LoadBalancerSpec]
 
@@ -34,15 +37,19 @@ def backend(zone: str, name: str, ip: str) -> Backend:
     return Backend(node_name=name, provider_id=f"gce://{PROJECT}/{zone}/{name}", internal_ip=ip, zone=zone)
 
 
+def seeded(emulator: GCEEmulator) -> GCEEmulator:
+    """The network, subnetworks and instances (NODES and NODE_4) of the test cluster."""
+    emulator.add_network("default")
+    emulator.add_subnetwork("default", "default", "10.128.0.0/20")
+    emulator.add_subnetwork("lb-subnet", "default", "10.130.0.0/24")
+    for zone, name, ip in (*NODES, NODE_4):
+        emulator.add_instance(zone, name, ip)
+    return emulator
+
+
 @pytest.fixture
 def emulator() -> Iterator[GCEEmulator]:
-    with GCEEmulator(project=PROJECT, region=REGION) as emu:
-        emu.add_network("default")
-        emu.add_subnetwork("default", "default", "10.128.0.0/20")
-        emu.add_subnetwork("lb-subnet", "default", "10.130.0.0/24")
-        for zone, name, ip in NODES:
-            emu.add_instance(zone, name, ip)
-        emu.add_instance("us-central1-b", "node-4", "10.128.0.5")
+    with seeded(GCEEmulator(project=PROJECT, region=REGION)) as emu:
         yield emu
 
 

@@ -17,10 +17,9 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 
-from .conftest import PROJECT, REGION, compute_client
+from .conftest import PROJECT, REGION, WHERE, compute_client
 
 pytestmark = pytest.mark.timeout(30)
-WHERE = {"project": PROJECT, "region": REGION}
 HC_LINK = f"regions/{REGION}/healthChecks/hc"
 BS_LINK = f"regions/{REGION}/backendServices/bs"
 STATUS = compute_v1.Operation.Status

@@ -15,12 +15,11 @@ from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.model import FINALIZER, ServiceRef
 from cloudlb.testing import node_manifest, run_controller, service_manifest
 
-from .conftest import NODES, PROJECT, REGION, compute_client
+from .conftest import NODE_4, NODES, PROJECT, REGION, WHERE, compute_client
 
 pytestmark = pytest.mark.timeout(90)
 CLUSTER = "operator-test"
 GROUP = instance_group_name(CLUSTER)
-WHERE = {"project": PROJECT, "region": REGION}
 
 
 @pytest.fixture
@@ -87,8 +86,8 @@ def test_node_joining_only_changes_instance_group_membership(kube: EmulatedKuber
         ctl.wait_for_ingress("default", "web")
         ctl.wait_for(ctl.idle, message="an idle queue")
         emulator.clear_requests()
-        kube.create(node_manifest("node-4", provider_id=f"gce://{PROJECT}/us-central1-b/node-4",
-                                  internal_ip="10.128.0.5", zone="us-central1-b"))
+        zone, name, ip = NODE_4
+        kube.create(node_manifest(name, provider_id=f"gce://{PROJECT}/{zone}/{name}", internal_ip=ip, zone=zone))
         ctl.wait_for(lambda: emulator.members("us-central1-b", GROUP) == ["node-2", "node-4"],
                      message="node-4 in the zone b group")
         ctl.wait_for(ctl.idle, message="an idle queue")

@@ -16,10 +16,9 @@ from google.cloud import compute_v1
 from cloudlb.model import HealthCheck, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError, RetryLater
 
-from .conftest import CLUSTER, NODES, PROJECT, REGION, SpecFactory, compute_client
+from .conftest import CLUSTER, NODE_4, NODES, PROJECT, REGION, WHERE, SpecFactory, compute_client, seeded
 
 pytestmark = pytest.mark.timeout(60)
-WHERE = {"project": PROJECT, "region": REGION}
 GROUP = instance_group_name(CLUSTER)
 
 
@@ -170,7 +169,7 @@ def test_node_changes_only_touch_instance_group_membership(emulator: GCEEmulator
                                                            make_spec: SpecFactory) -> None:
     provider.ensure(make_spec())
     emulator.clear_requests()
-    with_node_4 = [*NODES, ("us-central1-b", "node-4", "10.128.0.5")]
+    with_node_4 = [*NODES, NODE_4]
     provider.ensure(make_spec(nodes=with_node_4))
     assert writes(emulator) == ["instanceGroups.addInstances"]
     assert emulator.members("us-central1-b", GROUP) == ["node-2", "node-4"]
@@ -286,7 +285,7 @@ def test_parallel_ensures_and_deletes_share_the_cluster_groups_safely(
     assert len({s.ingress[0].ip for s in statuses}) == 6
     assert emulator.members("us-central1-a", GROUP) == ["node-1", "node-3"]
     # Half go away while the other half resync with one more node.
-    more = [*NODES, ("us-central1-b", "node-4", "10.128.0.5")]
+    more = [*NODES, NODE_4]
     with ThreadPoolExecutor(max_workers=4) as pool:
         work: list[Future[object]] = [pool.submit(provider.delete, s.service) for s in specs[:3]]
         work += [pool.submit(provider.ensure, make_spec(s.service.name, ports=[(s.ports[0].port, "TCP")],
@@ -341,11 +340,7 @@ def test_a_failed_operation_is_typed_by_its_code(emulator: GCEEmulator, provider
 
 
 def test_operations_that_take_several_polls_are_awaited(make_spec: SpecFactory) -> None:
-    with GCEEmulator(project=PROJECT, region=REGION, operation_polls=3) as emulator:
-        emulator.add_network("default")
-        emulator.add_subnetwork("default", "default", "10.128.0.0/20")
-        for zone, name, ip in NODES:
-            emulator.add_instance(zone, name, ip)
+    with seeded(GCEEmulator(project=PROJECT, region=REGION, operation_polls=3)) as emulator:
         provider = GCPProvider(CLUSTER, connect(Location(PROJECT, REGION), emulator.url))
         spec = make_spec()
         assert provider.ensure(spec).ingress[0].ip
@@ -382,11 +377,7 @@ def test_switching_between_external_and_internal_rebuilds_what_must_change(
 
 
 def test_list_owned_follows_every_page(make_spec: SpecFactory) -> None:
-    with GCEEmulator(project=PROJECT, region=REGION, page_size=2) as emulator:
-        emulator.add_network("default")
-        emulator.add_subnetwork("default", "default", "10.128.0.0/20")
-        for zone, name, ip in NODES:
-            emulator.add_instance(zone, name, ip)
+    with seeded(GCEEmulator(project=PROJECT, region=REGION, page_size=2)) as emulator:
         provider = GCPProvider(CLUSTER, connect(Location(PROJECT, REGION), emulator.url))
         for index in range(5):
             provider.ensure(make_spec(f"svc-{index}"))
