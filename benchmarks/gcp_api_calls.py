@@ -19,36 +19,38 @@ from pathlib import Path
 
 from cloudlb_gcp.emulator import GCEEmulator
 from cloudlb_gcp.plugin import plugin
+from cloudlb_gcp.sandbox import seed_cluster
 
 from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, LoadBalancerSpec, Port, Protocol, ServiceRef
 from cloudlb.provider import ProviderSettings
+from cloudlb.sandbox_cloud import SandboxInstance
 
 RESULTS = Path(__file__).parent / "results" / "gcp_api_calls.md"
 PROJECT, REGION = "bench-project", "us-central1"
-NODES = [("us-central1-a", "node-1", "10.128.0.2"), ("us-central1-b", "node-2", "10.128.0.3"),
-         ("us-central1-a", "node-3", "10.128.0.4")]
-NEW_NODE = ("us-central1-b", "node-4", "10.128.0.5")
 
 
 @dataclass(frozen=True)
 class Measured:
     scenario: str
-    reads: int
-    writes: int
+    total: int
     waits: int
     seconds: float
-    methods: Counter[str]
+    written: Counter[str]  # write calls by method
 
     @property
-    def total(self) -> int:
-        return self.reads + self.writes + self.waits
+    def writes(self) -> int:
+        return self.written.total()
+
+    @property
+    def reads(self) -> int:
+        return self.total - self.writes - self.waits
 
 
-def spec_for(nodes: list[tuple[str, str, str]]) -> LoadBalancerSpec:
+def spec_for(instances: list[SandboxInstance]) -> LoadBalancerSpec:
     return LoadBalancerSpec(
         service=ServiceRef("default", "web"), uid="uid-web",
         ports=(Port(80, Protocol.TCP, 30080, "http"), Port(443, Protocol.TCP, 30443, "https")),
-        backends=tuple(Backend(name, f"gce://{PROJECT}/{zone}/{name}", ip, zone) for zone, name, ip in nodes),
+        backends=tuple(Backend(i.name, i.provider_id, i.internal_ip, i.zone) for i in instances),
         health_check=KUBE_PROXY_HEALTH_CHECK,
     )
 
@@ -58,25 +60,22 @@ def measure(emulator: GCEEmulator, scenario: str, action: Callable[[], object]) 
     started = time.perf_counter()
     action()
     seconds = time.perf_counter() - started
-    methods = Counter(call.method for call in emulator.requests)
-    waits = sum(n for m, n in methods.items() if m.endswith("Operations.wait"))
-    writes = sum(1 for call in emulator.requests if call.is_write)
-    return Measured(scenario, sum(methods.values()) - writes - waits, writes, waits, seconds, methods)
+    calls = emulator.requests
+    waits = sum(1 for call in calls if call.method.endswith("Operations.wait"))
+    written = Counter(call.method for call in calls if call.is_write)
+    return Measured(scenario, len(calls), waits, seconds, written)
 
 
 def run() -> list[Measured]:
     with GCEEmulator(project=PROJECT, region=REGION) as emulator:
-        emulator.add_network("default")
-        emulator.add_subnetwork("default", "default", "10.128.0.0/20")
-        for zone, name, ip in [*NODES, NEW_NODE]:
-            emulator.add_instance(zone, name, ip)
+        instances = seed_cluster(emulator, nodes=4)
         provider = plugin.create(ProviderSettings(cluster_name="bench", options={
             "gcp_project": PROJECT, "gcp_region": REGION, "gcp_endpoint": emulator.url}))
-        spec = spec_for(NODES)
+        spec = spec_for(instances[:3])
         results = [
             measure(emulator, "create (TCP, 2 ports, 3 nodes in 2 zones)", lambda: provider.ensure(spec)),
             measure(emulator, "no-change resync", lambda: provider.ensure(spec)),
-            measure(emulator, "node added", lambda: provider.ensure(spec_for([*NODES, NEW_NODE]))),
+            measure(emulator, "node added", lambda: provider.ensure(spec_for(instances))),
             measure(emulator, "delete", lambda: provider.delete(spec.service)),
         ]
         if emulator.leftovers():
@@ -90,8 +89,7 @@ def table(results: list[Measured]) -> str:
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        written = ", ".join(f"{m} x{n}" for m, n in sorted(r.methods.items())
-                            if not m.endswith((".get", ".list", ".listInstances", ".aggregatedList", ".wait")))
+        written = ", ".join(f"{m} x{n}" for m, n in sorted(r.written.items()))
         lines.append(f"| {r.scenario} | {r.total} | {r.reads} | {r.writes} | {r.waits} | "
                      f"{r.seconds * 1000:.0f} | {written or '—'} |")
     return "\n".join(lines) + "\n"
