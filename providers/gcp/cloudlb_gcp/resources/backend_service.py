@@ -41,7 +41,7 @@ def get(compute: Compute, name: str) -> compute_v1.BackendService | None:
 
 
 def ensure(compute: Compute, want: compute_v1.BackendService, mark: OwnerMark,
-           have: compute_v1.BackendService | None) -> str:
+           have: compute_v1.BackendService | None) -> None:
     """Converge to ``want``; a scheme change needs a new service (callers remove its rules first)."""
     name = want.name
     where = compute.in_region
@@ -56,7 +56,6 @@ def ensure(compute: Compute, want: compute_v1.BackendService, mark: OwnerMark,
     elif _differs(want, have):
         write(compute, f"updating backend service {name}", lambda: compute.backend_services.patch_unary(
             backend_service=name, backend_service_resource=want, timeout=REQUEST_TIMEOUT, **where))
-    return compute.regional("backendServices", name)
 
 
 def remove(compute: Compute, name: str, mark: OwnerMark) -> list[str]:
