@@ -59,8 +59,10 @@ PERMANENT = frozenset({
     "InvalidSubnetID.NotFound", "InvalidAllocationID.NotFound", "AllocationIdNotFound", "InvalidSecurityGroup",
     "UnsupportedProtocol", "UnsupportedCertificate", "SSLPolicyNotFound", "InvalidScheme", "TooManyListeners",
     "TooManyLoadBalancers", "TooManyTargetGroups", "TooManyTags", "RulesPerSecurityGroupLimitExceeded",
-    "InvalidParameterValue", "InvalidParameterCombination", "AddressLimitExceeded", "InvalidTarget",
+    "InvalidParameterValue", "InvalidParameterCombination", "AddressLimitExceeded",
 })
+# Not here: InvalidTarget/InvalidInstance (an instance stopped or went away since it was looked up) are
+# retried, with the instance states read again.
 
 
 def add_call_observer(observer: CallObserver) -> None:

@@ -21,7 +21,9 @@ from cloudlb_aws.naming import CLUSTER_TAG_PREFIX, from_tag_list
 PUBLIC_ROLE_TAG = "kubernetes.io/role/elb"
 INTERNAL_ROLE_TAG = "kubernetes.io/role/internal-elb"
 CACHE_SECONDS = 300.0
-GONE_STATES = ("shutting-down", "terminated")
+# Only these can be registered as targets (RegisterTargets refuses stopped and terminated instances),
+# as upstream registers only running instances.
+TARGET_STATES = ("pending", "running")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -149,6 +151,11 @@ class PlacementFinder:
                 "service.beta.kubernetes.io/aws-load-balancer-subnets")
         return [by_zone[zone][1] for zone in sorted(by_zone)]
 
+    def forget_instances(self, instance_ids: Sequence[str]) -> None:
+        """Drop cached instances, e.g. after AWS refused one as a target: the next lookup sees its state."""
+        for iid in instance_ids:
+            self._instance_groups.forget(iid)
+
     def public_ips(self, allocation_ids: Sequence[str]) -> dict[str, str]:
         """Elastic IP allocation id to public address; an allocation's address never changes."""
         result = {a: ip for a in allocation_ids if (ip := self._addresses.get(a)) is not None}
@@ -162,7 +169,7 @@ class PlacementFinder:
         return result
 
     def instance_groups(self, instance_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        """The security groups of each running instance (unknown or terminated ones are left out)."""
+        """The security groups of each instance that can be a target (unknown, stopped, terminated: left out)."""
         result: dict[str, tuple[str, ...]] = {}
         missing: list[str] = []
         for iid in instance_ids:
@@ -180,8 +187,8 @@ class PlacementFinder:
             found = [instance for page in pages for reservation in page["Reservations"]
                      for instance in reservation.get("Instances", [])]
         for instance in found:
-            if (instance.get("State") or {}).get("Name") in GONE_STATES:
-                continue  # not a target any more; not cached, so a new lookup re-checks
+            if (instance.get("State") or {}).get("Name") not in TARGET_STATES:
+                continue  # not a target (now); not cached, so a new lookup re-checks
             groups = tuple(sorted(str(g["GroupId"]) for g in instance.get("SecurityGroups", [])))
             iid = str(instance["InstanceId"])
             self._instance_groups.put(iid, groups)

@@ -8,6 +8,7 @@ serves; load balancers and target groups have deterministic names and our tags.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from cloudlb_aws.naming import (
 )
 from cloudlb_aws.nlb import NLBDeployer, ObservedNLB, addresses
 from cloudlb_aws.nlb_model import NLBModel, build_nlb_model
-from cloudlb_aws.placement import PlacementFinder
+from cloudlb_aws.placement import PlacementFinder, instance_id
 from cloudlb_aws.plugin import DEFAULT_TYPE
 from cloudlb_aws.security import SecurityGroups, ingress_rules
 
@@ -114,6 +115,10 @@ class AWSProvider(Provider):
         except BaseException:
             with self._lock:
                 self._clean.discard(spec.service)
+                built = self._built
+            if built is not None:
+                # A node may have stopped since it was cached: re-read instance states on the retry.
+                built.placement.forget_instances([iid for b in spec.backends if (iid := instance_id(b.provider_id))])
             raise
         with self._lock:
             self._clean.add(spec.service)
@@ -144,6 +149,10 @@ class AWSProvider(Provider):
             found = observed_clb = clb.describe(model.name, service)
         own_id = next(iter((found or {}).get("SecurityGroups") or []), None)
         by_instance = finder.instance_groups(sorted(model.instance_ids))
+        # Nodes whose instance is stopped, terminated or unknown are not registered: AWS would refuse
+        # them and, with them, every other target of this Service.
+        not_targets = sorted(model.instance_ids - set(by_instance))
+        model = dataclasses.replace(model, instance_ids=frozenset(by_instance))
         node_group_ids = sorted({g for ids in by_instance.values() for g in ids})
         observed_groups = groups.observe(service, vpc_id=placement.vpc_id, own_id=own_id,
                                          node_group_ids=node_group_ids)
@@ -172,6 +181,9 @@ class AWSProvider(Provider):
             warnings.append(f"instances {', '.join(undecided)} have several security groups and none tagged "
                             f"kubernetes.io/cluster/{self.cluster}; allow the load balancer's group "
                             f"{own['GroupId']} on them yourself")
+        if not_targets:
+            warnings.append(f"instances {', '.join(not_targets)} are not running (or unknown to EC2); "
+                            "they are not registered as targets")
         warnings += self._retire_replaced(service, own, known, model.name, reported)
         ingress = (Ingress(hostname=str(load_balancer["DNSName"])),
                    *(Ingress(ip=ip, ip_mode="VIP") for ip in self._addresses(load_balancer, parsed, finder, kind)))

@@ -9,7 +9,7 @@ from cloudlb_aws import annotations as a
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
-from cloudlb.model import HealthCheck, PortKey, Protocol, ServiceRef
+from cloudlb.model import Backend, HealthCheck, PortKey, Protocol, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
 
 from . import support as state
@@ -390,3 +390,26 @@ def test_changed_additional_tags_reach_every_existing_resource(
     assert (group_tags["team"], group_tags["env"]) == ("checkout", "prod")
 
     delete_and_expect_nothing_left(provider, sandbox, "tagged")
+
+
+def test_stopped_and_unknown_instances_are_not_registered_and_come_back_when_running(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    ec2 = sandbox.client("ec2")
+    stopped = sandbox.instances[0].provider_id.rsplit("/", 1)[-1]
+    ghost = Backend("ghost", "aws:///us-east-1a/i-0123456789abcdef0", "10.0.9.9", "us-east-1a")
+    ports = [(80, "TCP", 30080)]
+    ec2.stop_instances(InstanceIds=[stopped])
+    try:
+        status = provider.ensure(make_spec("stopped", ports, backends=(*backends_of(sandbox), ghost)))
+        lb = state.load_balancer(sandbox, nlb_name("stopped"))
+        assert lb is not None
+        (group,) = state.target_groups(sandbox, lb["LoadBalancerArn"])
+        assert state.targets(sandbox, group) == state.instance_ids(sandbox) - {stopped}
+        assert any(stopped in w and "i-0123456789abcdef0" in w and "not registered" in w for w in status.warnings)
+    finally:
+        ec2.start_instances(InstanceIds=[stopped])
+    # A stopped instance was never cached, so the next ensure reads its state again and registers it.
+    status = provider.ensure(make_spec("stopped", ports, backends=backends_of(sandbox)))
+    assert state.targets(sandbox, group) == state.instance_ids(sandbox)
+    assert not any("not registered" in w for w in status.warnings)
+    delete_and_expect_nothing_left(provider, sandbox, "stopped")
