@@ -152,7 +152,10 @@ class SecurityGroups:
             found = self._ec2.describe_security_groups(Filters=filters)["SecurityGroups"]  # type: ignore[arg-type]
         if not found:
             return None
-        group: dict[str, Any] = dict(found[0])
+        # Without a VPC (on delete) the name may match groups in several VPCs: ours wins over a
+        # foreign one, which would otherwise hide ours and leak it.
+        ours = [g for g in found if is_owned(from_tag_list(g.get("Tags")), self._cluster, service)]
+        group: dict[str, Any] = dict(ours[0] if ours else found[0])
         self._check_owned(group, service)
         return group
 

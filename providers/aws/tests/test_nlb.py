@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 from cloudlb_aws import annotations as a
+from cloudlb_aws.naming import security_group_name
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
@@ -413,3 +414,20 @@ def test_stopped_and_unknown_instances_are_not_registered_and_come_back_when_run
     assert state.targets(sandbox, group) == state.instance_ids(sandbox)
     assert not any("not registered" in w for w in status.warnings)
     delete_and_expect_nothing_left(provider, sandbox, "stopped")
+
+
+def test_delete_finds_our_group_even_when_a_foreign_group_with_its_name_lives_in_another_vpc(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    ec2 = sandbox.client("ec2")
+    provider.ensure(make_spec("twin", [(80, "TCP", 30080)]))
+    name = security_group_name(CLUSTER, ServiceRef("default", "twin"))
+    other_vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    foreign = ec2.create_security_group(GroupName=name, Description="someone else's", VpcId=other_vpc)["GroupId"]
+    try:
+        provider.delete(ServiceRef("default", "twin"))
+        remaining = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])
+        assert [g["GroupId"] for g in remaining["SecurityGroups"]] == [foreign], "ours deleted, the foreign kept"
+    finally:
+        ec2.delete_security_group(GroupId=foreign)
+        ec2.delete_vpc(VpcId=other_vpc)
+    assert sandbox.leftovers() == []
