@@ -149,13 +149,13 @@ class GCPProvider(Provider):
         compute = self.compute
         if options.address_names:
             # GKE takes one IPv4 and one IPv6 name; the IPv4 one is served here.
-            chosen = [address.users_address(compute, name, spec.internal) for name in options.address_names]
+            chosen = [address.users_address(compute, name, spec.internal, mark) for name in options.address_names]
             return next((c for c in chosen if ":" not in c.ip), chosen[0])
         requested = spec.requested_ips[0] if spec.requested_ips else None
         if requested:
             existing = address.reserved_with_ip(compute, requested)
             if existing is not None and existing.name != names.address:
-                return address.use_reserved(existing, spec.internal)
+                return address.use_reserved(existing, spec.internal, mark)
         own = address.own_address(compute, names.address)
         if own is not None and read_mark(own.description) == mark and not address.fits(
                 own, spec.internal, subnetwork, requested):

@@ -165,6 +165,48 @@ def test_address_named_by_annotation_is_used_and_switching_away_releases_ours(
     assert addresses == ["static-web"]
 
 
+def test_load_balancer_ip_of_another_services_address_is_refused_and_its_owner_still_deletes(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    web = make_spec("web")
+    taken = provider.ensure(web).ingress[0].ip
+    assert taken is not None
+    emulator.clear_requests()
+    with pytest.raises(PermanentError, match="Service default/web of cluster test-cluster"):
+        provider.ensure(make_spec("api", ports=[(8080, "TCP")], requested_ips=[taken]))
+    assert writes(emulator) == []
+    assert [r.name for r in rules_of(emulator)] == [names_for(CLUSTER, web.service).forwarding_rule("TCP")]
+    provider.delete(web.service)
+    assert emulator.leftovers() == []
+
+
+def test_address_annotation_naming_another_services_address_is_refused(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    web = make_spec("web")
+    provider.ensure(web)
+    theirs = names_for(CLUSTER, web.service).address
+    emulator.clear_requests()
+    with pytest.raises(PermanentError, match=f"{theirs} .*Service default/web of cluster test-cluster"):
+        provider.ensure(make_spec("api", ports=[(8080, "TCP")],
+                                 annotations={"networking.gke.io/load-balancer-ip-addresses": theirs}))
+    assert writes(emulator) == []
+    provider.delete(web.service)
+    assert emulator.leftovers() == []
+
+
+def test_load_balancer_ip_of_another_clusters_address_is_refused(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    other = GCPProvider("other-cluster", provider.compute)
+    spec = make_spec("web")
+    taken = other.ensure(make_spec("web", nodes=[])).ingress[0].ip
+    assert taken is not None
+    emulator.clear_requests()
+    with pytest.raises(PermanentError, match="Service default/web of cluster other-cluster"):
+        provider.ensure(make_spec("web", ports=[(8080, "TCP")], requested_ips=[taken]))
+    assert writes(emulator) == []
+    other.delete(spec.service)
+    assert emulator.leftovers() == []
+
+
 def test_node_changes_only_touch_instance_group_membership(emulator: GCEEmulator, provider: GCPProvider,
                                                            make_spec: SpecFactory) -> None:
     provider.ensure(make_spec())

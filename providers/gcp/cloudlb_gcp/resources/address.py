@@ -13,7 +13,7 @@ from google.cloud import compute_v1
 from cloudlb.provider import PermanentError, RetryLater
 from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
 from cloudlb_gcp.instances import relative_link
-from cloudlb_gcp.ownership import OwnerMark, is_owned, require_owned
+from cloudlb_gcp.ownership import OwnerMark, is_owned, read_mark, require_owned
 from cloudlb_gcp.resources.calls import delete, read, write
 
 
@@ -32,20 +32,35 @@ def _fits(address: compute_v1.Address, internal: bool) -> bool:
     return (address.address_type or "EXTERNAL") == ("INTERNAL" if internal else "EXTERNAL")
 
 
-def users_address(compute: Compute, name: str, internal: bool) -> ChosenAddress:
+def users_address(compute: Compute, name: str, internal: bool, mark: OwnerMark) -> ChosenAddress:
     """A reserved address the Service names in ``networking.gke.io/load-balancer-ip-addresses``."""
     address = _get(compute, name)
     if address is None:
         raise RetryLater(f"reserved address {name} does not exist in {compute.region} (yet)", delay=60)
-    return use_reserved(address, internal)
+    return use_reserved(address, internal, mark)
 
 
-def use_reserved(address: compute_v1.Address, internal: bool) -> ChosenAddress:
-    """A user's reserved address, which must be of the load balancer's type."""
+def use_reserved(address: compute_v1.Address, internal: bool, mark: OwnerMark) -> ChosenAddress:
+    """A user's reserved address, which must be of the load balancer's type and not cloudlb's for another owner.
+
+    cloudlb releases its own address when its Service goes; rules built on it by another Service would
+    make that release fail for ever (resourceInUseByAnotherResource) and keep the owner's finalizer.
+    """
+    refuse_anothers(address, mark)
     if not _fits(address, internal):
         raise PermanentError(f"reserved address {address.name} is {address.address_type}; this load balancer "
                              f"needs {'INTERNAL' if internal else 'EXTERNAL'}")
     return ChosenAddress(address.address, ours=False)
+
+
+def refuse_anothers(address: compute_v1.Address, mark: OwnerMark) -> None:
+    """Raise PermanentError when the address carries cloudlb's mark for another Service or cluster."""
+    owner = read_mark(address.description)
+    if owner is None or owner == mark:
+        return
+    whose = f"Service {owner.service} of cluster {owner.cluster}" if owner.service else f"cluster {owner.cluster}"
+    raise PermanentError(f"reserved address {address.name} ({address.address}) is cloudlb's address for {whose}; "
+                         f"Service {mark.service} cannot use it")
 
 
 def reserved_with_ip(compute: Compute, ip: str) -> compute_v1.Address | None:
