@@ -28,10 +28,15 @@ class InstanceRef:
         return f"projects/{self.project}/zones/{self.zone}/instances/{self.name}"
 
 
-def parse_provider_id(provider_id: str) -> InstanceRef:
+def parse_provider_id(provider_id: str) -> InstanceRef | None:
+    """The instance of ``gce://PROJECT/ZONE/INSTANCE``, or None for any other provider id.
+
+    Nodes are shared by every load balancer, so one node of another kind (``kind://``, ``aws://``) in a
+    mixed cluster is left out, as an instance that does not exist is, rather than failing them all.
+    """
     parts = provider_id.removeprefix(PROVIDER_ID_PREFIX).split("/")
     if not provider_id.startswith(PROVIDER_ID_PREFIX) or len(parts) != 3 or not all(parts):
-        raise PermanentError(f"node provider id {provider_id!r} is not gce://PROJECT/ZONE/INSTANCE")
+        return None
     return InstanceRef(*parts)
 
 

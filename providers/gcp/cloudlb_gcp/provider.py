@@ -65,7 +65,7 @@ class GCPProvider(Provider):
         names = names_for(self.cluster_name, spec.service)
         mark = OwnerMark(self.cluster_name, spec.service)
         options = gke_annotations.read_options(spec.annotations)
-        found, missing = self._existing_instances(spec)
+        found, left_out = self._existing_instances(spec)
         networks = list(found.values())
         network = networks[0].network if networks else None
         subnetwork = self._subnetwork(options, networks) if spec.internal else None
@@ -101,23 +101,26 @@ class GCPProvider(Provider):
         if service_now is not None:
             used_before = instance_groups.zones_of(b.group for b in service_now.backends)
             self._remove_unused_groups(used_before - instance_groups.zones_of(groups))
-        warnings = tuple(f"node {name}: its instance {link} does not exist; left out of the load balancer"
-                         for name, link in missing)
-        return LoadBalancerStatus(ingress=(Ingress(ip=chosen.ip, ip_mode="VIP"),), warnings=warnings)
+        return LoadBalancerStatus(ingress=(Ingress(ip=chosen.ip, ip_mode="VIP"),), warnings=tuple(left_out))
 
     def _existing_instances(self, spec: LoadBalancerSpec,
-                            ) -> tuple[dict[InstanceRef, InstanceNetwork], list[tuple[str, str]]]:
-        """The backends' instances that exist with their networks, and (node, instance) of those that do not."""
+                            ) -> tuple[dict[InstanceRef, InstanceNetwork], list[str]]:
+        """The backends' instances that exist with their networks, and a warning for each node left out."""
         found: dict[InstanceRef, InstanceNetwork] = {}
-        missing = []
+        left_out = []
         for backend in sorted(spec.backends):
             ref = parse_provider_id(backend.provider_id)
+            if ref is None:
+                left_out.append(f"node {backend.node_name}: its provider id {backend.provider_id!r} is not "
+                                "gce://PROJECT/ZONE/INSTANCE; left out of the load balancer")
+                continue
             network = self.instances.network_of(ref)
             if network is None:
-                missing.append((backend.node_name, ref.link))
+                left_out.append(f"node {backend.node_name}: its instance {ref.link} does not exist; "
+                                "left out of the load balancer")
             else:
                 found.setdefault(ref, network)
-        return found, missing
+        return found, left_out
 
     def _ensure_firewalls(self, spec: LoadBalancerSpec, names: LoadBalancerNames, mark: OwnerMark, network: str,
                           networks: list[InstanceNetwork], ip: str) -> None:

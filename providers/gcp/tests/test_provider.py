@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from cloudlb_gcp.compute import Location, connect
@@ -13,7 +14,7 @@ from cloudlb_gcp.names import instance_group_name, names_for
 from cloudlb_gcp.provider import GCPProvider
 from google.cloud import compute_v1
 
-from cloudlb.model import HealthCheck, ServiceRef
+from cloudlb.model import Backend, HealthCheck, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError, RetryLater
 
 from .conftest import CLUSTER, NODE_4, NODES, PROJECT, REGION, WHERE, SpecFactory, compute_client, seeded
@@ -399,6 +400,27 @@ def test_a_node_without_an_instance_is_left_out_with_a_warning(emulator: GCEEmul
         f"node ghost: its instance projects/{PROJECT}/zones/us-central1-b/instances/ghost does not exist; "
         "left out of the load balancer",)
     assert emulator.members("us-central1-b", GROUP) == ["node-2"]
+
+
+def test_a_node_whose_provider_id_is_not_gce_is_left_out_with_a_warning(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    spec = make_spec()
+    foreign = (Backend("kind-node", "kind://docker/kind/kind-node", "10.128.0.20", "us-central1-a"),
+               Backend("aws-node", "aws:///us-east-1a/i-0123456789abcdef0", "10.128.0.21", "us-central1-a"),
+               Backend("short-node", f"gce://{PROJECT}/us-central1-b", "10.128.0.22", "us-central1-b"))
+    status = provider.ensure(replace(spec, backends=tuple(sorted((*spec.backends, *foreign)))))
+    assert status.ingress[0].ip
+    assert sorted(status.warnings) == [
+        "node aws-node: its provider id 'aws:///us-east-1a/i-0123456789abcdef0' is not "
+        "gce://PROJECT/ZONE/INSTANCE; left out of the load balancer",
+        "node kind-node: its provider id 'kind://docker/kind/kind-node' is not "
+        "gce://PROJECT/ZONE/INSTANCE; left out of the load balancer",
+        f"node short-node: its provider id 'gce://{PROJECT}/us-central1-b' is not "
+        "gce://PROJECT/ZONE/INSTANCE; left out of the load balancer",
+    ]
+    assert emulator.members("us-central1-a", GROUP) == ["node-1", "node-3"]
+    assert emulator.members("us-central1-b", GROUP) == ["node-2"]
+    assert [r.I_p_address for r in rules_of(emulator)] == [status.ingress[0].ip]
 
 
 def test_switching_between_external_and_internal_rebuilds_what_must_change(
