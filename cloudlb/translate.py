@@ -33,6 +33,14 @@ AWS_INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal
 AWS_SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
 GKE_TYPE_ANNOTATION = "networking.gke.io/load-balancer-type"
 LEGACY_GKE_TYPE_ANNOTATION = "cloud.google.com/load-balancer-type"
+_GKE_TYPES = ({"internal": True, "external": False}, '"Internal", "External"')
+# Each annotation's accepted values (lower-cased) and whether they mean internal, plus how to name them.
+INTERNAL_ANNOTATIONS: dict[str, tuple[dict[str, bool], str]] = {
+    AWS_INTERNAL_ANNOTATION: ({"true": True, "0.0.0.0/0": True, "false": False}, '"true", "false"'),
+    AWS_SCHEME_ANNOTATION: ({"internal": True, "internet-facing": False}, '"internal", "internet-facing"'),
+    GKE_TYPE_ANNOTATION: _GKE_TYPES,
+    LEGACY_GKE_TYPE_ANNOTATION: _GKE_TYPES,
+}
 
 
 @dataclass(frozen=True)
@@ -163,33 +171,16 @@ def _source_ranges(spec: Mapping[str, Any], annotations: Mapping[str, str],
 def _internal(annotations: Mapping[str, str], found: list[Problem]) -> bool:
     """Whether any upstream annotation asks for an internal load balancer; conflicting asks are fatal."""
     wishes: dict[str, bool] = {}
-
-    def bad(name: str, allowed: str) -> None:
-        # Fatal: guessing wrong here would expose an internal service to the internet.
-        found.append(Problem(f"metadata.annotations[{name}]", p.INVALID_ANNOTATION,
-                             f"{annotations[name]!r} is not one of {allowed}", fatal=True))
-
-    if AWS_INTERNAL_ANNOTATION in annotations:
-        value = annotations[AWS_INTERNAL_ANNOTATION].strip().lower()
-        if value in ("true", "0.0.0.0/0"):
-            wishes[AWS_INTERNAL_ANNOTATION] = True
-        elif value == "false":
-            wishes[AWS_INTERNAL_ANNOTATION] = False
+    for name, (meanings, allowed) in INTERNAL_ANNOTATIONS.items():
+        if name not in annotations:
+            continue
+        value = annotations[name].strip().lower()
+        if value in meanings:
+            wishes[name] = meanings[value]
         else:
-            bad(AWS_INTERNAL_ANNOTATION, '"true", "false"')
-    if AWS_SCHEME_ANNOTATION in annotations:
-        value = annotations[AWS_SCHEME_ANNOTATION].strip().lower()
-        if value in ("internal", "internet-facing"):
-            wishes[AWS_SCHEME_ANNOTATION] = value == "internal"
-        else:
-            bad(AWS_SCHEME_ANNOTATION, '"internal", "internet-facing"')
-    for name in (GKE_TYPE_ANNOTATION, LEGACY_GKE_TYPE_ANNOTATION):
-        if name in annotations:
-            value = annotations[name].strip().lower()
-            if value in ("internal", "external"):
-                wishes[name] = value == "internal"
-            else:
-                bad(name, '"Internal", "External"')
+            # Fatal: guessing wrong here would expose an internal service to the internet.
+            found.append(Problem(f"metadata.annotations[{name}]", p.INVALID_ANNOTATION,
+                                 f"{annotations[name]!r} is not one of {allowed}", fatal=True))
     if len(set(wishes.values())) > 1:
         found.append(Problem("metadata.annotations", p.INVALID_ANNOTATION,
                              "annotations disagree on internal vs external: "
