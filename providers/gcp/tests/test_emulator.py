@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -244,3 +245,120 @@ def test_slow_operations_and_failures_reported_through_the_operation() -> None:
         assert finished.status == STATUS.DONE
         assert [e.code for e in finished.error.errors] == ["QUOTA_EXCEEDED"]
         assert emulator.leftovers() == ["firewalls/slow"]
+
+
+def add_labelled_addresses(emulator: GCEEmulator) -> None:
+    addresses = client(emulator, compute_v1.AddressesClient)
+    for name, cluster in (("a-one", "blue"), ("a-two", "green"), ("b-three", "blue")):
+        addresses.insert_unary(address_resource=compute_v1.Address(name=name, labels={"cloudlb-cluster": cluster}),
+                               **WHERE)
+
+
+def names_listed(emulator: GCEEmulator, path: str, **query: str) -> tuple[int, Any]:
+    """A raw list call with ``query`` (urlencoded), as the wire carries it."""
+    status, body = raw(emulator, "GET", f"{path}?{urllib.parse.urlencode(query)}")
+    return status, [item["name"] for item in body.get("items", [])] if status == 200 else body
+
+
+def test_lists_are_paged_by_max_results_and_page_token(emulator: GCEEmulator) -> None:
+    add_labelled_addresses(emulator)
+    path = f"regions/{REGION}/addresses"
+    status, first = raw(emulator, "GET", f"{path}?maxResults=2")
+    assert status == 200 and [i["name"] for i in first["items"]] == ["a-one", "a-two"]
+    assert names_listed(emulator, path, maxResults="2", pageToken=first["nextPageToken"]) == (200, ["b-three"])
+    assert "nextPageToken" not in raw(emulator, "GET", f"{path}?maxResults=2&pageToken={first['nextPageToken']}")[1]
+    status, refused = names_listed(emulator, path, maxResults="501")
+    assert status == 400 and "maxResults" in refused["error"]["message"]
+    assert names_listed(emulator, path, pageToken="not-a-token")[0] == 400
+    # The SDK follows the pages itself.
+    request = compute_v1.ListAddressesRequest(max_results=1, **WHERE)
+    assert len(list(client(emulator, compute_v1.AddressesClient).list(request=request))) == 3
+
+
+@pytest.mark.parametrize("expression,names", [
+    ('labels.cloudlb-cluster = "blue"', ["a-one", "b-three"]),
+    ("labels.cloudlb-cluster != blue", ["a-two"]),
+    ('name eq "a-.*"', ["a-one", "a-two"]),
+    ("name eq a-.*", ["a-one", "a-two"]),
+    ("name ne 'a-.*'", ["b-three"]),
+    ('name eq "a-"', []),  # a regular expression matches the whole field
+])
+def test_list_filters_select_by_label_and_by_name(emulator: GCEEmulator, expression: str, names: list[str]) -> None:
+    add_labelled_addresses(emulator)
+    assert names_listed(emulator, f"regions/{REGION}/addresses", filter=expression) == (200, names)
+
+
+def test_a_filter_on_the_address_finds_who_holds_an_ip(emulator: GCEEmulator) -> None:
+    emulator.add_address("users-ip", ip="203.0.113.200")
+    request = compute_v1.ListAddressesRequest(filter='address = "203.0.113.200"', **WHERE)
+    found = client(emulator, compute_v1.AddressesClient).list(request=request)
+    assert [a.name for a in found] == ["users-ip"]
+
+
+@pytest.mark.parametrize("expression", [
+    'colour = "blue"',  # no such field
+    'labels = "blue"',  # a map is compared by key
+    'name = "a" OR name = "b"',
+    "name < a",
+    'name eq "a-(["',  # not a regular expression
+])
+def test_filters_the_api_refuses_are_refused(emulator: GCEEmulator, expression: str) -> None:
+    status, body = names_listed(emulator, f"regions/{REGION}/addresses", filter=expression)
+    assert status == 400
+    expected = f"Invalid value for field 'filter': '{expression}'. Invalid list filter expression."
+    assert body["error"]["message"] == expected
+
+
+def test_several_expressions_are_not_served_and_say_so(emulator: GCEEmulator) -> None:
+    status, body = names_listed(emulator, f"regions/{REGION}/addresses", filter='(name = "a") (name = "b")')
+    assert status == 400 and "single comparison" in body["error"]["message"]
+
+
+def test_aggregated_list_groups_by_zone_with_filter_and_pages(emulator: GCEEmulator) -> None:
+    groups = client(emulator, compute_v1.InstanceGroupsClient)
+    for zone, name in (("us-central1-a", "ours"), ("us-central1-b", "ours"), ("us-central1-b", "other")):
+        groups.insert_unary(instance_group_resource=compute_v1.InstanceGroup(name=name), project=PROJECT, zone=zone)
+    status, first = raw(emulator, "GET", "aggregated/instanceGroups?maxResults=1&filter=name%20%3D%20%22ours%22")
+    assert status == 200
+    assert {zone: [g["name"] for g in scoped["instanceGroups"]] for zone, scoped in first["items"].items()} == {
+        "zones/us-central1-a": ["ours"]}
+    status, second = raw(emulator, "GET", "aggregated/instanceGroups?maxResults=1&filter=name%20%3D%20%22ours%22"
+                                          f"&pageToken={first['nextPageToken']}")
+    assert list(second["items"]) == ["zones/us-central1-b"] and "nextPageToken" not in second
+
+
+def test_labels_change_only_with_the_current_fingerprint(emulator: GCEEmulator) -> None:
+    add_labelled_addresses(emulator)
+    addresses = client(emulator, compute_v1.AddressesClient)
+    before = addresses.get(address="a-one", **WHERE)
+
+    def set_labels(fingerprint: str) -> None:
+        request = compute_v1.RegionSetLabelsRequest(labels={"x": "y"}, label_fingerprint=fingerprint)
+        addresses.set_labels_unary(resource="a-one", region_set_labels_request_resource=request, **WHERE)
+    with pytest.raises(api.PreconditionFailed):
+        set_labels("stale")
+    set_labels(before.label_fingerprint)
+    after = addresses.get(address="a-one", **WHERE)
+    assert dict(after.labels) == {"x": "y"} and after.label_fingerprint != before.label_fingerprint
+
+
+def test_a_lost_response_hides_a_write_that_happened(emulator: GCEEmulator) -> None:
+    emulator.fail("addresses.insert", status=503, lose_response=True)
+    addresses = client(emulator, compute_v1.AddressesClient)
+    with pytest.raises(api.ServiceUnavailable):
+        addresses.insert_unary(address_resource=compute_v1.Address(name="kept"), retry=None, **WHERE)
+    assert emulator.leftovers() == [f"addresses/{REGION}/kept"]
+    with pytest.raises(api.Conflict):
+        addresses.insert_unary(address_resource=compute_v1.Address(name="kept"), **WHERE)
+
+
+def test_a_refusal_carries_the_reason_asked_for(emulator: GCEEmulator) -> None:
+    emulator.fail("addresses.insert", status=403, reason="quotaExceeded")
+    status, body = raw(emulator, "POST", f"regions/{REGION}/addresses", {"name": "refused"})
+    assert (status, body["error"]["errors"][0]["reason"]) == (403, "quotaExceeded")
+    assert emulator.leftovers() == []
+
+
+def test_operations_name_their_status_as_the_api_does(emulator: GCEEmulator) -> None:
+    status, operation = raw(emulator, "POST", f"regions/{REGION}/addresses", {"name": "named"})
+    assert (status, operation["status"]) == (200, "RUNNING")

@@ -8,6 +8,7 @@ logged by method name so that tests and benchmarks can count Compute calls.
 
 from __future__ import annotations
 
+import builtins
 import datetime
 import json
 import threading
@@ -52,16 +53,27 @@ class LoggedCall:
 
 
 @dataclass
-class _Fault:
-    """Fail calls ``nth`` to ``nth + times - 1`` of ``method``, counted from when the fault was set."""
+class Fault:
+    """Fail calls ``nth`` to ``nth + times - 1`` of ``method``, counted from when the fault was set.
+
+    By default the call is refused with ``status`` and ``reason`` before anything changes. With
+    ``operation_error`` (e.g. ``QUOTA_EXCEEDED``) it is accepted, changes nothing, and its operation ends
+    DONE with that error, as the API reports many failures. With ``lose_response`` it is carried out and
+    its answer replaced by the error: the client cannot tell whether it happened.
+    """
 
     method: str
     nth: int
     status: int
     times: int = 1
-    # Set: the call is accepted (nothing changes) and its operation ends DONE with this error code.
+    reason: str | None = None
     operation_error: str | None = None
+    lose_response: bool = False
     seen: int = 0
+
+    def error(self) -> ApiError:
+        reason = self.reason or ("backendError" if self.status >= 500 else "injected")
+        return ApiError(self.status, reason, f"injected fault in {self.method}")
 
 
 def parse_body(message: type[Any], body: bytes) -> Any:
@@ -83,7 +95,7 @@ class ComputeCloud:
         # The most items one list page holds; small values make clients follow nextPageToken.
         self.page_size = 500
         self.log: list[LoggedCall] = []
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self.lock = threading.RLock()
 
     # -- seeding and test controls -------------------------------------------------------------------
@@ -96,10 +108,9 @@ class ComputeCloud:
             self.store.put(path, resource)
             return resource
 
-    def fail(self, method: str, nth: int = 1, status: int = 503, times: int = 1,
-             operation_error: str | None = None) -> None:
+    def fail(self, fault: Fault) -> None:
         with self.lock:
-            self._faults.append(_Fault(method, nth, status, times, operation_error))
+            self._faults.append(fault)
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -115,9 +126,8 @@ class ComputeCloud:
         with self.lock:
             self.log.append(LoggedCall(method, path, status))
 
-    def inject(self, method: str) -> str | None:
-        """Raise the injected error if this call of ``method`` is chosen to fail; or return the error code
-        its operation is to fail with, when the fault is one that the API reports through the operation."""
+    def inject(self, method: str) -> Fault | None:
+        """The fault chosen for this call of ``method``, if any; a refusing fault is raised here."""
         with self.lock:
             for fault in list(self._faults):
                 if fault.method != method:
@@ -127,10 +137,9 @@ class ComputeCloud:
                     self._faults.remove(fault)
                 if fault.seen < fault.nth:
                     continue
-                if fault.operation_error:
-                    return fault.operation_error
-                raise ApiError(fault.status, "backendError" if fault.status >= 500 else "injected",
-                                   f"injected fault in {method}")
+                if fault.operation_error or fault.lose_response:
+                    return fault
+                raise fault.error()
         return None
 
     def failed_operation(self, target: ResourcePath, method: str, code: str) -> compute_v1.Operation:
@@ -143,6 +152,8 @@ class ComputeCloud:
         resource.id = self.store.next_id()
         resource.self_link = path.link
         resource.creation_timestamp = datetime.datetime.now(datetime.UTC).isoformat()
+        if "label_fingerprint" in kind.message.meta.fields:
+            resource.label_fingerprint = rules.label_fingerprint(resource.labels)
         if kind.scope == "regions":
             resource.region = path.scope_link()
         elif kind.scope == "zones":
@@ -225,13 +236,26 @@ class ComputeCloud:
             group.size = len(members)
             return self.operations.start(path, "removeInstances")
 
-    def list_instances(self, path: ResourcePath, body: bytes) -> compute_v1.InstanceGroupsListInstances:
+    def list_instances(self, path: ResourcePath, body: bytes) -> builtins.list[compute_v1.InstanceWithNamedPorts]:
         parse_body(compute_v1.InstanceGroupsListInstancesRequest, body)
         with self.lock:
             self.store.get(path)
-            items = [compute_v1.InstanceWithNamedPorts(instance=link, status="RUNNING")
-                     for link in self.members[path]]
-            return compute_v1.InstanceGroupsListInstances(kind="compute#instanceGroupsListInstances", items=items)
+            return [compute_v1.InstanceWithNamedPorts(instance=link, status="RUNNING") for link in self.members[path]]
+
+    # -- labels --------------------------------------------------------------------------------------
+
+    def set_labels(self, path: ResourcePath, body: bytes) -> compute_v1.Operation:
+        """Replace a resource's labels; the request must carry the fingerprint of the labels it replaces."""
+        request = parse_body(compute_v1.RegionSetLabelsRequest, body)
+        with self.lock:
+            resource = self.store.get(path)
+            if request.label_fingerprint != resource.label_fingerprint:
+                raise ApiError(412, "conditionNotMet",
+                               "Labels fingerprint either invalid or resource labels have changed")
+            rules.check_labels(request.labels)
+            resource.labels = dict(request.labels)
+            resource.label_fingerprint = rules.label_fingerprint(resource.labels)
+            return self.operations.start(path, "setLabels")
 
     def _instance_in_zone(self, link: str, zone: str) -> ResourcePath:
         path = parse_reference(link, self.project)
@@ -243,12 +267,15 @@ class ComputeCloud:
 
     def _check_one_balanced_group(self, group: ResourcePath, instance_link: str) -> None:
         """An instance may belong to only one instance group that a load balancer uses."""
+        others = [other for other, members in self.members.items() if other != group and instance_link in members]
+        if not others:
+            return
         balanced = {
             parse_reference(b.group, self.project)
             for _, service in self.store.items("backendServices") for b in service.backends
         }
-        for other, members in self.members.items():
-            if other != group and other in balanced and instance_link in members:
+        for other in others:
+            if other in balanced:
                 raise invalid(f"Instance '{instance_link}' is already in load-balanced group '{other.name}'")
 
     def _parse_fields(self, kind: Kind, body: bytes) -> dict[str, Any]:

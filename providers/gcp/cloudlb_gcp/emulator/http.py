@@ -9,9 +9,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from cloudlb_gcp.emulator import filters
 from cloudlb_gcp.emulator.cloud import ComputeCloud
 from cloudlb_gcp.emulator.errors import ApiError, invalid, not_found
-from cloudlb_gcp.emulator.kinds import KINDS, OPERATION_API_NAMES, kind_for
+from cloudlb_gcp.emulator.kinds import KINDS, OPERATION_API_NAMES, Kind, kind_for
 from cloudlb_gcp.emulator.paths import ResourcePath
 
 _ROUTE = re.compile(
@@ -66,18 +67,42 @@ def route(http_method: str, url: str) -> Route:
                  match["collection"], match["name"], match["verb"])
 
 
+MAX_RESULTS = 500
+
+
+def _max_results(query: dict[str, list[str]]) -> int:
+    """``maxResults`` as the API takes it: 0 to 500 (0 or absent: 500)."""
+    text = query.get("maxResults", ["0"])[0]
+    if not re.fullmatch(r"[0-9]+", text) or int(text) > MAX_RESULTS:
+        raise invalid(f"Invalid value for field 'maxResults': '{text}'. Must be less than or equal to {MAX_RESULTS}")
+    return int(text) or MAX_RESULTS
+
+
 def page(cloud: ComputeCloud, items: list[Any], query: dict[str, list[str]]) -> tuple[list[Any], str | None]:
-    """One page of a list, as the API pages: ``maxResults`` (capped by the server) and ``pageToken``."""
-    size = cloud.page_size
-    if query.get("maxResults"):
-        size = min(size, int(query["maxResults"][0]))
-    start = int(query["pageToken"][0]) if query.get("pageToken") else 0
+    """One page of a list, as the API pages: ``maxResults`` (also capped by the server) and ``pageToken``."""
+    size = min(cloud.page_size, _max_results(query))
+    token = query.get("pageToken", [""])[0]
+    if token and not re.fullmatch(r"[0-9]+", token):
+        raise invalid(f"Invalid value for field 'pageToken': '{token}'")
+    start = int(token or 0)
     end = start + max(size, 1)
     return items[start:end], (str(end) if end < len(items) else None)
 
 
+def _matching(kind: Kind, query: dict[str, list[str]]) -> filters.Predicate:
+    """The request's ``filter`` over the resources' JSON (everything when there is none)."""
+    text = query.get("filter", [""])[0]
+    return filters.parse(text, kind.message) if text else lambda item: True
+
+
+def to_dict(message: Any) -> dict[str, Any]:
+    """A message as the API writes it: JSON names, enums by name."""
+    return json.loads(type(message).to_json(message, use_integers_for_enums=False, indent=None))  # type: ignore[no-any-return]
+
+
 def dispatch(cloud: ComputeCloud, request: Route, body: bytes, query: dict[str, list[str]] | None = None) -> Any:
     """Carry out one request; returns the message to answer with."""
+    query = query or {}
     if request.project != cloud.project:
         raise not_found(f"projects/{request.project}")
     if request.collection == "operations":
@@ -85,22 +110,19 @@ def dispatch(cloud: ComputeCloud, request: Route, body: bytes, query: dict[str, 
             raise not_found(request.path().relative)
         return cloud.operations.poll(request.path().where, request.name)
     if request.scope == "aggregated":
-        return _aggregated(cloud, request.collection)
+        return _aggregated(cloud, request.collection, query)
     kind = kind_for(request.scope, request.collection)
     if kind is None:
         raise not_found(request.path().relative)
     path = request.path()
     if request.verb is not None:
-        actions = {"addInstances": cloud.add_instances, "removeInstances": cloud.remove_instances,
-                   "listInstances": cloud.list_instances}
-        if request.collection != "instanceGroups" or request.verb not in actions:
-            raise not_found(f"{path.relative}/{request.verb}")
-        return actions[request.verb](path, body)
+        return _verb(cloud, request, path, body, query)
     if request.name is None:
         if request.http_method == "GET":
-            items, next_token = page(cloud, cloud.list(kind, request.location), query or {})
-            listed: dict[str, Any] = {"kind": kind.kind + "List", "id": path.relative,
-                                      "items": [json.loads(kind.message.to_json(r)) for r in items]}
+            matches = _matching(kind, query)
+            found = [item for item in map(to_dict, cloud.list(kind, request.location)) if matches(item)]
+            items, next_token = page(cloud, found, query)
+            listed: dict[str, Any] = {"kind": kind.kind + "List", "id": path.relative, "items": items}
             if next_token:
                 listed["nextPageToken"] = next_token
             return listed
@@ -115,23 +137,52 @@ def dispatch(cloud: ComputeCloud, request: Route, body: bytes, query: dict[str, 
     raise ApiError(405, "methodNotAllowed", f"{request.http_method} is not allowed on {path.relative}")
 
 
-def _aggregated(cloud: ComputeCloud, collection: str) -> dict[str, Any]:
-    """Every region's or zone's items of one collection, keyed ``regions/R`` or ``zones/Z``."""
+LABELLED = frozenset({"addresses", "forwardingRules"})
+
+
+def _verb(cloud: ComputeCloud, request: Route, path: ResourcePath, body: bytes,
+          query: dict[str, list[str]]) -> Any:
+    """The custom methods served: instance-group membership, and labels of labelled regional resources."""
+    if request.http_method != "POST":
+        raise ApiError(405, "methodNotAllowed", f"{request.http_method} is not allowed on {path.relative}")
+    if request.collection == "instanceGroups" and request.verb == "listInstances":
+        members = cloud.list_instances(path, body)
+        items, next_token = page(cloud, [to_dict(m) for m in members], query)
+        listed: dict[str, Any] = {"kind": "compute#instanceGroupsListInstances", "items": items}
+        if next_token:
+            listed["nextPageToken"] = next_token
+        return listed
+    if request.collection == "instanceGroups" and request.verb in ("addInstances", "removeInstances"):
+        change = cloud.add_instances if request.verb == "addInstances" else cloud.remove_instances
+        return change(path, body)
+    if request.collection in LABELLED and request.verb == "setLabels":
+        return cloud.set_labels(path, body)
+    raise not_found(f"{path.relative}/{request.verb}")
+
+
+def _aggregated(cloud: ComputeCloud, collection: str, query: dict[str, list[str]]) -> dict[str, Any]:
+    """Every region's or zone's items of one collection, paged and filtered, grouped by ``regions/R`` or ``zones/Z``."""
     kind = next((k for k in KINDS if k.collection == collection and k.scope != "global"), None)
     if kind is None:
         raise not_found(f"projects/{cloud.project}/aggregated/{collection}")
-    items: dict[str, dict[str, list[Any]]] = {}
     with cloud.lock:
-        for path, resource in cloud.store.items(collection, kind.scope):
-            scoped = items.setdefault(path.where, {collection: []})
-            scoped[collection].append(json.loads(kind.message.to_json(resource)))
-    return {"kind": kind.kind + "AggregatedList", "items": items}
+        stored = list(cloud.store.items(collection, kind.scope))
+    matches = _matching(kind, query)
+    scoped = [(path.where, item) for path, item in ((p, to_dict(r)) for p, r in stored) if matches(item)]
+    chosen, next_token = page(cloud, scoped, query)
+    items: dict[str, dict[str, list[Any]]] = {}
+    for where, item in chosen:
+        items.setdefault(where, {collection: []})[collection].append(item)
+    answer: dict[str, Any] = {"kind": kind.kind + "AggregatedList", "items": items}
+    if next_token:
+        answer["nextPageToken"] = next_token
+    return answer
 
 
 def serialize(answer: Any) -> bytes:
     if isinstance(answer, dict):
         return json.dumps(answer).encode()
-    return type(answer).to_json(answer).encode()  # type: ignore[no-any-return]
+    return json.dumps(to_dict(answer)).encode()
 
 
 class ComputeHandler(BaseHTTPRequestHandler):
@@ -139,6 +190,9 @@ class ComputeHandler(BaseHTTPRequestHandler):
 
     cloud: ComputeCloud
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the body would wait for the client's
+    # delayed ACK (~40 ms per request), which would make every emulated call as slow as a real one.
+    disable_nagle_algorithm = True
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -147,11 +201,13 @@ class ComputeHandler(BaseHTTPRequestHandler):
         try:
             request = route(self.command, self.path)
             method = request.method
-            operation_error = self.cloud.inject(method)
-            if operation_error:
-                answer = self.cloud.failed_operation(request.path(), method, operation_error)
+            fault = self.cloud.inject(method)
+            if fault is not None and fault.operation_error:
+                answer = self.cloud.failed_operation(request.path(), method, fault.operation_error)
             else:
                 answer = dispatch(self.cloud, request, body, parse_qs(urlsplit(self.path).query))
+            if fault is not None and fault.lose_response:
+                raise fault.error()
             status, payload = 200, serialize(answer)
         except ApiError as error:
             status, payload = error.status, error.body()

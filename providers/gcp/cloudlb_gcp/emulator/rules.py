@@ -8,7 +8,11 @@ what another resource still uses.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from google.cloud import compute_v1
@@ -39,6 +43,12 @@ def check_labels(labels: Any) -> None:
             raise invalid(f"Invalid value for field 'labels': label key '{key}' is invalid")
         if not _label_text(value):
             raise invalid(f"Invalid value for field 'labels': label value '{value}' is invalid")
+
+
+def label_fingerprint(labels: Mapping[str, str]) -> str:
+    """What the API puts in ``labelFingerprint``: it changes whenever the labels do."""
+    digest = hashlib.sha256(json.dumps(dict(labels), sort_keys=True).encode()).digest()[:8]
+    return base64.b64encode(digest).decode()
 
 
 def _used_ips(store: Store) -> set[str]:
@@ -275,6 +285,8 @@ def check_firewall(store: Store, path: ResourcePath, firewall: compute_v1.Firewa
 
 
 def _same(link: str, path: ResourcePath, store: Store) -> bool:
+    if not link.endswith("/" + path.name):
+        return False
     try:
         return store.resolve(link, path.collection)[0] == path
     except ApiError:

@@ -10,7 +10,7 @@ from types import TracebackType
 from google.cloud import compute_v1
 
 from cloudlb_gcp.emulator import rules
-from cloudlb_gcp.emulator.cloud import ComputeCloud, LoggedCall
+from cloudlb_gcp.emulator.cloud import ComputeCloud, Fault, LoggedCall
 from cloudlb_gcp.emulator.http import ComputeHandler
 from cloudlb_gcp.emulator.paths import LINK_BASE, ResourcePath
 
@@ -95,13 +95,14 @@ class GCEEmulator:
 
     # -- test controls --------------------------------------------------------------------------------------
 
-    def fail(self, method: str, nth: int = 1, status: int = 503, times: int = 1,
-             operation_error: str | None = None) -> None:
-        """Make the ``nth`` coming call of ``method`` (e.g. ``"forwardingRules.insert"``) fail with ``status``,
-        and the ``times - 1`` calls after it too. With ``operation_error`` (e.g. ``"QUOTA_EXCEEDED"``) the
-        call is accepted instead and its operation ends DONE with that error, as the API reports many
-        failures; nothing is changed."""
-        self.cloud.fail(method, nth, status, times, operation_error)
+    def fail(self, method: str, nth: int = 1, status: int = 503, times: int = 1, *, reason: str | None = None,
+             operation_error: str | None = None, lose_response: bool = False) -> None:
+        """Make the ``nth`` coming call of ``method`` (e.g. ``"forwardingRules.insert"``) fail, and the
+        ``times - 1`` calls after it too: refused with ``status`` and ``reason`` (default ``backendError``
+        for 5xx) before anything changes; or, with ``operation_error`` (e.g. ``"QUOTA_EXCEEDED"``),
+        accepted without any change and its operation ending DONE with that error; or, with
+        ``lose_response``, carried out and answered with the error, as when a response is lost."""
+        self.cloud.fail(Fault(method, nth, status, times, reason, operation_error, lose_response))
 
     def clear_faults(self) -> None:
         self.cloud.clear_faults()
