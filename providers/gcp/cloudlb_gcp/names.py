@@ -12,12 +12,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from cloudlb.model import ServiceRef
+from cloudlb.model import LoadBalancerKey, ServiceRef
 
 MAX_NAME_LENGTH = 63
 PREFIX = "clb"
 HASH_LENGTH = 10
 _NOT_ALLOWED = re.compile(r"[^a-z0-9-]+")
+# The list ``filter`` (a regular expression on the whole name) that selects cloudlb's resources of the kinds
+# without labels; the description then says which cluster and load balancer each belongs to.
+NAME_FILTER = f'name eq "{PREFIX}-.*"'
+SHARED = "s"
 # Room left for the readable parts: 63 - "clb-" - "-" - "-<hash>" - the longest suffix ("-udp").
 _NAMESPACE_ROOM = 14
 _NAME_ROOM = MAX_NAME_LENGTH - len(PREFIX) - 1 - _NAMESPACE_ROOM - 1 - (1 + HASH_LENGTH) - 4
@@ -64,11 +68,19 @@ class LoadBalancerNames:
 
 
 def names_for(cluster: str, service: ServiceRef) -> LoadBalancerNames:
+    """The names of a Service's own load balancer."""
+    return names_for_key(cluster, LoadBalancerKey.of(service))
+
+
+def names_for_key(cluster: str, key: LoadBalancerKey) -> LoadBalancerNames:
+    """A Service's own load balancer keeps the names derived from the Service; a shared one's names say
+    so (``clb-s-``) and hash differently, so that they never meet a Service of the same namespace and name."""
+    shared = (SHARED,) if key.shared else ()
     base = "-".join((
-        PREFIX,
-        _readable(service.namespace, _NAMESPACE_ROOM),
-        _readable(service.name, _NAME_ROOM),
-        digest(cluster, service.namespace, service.name),
+        PREFIX, *shared,
+        _readable(key.namespace, _NAMESPACE_ROOM - 2 * len(shared)),
+        _readable(key.name, _NAME_ROOM),
+        digest(cluster, *shared, key.namespace, key.name),
     ))
     return LoadBalancerNames(base)
 

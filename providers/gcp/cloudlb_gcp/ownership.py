@@ -1,24 +1,27 @@
 """The ownership mark on every GCE resource cloudlb creates.
 
-Addresses and forwarding rules carry labels; every resource (labelled or not)
-carries a JSON description naming the cluster and the Service, which is also
-how ``list_owned`` finds the Service a resource belongs to. A resource whose
-mark does not name this cluster and Service is never modified or deleted.
+Every resource carries a JSON description naming the cluster and what it
+belongs to: the Service whose own load balancer it is, or (later) a shared
+load balancer and, on a forwarding rule, the member Service it serves. The
+description is the mark: a resource whose description does not name this
+cluster and load balancer is never modified or deleted. Addresses and
+forwarding rules carry labels as well, for people and billing reports; labels
+can be changed by anyone, so they are repaired, never trusted (nor filtered
+on: a rule whose labels were removed must still be found).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cloudlb.model import ServiceRef
-from cloudlb.provider import NotOwnedError
-from cloudlb_gcp.names import digest
+from cloudlb.model import LoadBalancerKey, ServiceRef
+from cloudlb_gcp.names import SHARED, digest
 
 CLUSTER_KEY = "cloudlb.io/cluster"
 SERVICE_KEY = "cloudlb.io/service"
+LOAD_BALANCER_KEY = "cloudlb.io/load-balancer"
 CLUSTER_LABEL = "cloudlb-cluster"
 SERVICE_LABEL = "cloudlb-service"
 _LABEL_NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
@@ -30,24 +33,51 @@ def label_value(text: str) -> str:
 
 @dataclass(frozen=True)
 class OwnerMark:
-    """Who owns a resource: a cluster, and the Service unless the resource is shared by the cluster."""
+    """Who owns a resource: a cluster, and the Service unless the resource is shared by the cluster.
+
+    ``shared`` names a load balancer several Services share; its resources then name it, and a
+    forwarding rule also names its member ``service``.
+    """
 
     cluster: str
     service: ServiceRef | None = None
+    shared: LoadBalancerKey | None = None
+
+    @classmethod
+    def of(cls, cluster: str, key: LoadBalancerKey) -> OwnerMark:
+        """The mark of a load balancer's own resources."""
+        return cls(cluster, key.service) if key.service is not None else cls(cluster, shared=key)
+
+    @property
+    def key(self) -> LoadBalancerKey | None:
+        """The load balancer the resource belongs to; None for the cluster's shared instance groups."""
+        if self.shared is not None:
+            return self.shared
+        return LoadBalancerKey.of(self.service) if self.service is not None else None
 
     @property
     def description(self) -> str:
         mark = {CLUSTER_KEY: self.cluster}
         if self.service is not None:
             mark[SERVICE_KEY] = str(self.service)
+        if self.shared is not None:
+            mark[LOAD_BALANCER_KEY] = f"{self.shared.namespace}/{self.shared.name}"
         return json.dumps(mark, sort_keys=True)
 
     @property
     def labels(self) -> dict[str, str]:
         labels = {CLUSTER_LABEL: label_value(self.cluster)}
-        if self.service is not None:
-            labels[SERVICE_LABEL] = digest(self.cluster, self.service.namespace, self.service.name)
+        key = self.key
+        if key is not None:
+            labels[SERVICE_LABEL] = digest(self.cluster, *((SHARED,) if key.shared else ()), key.namespace, key.name)
         return labels
+
+
+def _ref(text: object) -> ServiceRef | None:
+    if not isinstance(text, str) or text.count("/") != 1:
+        return None
+    namespace, name = text.split("/")
+    return ServiceRef(namespace, name)
 
 
 def read_mark(description: str) -> OwnerMark | None:
@@ -58,22 +88,9 @@ def read_mark(description: str) -> OwnerMark | None:
         return None
     if not isinstance(mark, dict) or not isinstance(mark.get(CLUSTER_KEY), str):
         return None
-    service = mark.get(SERVICE_KEY)
-    if service is None:
-        return OwnerMark(mark[CLUSTER_KEY])
-    if not isinstance(service, str) or service.count("/") != 1:
+    service, shared = mark.get(SERVICE_KEY), mark.get(LOAD_BALANCER_KEY)
+    if (service is not None and _ref(service) is None) or (shared is not None and _ref(shared) is None):
         return None
-    namespace, name = service.split("/")
-    return OwnerMark(mark[CLUSTER_KEY], ServiceRef(namespace, name))
-
-
-def is_owned(mark: OwnerMark, description: str, labels: Mapping[str, str] | None = None) -> bool:
-    """Whether a resource carries exactly this mark (and, where it has labels, the matching labels)."""
-    if read_mark(description) != mark:
-        return False
-    return labels is None or all(labels.get(k) == v for k, v in mark.labels.items())
-
-
-def require_owned(mark: OwnerMark, what: str, description: str, labels: Mapping[str, str] | None = None) -> None:
-    if not is_owned(mark, description, labels):
-        raise NotOwnedError(what)
+    shared_ref = _ref(shared)
+    return OwnerMark(mark[CLUSTER_KEY], _ref(service),
+                     LoadBalancerKey(shared_ref.namespace, shared_ref.name, shared=True) if shared_ref else None)

@@ -25,7 +25,7 @@ def create(settings: ProviderSettings) -> Provider[Any]:
     options = settings.options
     project = options.get("gcp_project") or metadata.discover_project()
     region = options.get("gcp_region") or metadata.discover_region()
-    compute = connect(Location(project, region), options.get("gcp_endpoint") or None)
+    compute = connect(Location(project, region), options.get("gcp_endpoint") or None, settings.cloud_api)
     return GCPProvider(settings.cluster_name, compute)
 
 

@@ -11,8 +11,20 @@ from cloudlb_gcp.plugin import plugin
 from cloudlb_gcp.provider import GCPProvider
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
+from google.cloud import compute_v1
 
-from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, HealthCheck, LoadBalancerSpec, Port, Protocol, ServiceRef
+from cloudlb.model import (
+    KUBE_PROXY_HEALTH_CHECK,
+    Backend,
+    DesiredLoadBalancer,
+    HealthCheck,
+    LoadBalancerKey,
+    LoadBalancerSpec,
+    LoadBalancerStatus,
+    Port,
+    Protocol,
+    ServiceRef,
+)
 from cloudlb.provider import ProviderSettings
 
 PROJECT = "test-project"
@@ -37,6 +49,48 @@ def backend(zone: str, name: str, ip: str) -> Backend:
     return Backend(node_name=name, provider_id=f"gce://{PROJECT}/{zone}/{name}", internal_ip=ip, zone=zone)
 
 
+def ensure(provider: GCPProvider, spec: LoadBalancerSpec) -> LoadBalancerStatus:
+    """The contract's ensure for a Service's own load balancer; the Service's status."""
+    return provider.ensure(DesiredLoadBalancer.single(spec))[spec.service]
+
+
+def delete(provider: GCPProvider, service: ServiceRef) -> None:
+    provider.delete(LoadBalancerKey.of(service))
+
+
+def owned(provider: GCPProvider) -> list[ServiceRef]:
+    """The Services whose load balancers a fresh sweep finds."""
+    return sorted(service for services in provider.sweep().owned.values() for service in services)
+
+
+def writes(emulator: GCEEmulator) -> list[str]:
+    return [call.method for call in emulator.requests if call.is_write]
+
+
+def reads(emulator: GCEEmulator) -> list[str]:
+    """Reads of resources: everything but writes and operation polls."""
+    return [call.method for call in emulator.requests if not call.is_write and not call.method.endswith("s.wait")]
+
+
+def new_provider(emulator: GCEEmulator, cluster: str = CLUSTER) -> GCPProvider:
+    settings = ProviderSettings(cluster_name=cluster, options={
+        "gcp_project": PROJECT, "gcp_region": REGION, "gcp_endpoint": emulator.url})
+    created = plugin.create(settings)
+    assert isinstance(created, GCPProvider)
+    return created
+
+
+LABELLED = {"address": compute_v1.AddressesClient, "forwarding_rule": compute_v1.ForwardingRulesClient}
+
+
+def relabel(emulator: GCEEmulator, kind: str, name: str, labels: dict[str, str]) -> None:
+    """Replace the labels of an ``address`` or ``forwarding_rule`` behind the controller's back."""
+    labelled = compute_client(emulator, LABELLED[kind])
+    current = labelled.get(**{kind: name}, **WHERE)
+    request = compute_v1.RegionSetLabelsRequest(labels=labels, label_fingerprint=current.label_fingerprint)
+    labelled.set_labels_unary(resource=name, region_set_labels_request_resource=request, **WHERE)
+
+
 def seeded(emulator: GCEEmulator) -> GCEEmulator:
     """The network, subnetworks and instances (NODES and NODE_4) of the test cluster."""
     emulator.add_network("default")
@@ -55,11 +109,7 @@ def emulator() -> Iterator[GCEEmulator]:
 
 @pytest.fixture
 def provider(emulator: GCEEmulator) -> GCPProvider:
-    settings = ProviderSettings(cluster_name=CLUSTER, options={
-        "gcp_project": PROJECT, "gcp_region": REGION, "gcp_endpoint": emulator.url})
-    created = plugin.create(settings)
-    assert isinstance(created, GCPProvider)
-    return created
+    return new_provider(emulator)
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ import pytest
 from cloudlb_gcp import gke_annotations
 from cloudlb_gcp.metadata import region_of_zone
 from cloudlb_gcp.names import MAX_NAME_LENGTH, instance_group_name, names_for
-from cloudlb_gcp.ownership import OwnerMark, is_owned, read_mark, require_owned
 from cloudlb_gcp.plugin import plugin
 from cloudlb_gcp.provider import GCPProvider
 
 from cloudlb.model import Protocol, ServiceRef
 from cloudlb.plugins import load_plugin
 from cloudlb.problems import INVALID_ANNOTATION, UNSUPPORTED_OPTION
-from cloudlb.provider import NotOwnedError
 
 from .conftest import SpecFactory
 
@@ -40,19 +38,6 @@ def test_names_are_deterministic_and_differ_by_cluster_and_by_truncated_tail() -
     assert names_for("a", service) != names_for("b", service)
     assert names_for("a", ServiceRef("default", LONG + "x")) != names_for("a", service)
     assert names_for("a", service).base.startswith("clb-default-aaaa")
-
-
-def test_ownership_needs_cluster_service_and_labels() -> None:
-    mark = OwnerMark("c1", ServiceRef("ns", "web"))
-    assert read_mark(mark.description) == mark
-    assert is_owned(mark, mark.description, mark.labels)
-    assert not is_owned(mark, OwnerMark("c2", ServiceRef("ns", "web")).description)
-    assert not is_owned(mark, OwnerMark("c1", ServiceRef("ns", "api")).description)
-    assert not is_owned(mark, mark.description, {"cloudlb-cluster": "c1"})
-    for foreign in ("", "made by hand", '{"cloudlb.io/cluster": 5}', "[1]"):
-        assert read_mark(foreign) is None
-        with pytest.raises(NotOwnedError):
-            require_owned(mark, "firewall x", foreign)
 
 
 @pytest.mark.parametrize("annotations,field", [

@@ -1,112 +1,141 @@
 """The load balancer's IP: a user's reserved address (used, never released) or one cloudlb reserves.
 
 Reserving our own regional address keeps the IP stable while forwarding rules
-are replaced, and lets TCP and UDP rules share it. It is released on delete.
+are replaced, and lets TCP and UDP rules share it. It is released on delete,
+or once the Service moves to a user's address (after the rules moved). An
+address that no longer fits (the other scheme, another subnetwork or another
+requested IP) is released and reserved anew, after the rules that use it went.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
-from google.cloud import compute_v1
+from cloudlb.changes import Change
+from cloudlb.provider import CloudStateError, PermanentError
+from cloudlb_gcp.ownership import OwnerMark, read_mark
+from cloudlb_gcp.resources.common import (
+    Json,
+    Kind,
+    check_ours,
+    create,
+    delete,
+    differences,
+    labels_of,
+    relative_link,
+    update,
+)
 
-from cloudlb.provider import PermanentError, RetryLater
-from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
-from cloudlb_gcp.instances import relative_link
-from cloudlb_gcp.ownership import OwnerMark, is_owned, read_mark, require_owned
-from cloudlb_gcp.resources.calls import delete, read, write
+
+def ip_filter(ip: str) -> str:
+    """The list ``filter`` that finds the reserved address holding ``ip``."""
+    return f'address = "{ip}"'
 
 
 @dataclass(frozen=True)
-class ChosenAddress:
-    ip: str
-    ours: bool  # False: the user's reserved address, never modified or released
+class AddressRecord:
+    name: str
+    mark: OwnerMark | None
+    ip: str  # "" in a desired record: any free IP
+    address_type: str
+    subnetwork: str
+    purpose: str
+    labels: tuple[tuple[str, str], ...]
+    label_fingerprint: str | None = field(default=None, compare=False)
+
+    @property
+    def internal(self) -> bool:
+        return self.address_type == "INTERNAL"
 
 
-def _get(compute: Compute, name: str) -> compute_v1.Address | None:
-    return read(f"reading address {name}", lambda: compute.addresses.get(
-        address=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region))
+def parse(item: Json) -> AddressRecord:
+    return AddressRecord(
+        name=item["name"], mark=read_mark(item.get("description", "")), ip=item.get("address", ""),
+        address_type=item.get("addressType", "EXTERNAL"), subnetwork=relative_link(item.get("subnetwork", "")),
+        purpose=item.get("purpose", ""), labels=labels_of(item), label_fingerprint=item.get("labelFingerprint"),
+    )
 
 
-def _fits(address: compute_v1.Address, internal: bool) -> bool:
-    return (address.address_type or "EXTERNAL") == ("INTERNAL" if internal else "EXTERNAL")
+def body(record: AddressRecord) -> Json:
+    assert record.mark is not None
+    sent: Json = {"name": record.name, "description": record.mark.description, "labels": dict(record.labels),
+                  "addressType": record.address_type}
+    if record.internal:
+        sent.update(subnetwork=record.subnetwork, purpose=record.purpose)
+    else:
+        sent["networkTier"] = "PREMIUM"
+    if record.ip:
+        sent["address"] = record.ip
+    return sent
 
 
-def users_address(compute: Compute, name: str, internal: bool, mark: OwnerMark) -> ChosenAddress:
-    """A reserved address the Service names in ``networking.gke.io/load-balancer-ip-addresses``."""
-    address = _get(compute, name)
-    if address is None:
-        raise RetryLater(f"reserved address {name} does not exist in {compute.region} (yet)", delay=60)
-    return use_reserved(address, internal, mark)
+KIND: Kind[AddressRecord] = Kind("address", "addresses", "addresses", "regions", parse, body)
 
 
-def use_reserved(address: compute_v1.Address, internal: bool, mark: OwnerMark) -> ChosenAddress:
-    """A user's reserved address, which must be of the load balancer's type and not cloudlb's for another owner.
+def desired(name: str, mark: OwnerMark, internal: bool, subnetwork: str | None, ip: str | None) -> AddressRecord:
+    # TCP and UDP rules share the IP; internal addresses must say so to be shared.
+    return AddressRecord(name, mark, ip or "", "INTERNAL" if internal else "EXTERNAL",
+                         (subnetwork or "") if internal else "", "SHARED_LOADBALANCER_VIP" if internal else "",
+                         tuple(sorted(mark.labels.items())))
+
+
+def fits(want: AddressRecord, have: AddressRecord) -> str:
+    """Why ``have`` cannot serve as ``want`` (empty when it can): type, subnetwork and requested IP must match."""
+    shape = dataclasses.replace(want, ip=want.ip or have.ip, labels=have.labels)
+    return differences(shape, have)
+
+
+@dataclass(frozen=True)
+class AddressChanges:
+    """Releasing a misfit comes after the rules on it went; reserving comes before the rules are created."""
+
+    release_first: list[Change]
+    reserve: list[Change]
+    labels: list[Change]
+    release_last: list[Change]
+
+
+def changes(want: AddressRecord | None, have: AddressRecord | None, mark: OwnerMark) -> AddressChanges:
+    result = AddressChanges([], [], [], [])
+    if have is not None and have.mark != mark:
+        if want is not None:
+            check_ours(KIND, have, mark)
+        return result
+    if want is None:
+        if have is not None:
+            result.release_last.append(delete(KIND, have, "the load balancer serves on a reserved address of the user"))
+        return result
+    if have is None:
+        result.reserve.append(create(KIND, want))
+        return result
+    misfit = fits(want, have)
+    if misfit:
+        result.release_first.append(delete(KIND, have, f"no longer fits: {misfit}"))
+        result.reserve.append(create(KIND, want, f"replaces the address with {misfit}"))
+    elif want.labels != have.labels:
+        labelled = dataclasses.replace(have, labels=want.labels)
+        result.labels.append(update(KIND, labelled, differences(labelled, have), verb="setLabels"))
+    return result
+
+
+def use_reserved(address: AddressRecord, internal: bool, mark: OwnerMark) -> str:
+    """The IP of a user's reserved address, which must fit the load balancer and not be cloudlb's for another owner.
 
     cloudlb releases its own address when its Service goes; rules built on it by another Service would
     make that release fail for ever (resourceInUseByAnotherResource) and keep the owner's finalizer.
     """
-    refuse_anothers(address, mark)
-    if not _fits(address, internal):
+    owner = address.mark
+    if owner is not None and owner != mark:
+        whose = f"Service {owner.service} of cluster {owner.cluster}" if owner.service else f"cluster {owner.cluster}"
+        raise PermanentError(f"reserved address {address.name} ({address.ip}) is cloudlb's address for {whose}; "
+                             f"Service {mark.service} cannot use it")
+    if address.internal != internal:
         raise PermanentError(f"reserved address {address.name} is {address.address_type}; this load balancer "
                              f"needs {'INTERNAL' if internal else 'EXTERNAL'}")
-    return ChosenAddress(address.address, ours=False)
+    return address.ip
 
 
-def refuse_anothers(address: compute_v1.Address, mark: OwnerMark) -> None:
-    """Raise PermanentError when the address carries cloudlb's mark for another Service or cluster."""
-    owner = read_mark(address.description)
-    if owner is None or owner == mark:
-        return
-    whose = f"Service {owner.service} of cluster {owner.cluster}" if owner.service else f"cluster {owner.cluster}"
-    raise PermanentError(f"reserved address {address.name} ({address.address}) is cloudlb's address for {whose}; "
-                         f"Service {mark.service} cannot use it")
-
-
-def reserved_with_ip(compute: Compute, ip: str) -> compute_v1.Address | None:
-    """The reserved address in the region that holds ``ip``, if any (for ``spec.loadBalancerIP``)."""
-    found = read("listing addresses", lambda: list(compute.addresses.list(
-        retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region)))
-    return next((a for a in found or () if a.address == ip), None)
-
-
-def own_address(compute: Compute, name: str) -> compute_v1.Address | None:
-    return _get(compute, name)
-
-
-def reserve(compute: Compute, name: str, mark: OwnerMark, internal: bool, subnetwork: str | None,
-            ip: str | None, have: compute_v1.Address | None) -> ChosenAddress:
-    """Our own address (``have``, as just read), created when missing; an existing one must carry our mark."""
-    if have is not None:
-        require_owned(mark, f"address {name}", have.description, have.labels)
-        return ChosenAddress(have.address, ours=True)
-    want = compute_v1.Address(name=name, description=mark.description, labels=mark.labels,
-                              address_type="INTERNAL" if internal else "EXTERNAL")
-    if internal:
-        want.subnetwork = subnetwork or ""
-        # TCP and UDP rules share the IP; internal addresses must say so to be shared.
-        want.purpose = "SHARED_LOADBALANCER_VIP"
-    else:
-        want.network_tier = "PREMIUM"
-    if ip:
-        want.address = ip
-    write(compute, f"reserving address {name}", lambda: compute.addresses.insert_unary(
-        address_resource=want, timeout=REQUEST_TIMEOUT, **compute.in_region))
-    created = _get(compute, name)
-    if created is None:
-        raise RetryLater(f"address {name} was reserved but cannot be read back yet")
-    return ChosenAddress(created.address, ours=True)
-
-
-def fits(address: compute_v1.Address, internal: bool, subnetwork: str | None, ip: str | None) -> bool:
-    """Whether our existing address still serves this spec; if not it is released and reserved anew."""
-    if not _fits(address, internal) or (ip and address.address != ip):
-        return False
-    return not internal or not subnetwork or relative_link(address.subnetwork) == relative_link(subnetwork)
-
-
-def release(compute: Compute, name: str, mark: OwnerMark) -> None:
-    have = _get(compute, name)
-    if have is not None and is_owned(mark, have.description, have.labels):
-        delete(compute, f"releasing address {name}", lambda: compute.addresses.delete_unary(
-            address=name, timeout=REQUEST_TIMEOUT, **compute.in_region))
+def missing(name: str, region: str) -> CloudStateError:
+    """A named address that does not exist may be reserved later: retried slowly, not waiting for an edit."""
+    return CloudStateError(f"reserved address {name} does not exist in {region} (yet)")

@@ -5,25 +5,66 @@ nodes on the load balancer's IP and the Service ports (kube-proxy matches that
 IP:port); the traffic rule therefore allows the Service ports to the load
 balancer's IP only, from ``loadBalancerSourceRanges``. Probes come from
 Google's health-check ranges, which differ between external and internal
-passthrough load balancers.
+passthrough load balancers. Upstream targets each node's first network tag; a
+rule without tags still only admits traffic to the load balancer's IP or the
+health-check port.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from google.cloud import compute_v1
-
+from cloudlb.changes import Change
 from cloudlb.model import Port
-from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
-from cloudlb_gcp.instances import relative_link
-from cloudlb_gcp.ownership import OwnerMark, is_owned, require_owned
-from cloudlb_gcp.resources.calls import delete, read, write
+from cloudlb_gcp.ownership import OwnerMark, read_mark
+from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, Json, Kind, converge, relative_link
 
 EXTERNAL_HEALTH_CHECK_RANGES = ("35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22")
 INTERNAL_HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 EVERYWHERE = "0.0.0.0/0"
+
+Allowed = tuple[tuple[str, tuple[str, ...]], ...]  # (protocol, ports) sorted
+
+
+@dataclass(frozen=True)
+class FirewallRecord:
+    name: str
+    mark: OwnerMark | None
+    network: str
+    allowed: Allowed
+    source_ranges: tuple[str, ...]
+    destination_ranges: tuple[str, ...]
+    target_tags: tuple[str, ...]
+    direction: str = "INGRESS"
+
+
+def parse(item: Json) -> FirewallRecord:
+    allowed = tuple(sorted((a.get("IPProtocol", ""), tuple(sorted(a.get("ports") or ())))
+                           for a in item.get("allowed") or ()))
+    return FirewallRecord(
+        name=item["name"], mark=read_mark(item.get("description", "")), network=relative_link(item.get("network", "")),
+        allowed=allowed, source_ranges=tuple(sorted(item.get("sourceRanges") or ())),
+        destination_ranges=tuple(sorted(item.get("destinationRanges") or ())),
+        target_tags=tuple(sorted(item.get("targetTags") or ())), direction=item.get("direction", "INGRESS"),
+    )
+
+
+def body(record: FirewallRecord) -> Json:
+    assert record.mark is not None
+    return {
+        "name": record.name, "description": record.mark.description, "network": record.network,
+        "direction": record.direction,
+        "allowed": [{"IPProtocol": protocol, **({"ports": list(ports)} if ports else {})}
+                    for protocol, ports in record.allowed],
+        "sourceRanges": list(record.source_ranges), "destinationRanges": list(record.destination_ranges),
+        "targetTags": list(record.target_tags),
+    }
+
+
+KIND: Kind[FirewallRecord] = Kind("firewall", "firewalls", "firewalls", "global", parse, body)
 
 
 def health_check_ranges(internal: bool) -> tuple[str, ...]:
@@ -31,54 +72,29 @@ def health_check_ranges(internal: bool) -> tuple[str, ...]:
 
 
 def traffic_rule(name: str, mark: OwnerMark, network: str, ports: Sequence[Port], ip: str,
-                 source_ranges: Sequence[str], target_tags: Sequence[str]) -> compute_v1.Firewall:
+                 source_ranges: Sequence[str], target_tags: Sequence[str]) -> FirewallRecord:
     by_protocol: dict[str, set[int]] = defaultdict(set)
     for port in ports:
         by_protocol[port.protocol.lower()].add(port.port)
-    allowed = [compute_v1.Allowed(I_p_protocol=protocol, ports=[str(p) for p in sorted(numbers)])
-               for protocol, numbers in sorted(by_protocol.items())]
-    return compute_v1.Firewall(
-        name=name, description=mark.description, network=network, direction="INGRESS", allowed=allowed,
-        source_ranges=sorted(source_ranges) or [EVERYWHERE], destination_ranges=[ip],
-        target_tags=sorted(target_tags),
-    )
+    allowed = tuple((protocol, tuple(str(p) for p in sorted(numbers)))
+                    for protocol, numbers in sorted(by_protocol.items()))
+    return FirewallRecord(name, mark, network, allowed, tuple(sorted(source_ranges)) or (EVERYWHERE,), (ip,),
+                          tuple(sorted(target_tags)))
 
 
 def health_check_rule(name: str, mark: OwnerMark, network: str, port: int, internal: bool,
-                      target_tags: Sequence[str]) -> compute_v1.Firewall:
-    return compute_v1.Firewall(
-        name=name, description=mark.description, network=network, direction="INGRESS",
-        allowed=[compute_v1.Allowed(I_p_protocol="tcp", ports=[str(port)])],
-        source_ranges=sorted(health_check_ranges(internal)), target_tags=sorted(target_tags),
-    )
+                      target_tags: Sequence[str]) -> FirewallRecord:
+    return FirewallRecord(name, mark, network, (("tcp", (str(port),)),), tuple(sorted(health_check_ranges(internal))),
+                          (), tuple(sorted(target_tags)))
 
 
-def _shape(rule: compute_v1.Firewall) -> tuple[object, ...]:
-    allowed = sorted((a.I_p_protocol, tuple(sorted(a.ports))) for a in rule.allowed)
-    return (relative_link(rule.network), rule.direction or "INGRESS", allowed, sorted(rule.source_ranges),
-            sorted(rule.destination_ranges), sorted(rule.target_tags))
+def with_ip(record: FirewallRecord, new_ip: Callable[[], str]) -> FirewallRecord:
+    """The record with the IP of the address created earlier in the plan in place of its placeholder."""
+    if NEW_ADDRESS_IP not in record.destination_ranges:
+        return record
+    ranges = tuple(sorted(new_ip() if r == NEW_ADDRESS_IP else r for r in record.destination_ranges))
+    return dataclasses.replace(record, destination_ranges=ranges)
 
 
-def ensure(compute: Compute, want: compute_v1.Firewall, mark: OwnerMark) -> None:
-    name = want.name
-    have = _get(compute, name)
-    if have is None:
-        write(compute, f"creating firewall {name}", lambda: compute.firewalls.insert_unary(
-            project=compute.project, firewall_resource=want, timeout=REQUEST_TIMEOUT))
-        return
-    require_owned(mark, f"firewall {name}", have.description)
-    if _shape(want) != _shape(have):
-        write(compute, f"updating firewall {name}", lambda: compute.firewalls.patch_unary(
-            project=compute.project, firewall=name, firewall_resource=want, timeout=REQUEST_TIMEOUT))
-
-
-def remove(compute: Compute, name: str, mark: OwnerMark) -> None:
-    have = _get(compute, name)
-    if have is not None and is_owned(mark, have.description):
-        delete(compute, f"deleting firewall {name}", lambda: compute.firewalls.delete_unary(
-            project=compute.project, firewall=name, timeout=REQUEST_TIMEOUT))
-
-
-def _get(compute: Compute, name: str) -> compute_v1.Firewall | None:
-    return read(f"reading firewall {name}", lambda: compute.firewalls.get(
-        project=compute.project, firewall=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT))
+def changes(want: FirewallRecord | None, have: FirewallRecord | None, mark: OwnerMark) -> list[Change]:
+    return converge(KIND, want, have, mark)

@@ -3,28 +3,98 @@
 Upstream GCE rejects a Service that mixes protocols on one rule; one rule per
 protocol on a shared address serves TCP and UDP ports on one IP. On internal
 load balancers an SCTP port is served by a single ``L3_DEFAULT`` rule (all
-ports, every protocol). Rules are immutable here: a rule that differs is
-deleted and created again, and the reserved address keeps the IP meanwhile.
+ports, every protocol). A rule cannot be changed in place except for its
+labels: a rule that differs is deleted and created again, and the reserved
+address keeps the IP meanwhile.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from google.cloud import compute_v1
-
+from cloudlb.changes import Change
 from cloudlb.model import Port, Protocol
-from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
-from cloudlb_gcp.instances import relative_link
 from cloudlb_gcp.names import LoadBalancerNames
-from cloudlb_gcp.ownership import OwnerMark, is_owned, require_owned
-from cloudlb_gcp.resources.calls import delete, read, write
+from cloudlb_gcp.ownership import OwnerMark, read_mark
+from cloudlb_gcp.resources.common import (
+    NEW_ADDRESS_IP,
+    Json,
+    Kind,
+    check_ours,
+    create,
+    delete,
+    differences,
+    labels_of,
+    relative_link,
+    update,
+)
 
 # A rule lists at most five ports; beyond that GKE uses a port range (external) or all ports (internal).
 MAX_LISTED_PORTS = 5
-RULE_PROTOCOLS = ("TCP", "UDP", "L3_DEFAULT")
+# Set on a rule that serves on a user's reserved address, naming it: a sweep then knows the address
+# and its IP without reading it.
+ADDRESS_LABEL = "cloudlb-address"
+
+
+@dataclass(frozen=True)
+class RuleRecord:
+    name: str
+    mark: OwnerMark | None
+    ip: str
+    protocol: str
+    ports: tuple[str, ...]
+    port_range: str
+    all_ports: bool
+    backend_service: str
+    scheme: str
+    # Internal rules name their subnetwork; the API takes the network from it.
+    subnetwork: str
+    global_access: bool
+    labels: tuple[tuple[str, str], ...]
+    label_fingerprint: str | None = field(default=None, compare=False)
+
+    @property
+    def address_name(self) -> str | None:
+        """The user's reserved address the rule serves on, as its label records."""
+        return dict(self.labels).get(ADDRESS_LABEL)
+
+
+def parse(item: Json) -> RuleRecord:
+    return RuleRecord(
+        name=item["name"], mark=read_mark(item.get("description", "")), ip=item.get("IPAddress", ""),
+        protocol=item.get("IPProtocol", ""), ports=tuple(sorted(item.get("ports") or (), key=int)),
+        port_range=item.get("portRange", ""), all_ports=bool(item.get("allPorts")),
+        backend_service=relative_link(item.get("backendService", "")), scheme=item.get("loadBalancingScheme", ""),
+        subnetwork=relative_link(item.get("subnetwork", "")),
+        global_access=bool(item.get("allowGlobalAccess")), labels=labels_of(item),
+        label_fingerprint=item.get("labelFingerprint"),
+    )
+
+
+def body(record: RuleRecord) -> Json:
+    assert record.mark is not None
+    sent: Json = {
+        "name": record.name, "description": record.mark.description, "labels": dict(record.labels),
+        "IPAddress": record.ip, "IPProtocol": record.protocol, "backendService": record.backend_service,
+        "loadBalancingScheme": record.scheme,
+    }
+    if record.all_ports:
+        sent["allPorts"] = True
+    elif record.port_range:
+        sent["portRange"] = record.port_range
+    else:
+        sent["ports"] = list(record.ports)
+    if record.scheme == "INTERNAL":
+        sent.update(subnetwork=record.subnetwork, allowGlobalAccess=record.global_access)
+    else:
+        sent["networkTier"] = "PREMIUM"
+    return sent
+
+
+KIND: Kind[RuleRecord] = Kind("forwarding-rule", "forwardingRules", "forwardingRules", "regions", parse, body)
 
 
 @dataclass(frozen=True)
@@ -34,13 +104,14 @@ class Frontend:
     ip: str
     backend_service: str
     internal: bool
-    network: str | None = None
     subnetwork: str | None = None
     global_access: bool = False
+    # The user's reserved address the rules serve on, recorded in a label; None for cloudlb's own.
+    users_address: str | None = None
 
 
-def plan(names: LoadBalancerNames, mark: OwnerMark, ports: Sequence[Port],
-         frontend: Frontend) -> list[compute_v1.ForwardingRule]:
+def desired(names: LoadBalancerNames, mark: OwnerMark, ports: Sequence[Port],
+            frontend: Frontend) -> list[RuleRecord]:
     """The rules this spec needs, in a stable order."""
     if frontend.internal and any(p.protocol == Protocol.SCTP for p in ports):
         return [_rule(names.forwarding_rule("L3_DEFAULT"), mark, "L3_DEFAULT", set(), frontend)]
@@ -51,82 +122,58 @@ def plan(names: LoadBalancerNames, mark: OwnerMark, ports: Sequence[Port],
             for protocol, numbers in sorted(by_protocol.items())]
 
 
-def _rule(name: str, mark: OwnerMark, protocol: str, numbers: set[int],
-          frontend: Frontend) -> compute_v1.ForwardingRule:
-    rule = compute_v1.ForwardingRule(
-        name=name, description=mark.description, labels=mark.labels, I_p_address=frontend.ip,
-        I_p_protocol=protocol, backend_service=frontend.backend_service,
-        load_balancing_scheme="INTERNAL" if frontend.internal else "EXTERNAL",
-    )
-    if protocol == "L3_DEFAULT" or (frontend.internal and len(numbers) > MAX_LISTED_PORTS):
-        rule.all_ports = True
-    elif len(numbers) > MAX_LISTED_PORTS:
-        rule.port_range = f"{min(numbers)}-{max(numbers)}"
-    else:
-        rule.ports = [str(n) for n in sorted(numbers)]
-    if frontend.internal:
-        rule.network = frontend.network or ""
-        rule.subnetwork = frontend.subnetwork or ""
-        rule.allow_global_access = frontend.global_access
-    else:
-        rule.network_tier = "PREMIUM"
-    return rule
-
-
-def _shape(rule: compute_v1.ForwardingRule) -> tuple[object, ...]:
-    return (
-        rule.I_p_address, rule.I_p_protocol, sorted(rule.ports), rule.port_range, rule.all_ports,
-        relative_link(rule.backend_service), rule.load_balancing_scheme,
-        relative_link(rule.subnetwork) if rule.subnetwork else "", rule.allow_global_access,
+def _rule(name: str, mark: OwnerMark, protocol: str, numbers: set[int], frontend: Frontend) -> RuleRecord:
+    ports: tuple[str, ...] = ()
+    port_range = ""
+    all_ports = protocol == "L3_DEFAULT" or (frontend.internal and len(numbers) > MAX_LISTED_PORTS)
+    if not all_ports and len(numbers) > MAX_LISTED_PORTS:
+        port_range = f"{min(numbers)}-{max(numbers)}"
+    elif not all_ports:
+        ports = tuple(str(n) for n in sorted(numbers))
+    labels = dict(mark.labels)
+    if frontend.users_address:
+        labels[ADDRESS_LABEL] = frontend.users_address
+    internal = frontend.internal
+    return RuleRecord(
+        name=name, mark=mark, ip=frontend.ip, protocol=protocol, ports=ports, port_range=port_range,
+        all_ports=all_ports, backend_service=frontend.backend_service, scheme="INTERNAL" if internal else "EXTERNAL",
+        subnetwork=(frontend.subnetwork or "") if internal else "",
+        global_access=frontend.global_access if internal else False, labels=tuple(sorted(labels.items())),
     )
 
 
-def observe(compute: Compute, names: LoadBalancerNames) -> dict[str, compute_v1.ForwardingRule]:
-    """Our rules that exist now, by name (one read per protocol; their names are fixed)."""
-    found = {}
-    for protocol in RULE_PROTOCOLS:
-        name = names.forwarding_rule(protocol)
-        rule = read(f"reading forwarding rule {name}", lambda: compute.forwarding_rules.get(
-            forwarding_rule=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region))  # noqa: B023
-        if rule is not None:
-            found[name] = rule
-    return found
+def with_ip(record: RuleRecord, new_ip: Callable[[], str]) -> RuleRecord:
+    """The record with the IP of the address created earlier in the plan in place of its placeholder."""
+    return dataclasses.replace(record, ip=new_ip()) if record.ip == NEW_ADDRESS_IP else record
 
 
-def check_owned(observed: dict[str, compute_v1.ForwardingRule], mark: OwnerMark) -> None:
-    for name, rule in observed.items():
-        require_owned(mark, f"forwarding rule {name}", rule.description, rule.labels)
+@dataclass(frozen=True)
+class RuleChanges:
+    """Rule changes come in three places of a plan: deletions first, creations last, labels anywhere."""
+
+    deletions: list[Change]
+    creations: list[Change]
+    labels: list[Change]
 
 
-def remove_stale(compute: Compute, observed: dict[str, compute_v1.ForwardingRule],
-                 wanted: Sequence[compute_v1.ForwardingRule]) -> dict[str, compute_v1.ForwardingRule]:
-    """Delete the rules that are not wanted or differ from what is wanted; returns those that remain."""
-    want_by_name = {r.name: r for r in wanted}
-    kept = {}
-    for name, have in observed.items():
+def changes(wanted: Sequence[RuleRecord], observed: Mapping[str, RuleRecord], mark: OwnerMark) -> RuleChanges:
+    want_by_name = {rule.name: rule for rule in wanted}
+    result = RuleChanges([], [], [])
+    for name, have in sorted(observed.items()):
         want = want_by_name.get(name)
-        if want is not None and _shape(want) == _shape(have):
-            kept[name] = have
-        else:
-            _delete(compute, name)
-    return kept
-
-
-def create_missing(compute: Compute, kept: dict[str, compute_v1.ForwardingRule],
-                   wanted: Sequence[compute_v1.ForwardingRule]) -> None:
-    for want in wanted:
-        if want.name in kept:
+        if have.mark != mark:
+            if want is not None:
+                check_ours(KIND, have, mark)
             continue
-        write(compute, f"creating forwarding rule {want.name}", lambda: compute.forwarding_rules.insert_unary(
-            forwarding_rule_resource=want, timeout=REQUEST_TIMEOUT, **compute.in_region))  # noqa: B023
-
-
-def remove_all(compute: Compute, names: LoadBalancerNames, mark: OwnerMark) -> None:
-    for name, rule in observe(compute, names).items():
-        if is_owned(mark, rule.description, rule.labels):
-            _delete(compute, name)
-
-
-def _delete(compute: Compute, name: str) -> None:
-    delete(compute, f"deleting forwarding rule {name}", lambda: compute.forwarding_rules.delete_unary(
-        forwarding_rule=name, timeout=REQUEST_TIMEOUT, **compute.in_region))
+        if want is None:
+            result.deletions.append(delete(KIND, have, "not wanted"))
+            continue
+        reason = differences(want, have, ignore=("labels",))
+        if reason:
+            result.deletions.append(delete(KIND, have, f"replaced: {reason}"))
+            result.creations.append(create(KIND, want, f"replaces the rule with {reason}"))
+        elif want.labels != have.labels:
+            labelled = dataclasses.replace(want, label_fingerprint=have.label_fingerprint)
+            result.labels.append(update(KIND, labelled, differences(want, have), verb="setLabels"))
+    result.creations.extend(create(KIND, want) for want in wanted if want.name not in observed)
+    return result

@@ -2,59 +2,59 @@
 
 from __future__ import annotations
 
-from google.cloud import compute_v1
+from dataclasses import dataclass
 
+from cloudlb.changes import Change
 from cloudlb.model import HealthCheck
-from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
-from cloudlb_gcp.ownership import OwnerMark, is_owned, require_owned
-from cloudlb_gcp.resources.calls import delete, read, write
+from cloudlb_gcp.ownership import OwnerMark, read_mark
+from cloudlb_gcp.resources.common import Json, Kind, converge
 
 # GKE's values: a Local check answers only where endpoints are ready, so it is probed more often.
-CLUSTER_TIMING = {"check_interval_sec": 8, "timeout_sec": 1, "healthy_threshold": 1, "unhealthy_threshold": 3}
-LOCAL_TIMING = {"check_interval_sec": 3, "timeout_sec": 1, "healthy_threshold": 1, "unhealthy_threshold": 2}
+CLUSTER_TIMING = (8, 1, 1, 3)  # interval, timeout, healthy threshold, unhealthy threshold
+LOCAL_TIMING = (3, 1, 1, 2)
 
 
-def desired(name: str, mark: OwnerMark, check: HealthCheck) -> compute_v1.HealthCheck:
-    timing = LOCAL_TIMING if check.local else CLUSTER_TIMING
-    return compute_v1.HealthCheck(
-        name=name, description=mark.description, type_="HTTP",
-        http_health_check=compute_v1.HTTPHealthCheck(port=check.port, request_path=check.path),
-        **timing,
+@dataclass(frozen=True)
+class HealthCheckRecord:
+    name: str
+    mark: OwnerMark | None
+    type: str
+    port: int
+    path: str
+    interval: int
+    timeout: int
+    healthy_threshold: int
+    unhealthy_threshold: int
+
+
+def parse(item: Json) -> HealthCheckRecord:
+    http = item.get("httpHealthCheck") or {}
+    return HealthCheckRecord(
+        name=item["name"], mark=read_mark(item.get("description", "")), type=item.get("type", ""),
+        port=int(http.get("port") or 0), path=http.get("requestPath", ""),
+        interval=int(item.get("checkIntervalSec") or 0), timeout=int(item.get("timeoutSec") or 0),
+        healthy_threshold=int(item.get("healthyThreshold") or 0),
+        unhealthy_threshold=int(item.get("unhealthyThreshold") or 0),
     )
 
 
-def _differs(want: compute_v1.HealthCheck, have: compute_v1.HealthCheck) -> bool:
-    return (
-        want.type_ != have.type_
-        or want.http_health_check.port != have.http_health_check.port
-        or want.http_health_check.request_path != have.http_health_check.request_path
-        or any(getattr(want, f) != getattr(have, f) for f in CLUSTER_TIMING)
-    )
+def body(record: HealthCheckRecord) -> Json:
+    assert record.mark is not None
+    return {
+        "name": record.name, "description": record.mark.description, "type": record.type,
+        "httpHealthCheck": {"port": record.port, "requestPath": record.path},
+        "checkIntervalSec": record.interval, "timeoutSec": record.timeout,
+        "healthyThreshold": record.healthy_threshold, "unhealthyThreshold": record.unhealthy_threshold,
+    }
 
 
-def ensure(compute: Compute, name: str, mark: OwnerMark, check: HealthCheck) -> str:
-    """Create or converge the health check; returns its link."""
-    want = desired(name, mark, check)
-    where = compute.in_region
-    have = _get(compute, name)
-    if have is None:
-        write(compute, f"creating health check {name}", lambda: compute.health_checks.insert_unary(
-            health_check_resource=want, timeout=REQUEST_TIMEOUT, **where))
-    else:
-        require_owned(mark, f"health check {name}", have.description)
-        if _differs(want, have):
-            write(compute, f"updating health check {name}", lambda: compute.health_checks.patch_unary(
-                health_check=name, health_check_resource=want, timeout=REQUEST_TIMEOUT, **where))
-    return compute.regional("healthChecks", name)
+KIND: Kind[HealthCheckRecord] = Kind("health-check", "regionHealthChecks", "healthChecks", "regions", parse, body)
 
 
-def remove(compute: Compute, name: str, mark: OwnerMark) -> None:
-    have = _get(compute, name)
-    if have is not None and is_owned(mark, have.description):
-        delete(compute, f"deleting health check {name}", lambda: compute.health_checks.delete_unary(
-            health_check=name, timeout=REQUEST_TIMEOUT, **compute.in_region))
+def desired(name: str, mark: OwnerMark, check: HealthCheck) -> HealthCheckRecord:
+    interval, timeout, healthy, unhealthy = LOCAL_TIMING if check.local else CLUSTER_TIMING
+    return HealthCheckRecord(name, mark, "HTTP", check.port, check.path, interval, timeout, healthy, unhealthy)
 
 
-def _get(compute: Compute, name: str) -> compute_v1.HealthCheck | None:
-    return read(f"reading health check {name}", lambda: compute.health_checks.get(
-        health_check=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region))
+def changes(want: HealthCheckRecord | None, have: HealthCheckRecord | None, mark: OwnerMark) -> list[Change]:
+    return converge(KIND, want, have, mark)

@@ -3,110 +3,123 @@
 GCE lets an instance belong to only one load-balanced instance group, so (as
 GKE does) the groups are shared by every load balancer of the cluster and are
 marked with the cluster only. A node joining or leaving changes only their
-membership; a group is deleted once no backend service uses it.
+membership, one write per affected zone whatever the number of Services; a
+group is deleted once no backend service uses it and its zone has no nodes.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
 
-from google.cloud import compute_v1
-
-from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
-from cloudlb_gcp.instances import InstanceRef, relative_link
-from cloudlb_gcp.ownership import OwnerMark, is_owned, require_owned
-from cloudlb_gcp.resources.calls import delete, read, write
+from cloudlb.changes import Action, Change
+from cloudlb_gcp.instances import InstanceRef
+from cloudlb_gcp.ownership import OwnerMark, read_mark
+from cloudlb_gcp.resources.common import Json, Kind, check_ours, create, delete, relative_link
 
 
-def by_zone(instances: Iterable[InstanceRef]) -> dict[str, set[str]]:
-    zones: dict[str, set[str]] = defaultdict(set)
+@dataclass(frozen=True)
+class GroupRecord:
+    name: str
+    mark: OwnerMark | None
+    zone: str
+    network: str
+    # What a listing says about membership; the members themselves are read per group (listInstances).
+    size: int = field(default=0, compare=False)
+    members: frozenset[str] | None = field(default=None, compare=False)
+
+
+def parse_listed(scope: str, item: Json) -> GroupRecord:
+    """A group from an aggregated list: ``scope`` is ``zones/Z``."""
+    return GroupRecord(item["name"], read_mark(item.get("description", "")), scope.rsplit("/", 1)[1],
+                       relative_link(item.get("network", "")), int(item.get("size") or 0))
+
+
+def _parse(item: Json) -> GroupRecord:
+    """A group read on its own: its ``zone`` field names the zone."""
+    return parse_listed(relative_link(item.get("zone", "zones/")), item)
+
+
+def body(record: GroupRecord) -> Json:
+    assert record.mark is not None
+    sent: Json = {"name": record.name, "description": record.mark.description}
+    if record.network:
+        sent["network"] = record.network
+    return sent
+
+
+KIND: Kind[GroupRecord] = Kind("instance-group", "instanceGroups", "instanceGroups", "zones", _parse, body)
+
+
+def list_filter(name: str) -> str:
+    return f'name = "{name}"'
+
+
+def group_link(project: str, zone: str, name: str) -> str:
+    return f"projects/{project}/zones/{zone}/instanceGroups/{name}"
+
+
+def by_zone(instances: Iterable[InstanceRef]) -> dict[str, frozenset[str]]:
+    zones: dict[str, set[str]] = {}
     for ref in instances:
-        zones[ref.zone].add(ref.link)
-    return dict(zones)
+        zones.setdefault(ref.zone, set()).add(ref.link)
+    return {zone: frozenset(links) for zone, links in zones.items()}
 
 
-def group_link(compute: Compute, zone: str, name: str) -> str:
-    return compute.link(f"zones/{zone}/instanceGroups/{name}")
+@dataclass(frozen=True)
+class Membership:
+    """The private payload of a membership change; it is applied against the inventory at that moment,
+    so that of several plans that saw the same node join, only the first writes."""
+
+    zone: str
+    group: str
+    add: frozenset[str] = frozenset()
+    remove: frozenset[str] = frozenset()
 
 
-def ensure(compute: Compute, name: str, mark: OwnerMark, members: Mapping[str, set[str]],
-           network: str | None) -> list[str]:
-    """Create the group of each zone that has nodes and make its membership exactly ``members``; their links."""
-    links = []
-    for zone, wanted in sorted(members.items()):
-        _ensure_group(compute, zone, name, mark, network)
-        _sync_members(compute, zone, name, wanted)
-        links.append(group_link(compute, zone, name))
-    return links
+def _names(links: Iterable[str]) -> str:
+    return ", ".join(sorted(link.rsplit("/", 1)[1] for link in links))
 
 
-def _get(compute: Compute, zone: str, name: str) -> compute_v1.InstanceGroup | None:
-    return read(f"reading instance group {zone}/{name}", lambda: compute.instance_groups.get(
-        project=compute.project, zone=zone, instance_group=name, retry=READ_RETRY, timeout=REQUEST_TIMEOUT))
+def membership(zone: str, group: str, add: frozenset[str], remove: frozenset[str]) -> list[Change]:
+    changes = []
+    if add:
+        changes.append(Change(Action.UPDATE, "instance-group-members", f"{zone}/{group}", f"add {_names(add)}",
+                              Membership(zone, group, add=add)))
+    if remove:
+        changes.append(Change(Action.UPDATE, "instance-group-members", f"{zone}/{group}", f"remove {_names(remove)}",
+                              Membership(zone, group, remove=remove)))
+    return changes
 
 
-def _ensure_group(compute: Compute, zone: str, name: str, mark: OwnerMark, network: str | None) -> None:
-    have = _get(compute, zone, name)
-    if have is not None:
-        require_owned(mark, f"instance group {zone}/{name}", have.description)
-        return
-    want = compute_v1.InstanceGroup(name=name, description=mark.description)
-    if network:
-        want.network = network
-    write(compute, f"creating instance group {zone}/{name}", lambda: compute.instance_groups.insert_unary(
-        project=compute.project, zone=zone, instance_group_resource=want, timeout=REQUEST_TIMEOUT))
+@dataclass(frozen=True)
+class GroupChanges:
+    """Groups and members come before the backend service that references them; unused groups go after it."""
+
+    before: list[Change]
+    after: list[Change]
 
 
-def _sync_members(compute: Compute, zone: str, name: str, wanted: set[str]) -> None:
-    where: dict[str, Any] = {"project": compute.project, "zone": zone, "instance_group": name}
-    listed = read(f"listing instances of {zone}/{name}", lambda: list(compute.instance_groups.list_instances(
-        instance_groups_list_instances_request_resource=compute_v1.InstanceGroupsListInstancesRequest(),
-        retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **where)))
-    present = {relative_link(item.instance) for item in listed or ()}
-    joining = sorted(wanted - present)
-    leaving = sorted(present - wanted)
-    if joining:
-        add = compute_v1.InstanceGroupsAddInstancesRequest(
-            instances=[compute_v1.InstanceReference(instance=link) for link in joining])
-        write(compute, f"adding {len(joining)} instances to {zone}/{name}", lambda: (
-            compute.instance_groups.add_instances_unary(
-                instance_groups_add_instances_request_resource=add, timeout=REQUEST_TIMEOUT, **where)))
-    if leaving:
-        remove = compute_v1.InstanceGroupsRemoveInstancesRequest(
-            instances=[compute_v1.InstanceReference(instance=link) for link in leaving])
-        write(compute, f"removing {len(leaving)} instances from {zone}/{name}", lambda: (
-            compute.instance_groups.remove_instances_unary(
-                instance_groups_remove_instances_request_resource=remove, timeout=REQUEST_TIMEOUT, **where)))
-
-
-def zones_of(group_links: Iterable[str]) -> set[str]:
-    return {relative_link(link).split("/")[3] for link in group_links}
-
-
-def remove_unused(compute: Compute, name: str, mark: OwnerMark, zones: Iterable[str]) -> None:
-    """Delete the cluster's group in each zone unless a backend service in the region still uses it."""
-    services = read("listing backend services", lambda: list(compute.backend_services.list(
-        retry=READ_RETRY, timeout=REQUEST_TIMEOUT, **compute.in_region)))
-    used = {relative_link(b.group) for s in services or () for b in s.backends}
-    for zone in sorted(set(zones)):
-        if group_link(compute, zone, name) in used:
+def changes(name: str, mark: OwnerMark, wanted: Mapping[str, frozenset[str]], networks: Mapping[str, str],
+            groups: Mapping[str, GroupRecord], used_elsewhere: frozenset[str]) -> GroupChanges:
+    """``wanted``: member links by zone; ``networks``: each zone's nodes' network; ``groups``: the cluster's
+    groups by zone as observed (members known); ``used_elsewhere``: zones whose group another load balancer uses."""
+    result = GroupChanges([], [])
+    for zone, members in sorted(wanted.items()):
+        have = groups.get(zone)
+        if have is None:
+            want = GroupRecord(name, mark, zone, networks.get(zone, ""))
+            result.before.append(create(KIND, want, zone=zone))
+            result.before.extend(membership(zone, name, members, frozenset()))
             continue
-        have = _get(compute, zone, name)
-        if have is not None and is_owned(mark, have.description):
-            delete(compute, f"deleting instance group {zone}/{name}", lambda: compute.instance_groups.delete_unary(
-                project=compute.project, zone=zone, instance_group=name, timeout=REQUEST_TIMEOUT))  # noqa: B023
-
-
-def cluster_zones(compute: Compute, name: str) -> set[str]:
-    """Zones in which the cluster's group exists (one aggregated read), to collect groups nobody uses."""
-    found = read("listing instance groups", lambda: compute.instance_groups.aggregated_list(
-        project=compute.project, retry=READ_RETRY, timeout=REQUEST_TIMEOUT))
-    zones = set()
-    for scope, listed in found or ():
-        for group in listed.instance_groups:
-            zone = scope.rsplit("/", 1)[1]
-            if group.name == name and zone.startswith(compute.region + "-"):
-                zones.add(zone)
-    return zones
+        check_ours(KIND, have, mark)
+        present = have.members or frozenset()
+        result.before.extend(membership(zone, name, members - present, present - members))
+    for zone, have in sorted(groups.items()):
+        if zone in wanted or have.mark != mark:
+            continue
+        if zone in used_elsewhere:
+            result.before.extend(membership(zone, name, frozenset(), have.members or frozenset()))
+        else:
+            result.after.append(delete(KIND, have, "no nodes in its zone and no load balancer uses it", zone=zone))
+    return result
