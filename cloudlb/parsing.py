@@ -53,6 +53,16 @@ def ascii_upper(text: str) -> str:
     return text.upper() if text.isascii() else text
 
 
+# The spellings Go's strconv.ParseBool accepts, which upstream controllers use for boolean annotations.
+_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def go_bool(text: str) -> bool | None:
+    """The boolean ``text`` spells for Go's strconv.ParseBool ("true", "True", "1", "f", ...); else None."""
+    return _GO_BOOLS.get(text)
+
+
 def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
     """``repr`` of a user's value for a message, shortened to about ``limit`` characters."""
     if len(text) <= limit:

@@ -13,7 +13,7 @@ from cloudlb.translate import SOURCE_RANGES_ANNOTATION, translate
 BACKENDS = (Backend("node-a", "aws:///us-east-1a/i-1", "10.0.0.1", "us-east-1a"),)
 
 
-def service(ports: list[dict[str, Any]] | None = None, annotations: dict[str, str] | None = None,
+def service(ports: list[Any] | None = None, annotations: dict[str, str] | None = None,
             **spec: Any) -> dict[str, Any]:
     return {
         "metadata": {"name": "web", "namespace": "shop", "uid": "uid-1", "annotations": annotations or {}},
