@@ -57,20 +57,30 @@ def test_ownership_needs_cluster_service_and_labels() -> None:
 
 @pytest.mark.parametrize("annotations,field", [
     ({gke_annotations.GLOBAL_ACCESS: "yes"}, gke_annotations.GLOBAL_ACCESS),
+    ({gke_annotations.GLOBAL_ACCESS: "True"}, gke_annotations.GLOBAL_ACCESS),  # GKE would read it as off
+    ({gke_annotations.GLOBAL_ACCESS: "tru\u0435"}, gke_annotations.GLOBAL_ACCESS),  # a Cyrillic e
+    ({gke_annotations.SUBNET: "lb-subnet\n-2"}, gke_annotations.SUBNET),
+    ({gke_annotations.SUBNET: "subnet-\u0661"}, gke_annotations.SUBNET),
+    ({gke_annotations.SUBNET: ""}, gke_annotations.SUBNET),
+    ({gke_annotations.IP_ADDRESSES: "my-ip\n"}, None),  # trimmed, valid
+    ({gke_annotations.IP_ADDRESSES: "a" * 64}, gke_annotations.IP_ADDRESSES),
     ({gke_annotations.SUBNET: "Bad_Subnet"}, gke_annotations.SUBNET),
     ({gke_annotations.IP_ADDRESSES: "ok-name,Not_OK"}, gke_annotations.IP_ADDRESSES),
     ({gke_annotations.IP_ADDRESSES: "a,b,c"}, gke_annotations.IP_ADDRESSES),
     ({gke_annotations.IP_ADDRESSES: " , "}, gke_annotations.IP_ADDRESSES),
 ])
 def test_malformed_gke_annotations_are_fatal(make_spec: SpecFactory, annotations: dict[str, str],
-                                             field: str) -> None:
+                                             field: str | None) -> None:
     problems = gke_annotations.validate(make_spec(internal=True, annotations=annotations))
+    if field is None:
+        assert problems == []
+        return
     assert [(p.reason, p.fatal) for p in problems] == [(INVALID_ANNOTATION, True)]
-    assert field in problems[0].field
+    assert problems[0].field == f"metadata.annotations[{field}]"
 
 
 def test_well_formed_annotations_pass_and_internal_only_ones_warn_on_external(make_spec: SpecFactory) -> None:
-    good = {gke_annotations.GLOBAL_ACCESS: "True", gke_annotations.SUBNET: "lb-subnet",
+    good = {gke_annotations.GLOBAL_ACCESS: "true", gke_annotations.SUBNET: " lb-subnet\n",
             gke_annotations.IP_ADDRESSES: "my-ip"}
     assert gke_annotations.validate(make_spec(internal=True, annotations=good)) == []
     options = gke_annotations.read_options(good)
