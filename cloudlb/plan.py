@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudlb import problems as p
+from cloudlb.annotations import unhonoured_annotations
 from cloudlb.model import LoadBalancerSpec, Protocol
 from cloudlb.problems import Problem
 from cloudlb.provider import Offering, Provider
@@ -69,4 +70,5 @@ def plan(translation: Translation, provider: Provider[Any]) -> Plan:
 
     spec = dataclasses.replace(spec, ports=tuple(servable))
     found.extend(provider.validate(spec))
+    found.extend(unhonoured_annotations(spec.annotations, provider.capabilities))
     return Plan(spec=spec, offering=offering, problems=tuple(found))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 from cloudlb_aws import annotations as a
+from cloudlb_aws.capabilities import CAPABILITIES
 from cloudlb_aws.provider import AWSProvider
 
 from cloudlb import problems as p
 from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, LoadBalancerSpec, Port, Protocol, ServiceRef
+from cloudlb.plan import plan
 from cloudlb.provider import ProviderSettings
+from cloudlb.translate import translate
 
 
 def spec(annotations: dict[str, str] | None = None, *, internal: bool = False,
@@ -237,3 +240,18 @@ def test_path_and_success_codes_with_a_tcp_health_check_only_warn() -> None:
     assert [(x.field, x.reason, x.fatal) for x in parsed.problems] == [
         (where(a.HEALTHCHECK_PATH), p.UNSUPPORTED_OPTION, False),
         (where(a.HEALTHCHECK_SUCCESS_CODES), p.UNSUPPORTED_OPTION, False)]
+
+
+def test_every_annotation_declared_honoured_is_read() -> None:
+    """A value nothing can accept, under each honoured name, is answered by the parser or the core."""
+    for name in sorted(CAPABILITIES.annotations):
+        manifest = {"metadata": {"name": "web", "namespace": "default", "annotations": {name: "%%"}},
+                    "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}]}}
+        reasons = {x.reason for x in plan(translate(manifest, ()), provider()).problems if x.field == where(name)}
+        assert p.INVALID_ANNOTATION in reasons and p.UNSUPPORTED_ANNOTATION not in reasons, name
+
+
+def test_every_aws_annotation_the_provider_knows_is_declared() -> None:
+    known = {value for value in vars(a).values() if isinstance(value, str) and value.startswith(a.PREFIX)}
+    assert known - {a.PREFIX} <= CAPABILITIES.annotations
+    assert CAPABILITIES.annotation_prefixes == (a.PREFIX,)

@@ -20,6 +20,10 @@ SUBNET = "networking.gke.io/internal-load-balancer-subnet"
 GLOBAL_ACCESS = "networking.gke.io/internal-load-balancer-allow-global-access"
 IP_ADDRESSES = "networking.gke.io/load-balancer-ip-addresses"
 INTERNAL_ONLY = (SUBNET, GLOBAL_ACCESS)
+# Every annotation read here (the load-balancer type annotations are read by the core's translation).
+PARSED = (SUBNET, GLOBAL_ACCESS, IP_ADDRESSES)
+# The namespaces GKE's annotations live in.
+PREFIXES = ("cloud.google.com/", "networking.gke.io/")
 RESOURCE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 # GKE turns global access on for exactly "true" (anything else silently means off); cloudlb takes
 # "true" and "false" and names every other value instead of guessing.

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from cloudlb_gcp import gke_annotations
+from cloudlb_gcp.capabilities import CAPABILITIES
 from cloudlb_gcp.metadata import region_of_zone
 from cloudlb_gcp.names import MAX_NAME_LENGTH, instance_group_name, names_for
 from cloudlb_gcp.ownership import OwnerMark, is_owned, read_mark, require_owned
@@ -13,12 +14,15 @@ from cloudlb_gcp.plugin import plugin
 from cloudlb_gcp.provider import GCPProvider
 
 from cloudlb.model import Protocol, ServiceRef
+from cloudlb.plan import plan
 from cloudlb.plugins import load_plugin
 from cloudlb.problems import INVALID_ANNOTATION, UNSUPPORTED_OPTION
 from cloudlb.provider import NotOwnedError
+from cloudlb.translate import GKE_TYPE_ANNOTATION, LEGACY_GKE_TYPE_ANNOTATION, translate
 
 from .conftest import SpecFactory
 
+INTERNAL_TYPES = (GKE_TYPE_ANNOTATION, LEGACY_GKE_TYPE_ANNOTATION)
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 LONG = "a" * 63
 
@@ -108,3 +112,19 @@ def test_the_plugin_is_found_through_its_entry_point() -> None:
 
 def test_region_of_a_metadata_zone() -> None:
     assert region_of_zone("europe-west1-b") == "europe-west1"
+
+
+def test_every_annotation_declared_honoured_is_read(provider: GCPProvider) -> None:
+    """A value nothing can accept, under each honoured name, is answered by the provider or the core."""
+    for name in sorted(CAPABILITIES.annotations):
+        annotations = {name: "%%", **({} if name in INTERNAL_TYPES else {GKE_TYPE_ANNOTATION: "Internal"})}
+        manifest = {"metadata": {"name": "web", "namespace": "default", "annotations": annotations},
+                    "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}]}}
+        reasons = {x.reason for x in plan(translate(manifest, ()), provider).problems
+                   if x.field == f"metadata.annotations[{name}]"}
+        assert reasons == {INVALID_ANNOTATION}, name
+
+
+def test_every_gke_annotation_the_provider_reads_is_declared() -> None:
+    assert {*gke_annotations.PARSED, *INTERNAL_TYPES} == CAPABILITIES.annotations
+    assert all(name.startswith(CAPABILITIES.annotation_prefixes) for name in CAPABILITIES.annotations)
