@@ -120,3 +120,65 @@ def test_tags_are_kept_as_written_or_named(tags: dict[str, str]) -> None:
         assert "," not in key + value
     if not parsed.problems:
         assert len(parsed.additional_tags) <= a.MAX_ADDITIONAL_TAGS
+
+
+def any_case(words: list[str] | tuple[str, ...]) -> st.SearchStrategy[str]:
+    """One of ``words`` in random ASCII case, with ASCII spaces around it."""
+    return st.builds(lambda word, flips, left, right: left + "".join(
+        c.upper() if flip else c.lower() for c, flip in zip(word, flips, strict=False)) + right,
+        st.sampled_from(words), st.lists(st.booleans(), min_size=16, max_size=16),
+        st.sampled_from(["", " ", "\n"]), st.sampled_from(["", " ", "\t"]))
+
+
+@given(st.one_of(any_case(a.KNOWN_TYPES), annotation_values()))
+def test_the_type_is_a_known_one_in_any_ascii_case_or_named(value: str) -> None:
+    parsed = a.parse({a.TYPE: value}, internal=False)
+    word = trimmed(value).lower() if trimmed(value).isascii() else None
+    if word in a.KNOWN_TYPES:
+        assert parsed.lb_type == word
+        assert all(x.reason == p.UNSUPPORTED_OPTION and not x.fatal for x in parsed.problems)
+    else:
+        assert parsed.lb_type is None
+        assert [x.field for x in parsed.problems] == [where(a.TYPE)]
+
+
+@given(st.one_of(any_case(a.HEALTHCHECK_PROTOCOLS), annotation_values()))
+def test_the_health_check_protocol_is_tcp_http_or_https_in_any_ascii_case_or_named(value: str) -> None:
+    parsed = a.parse({a.HEALTHCHECK_PROTOCOL: value}, internal=False)
+    word = trimmed(value).upper() if trimmed(value).isascii() else None
+    assert parsed.health_check.protocol == (word if word in a.HEALTHCHECK_PROTOCOLS else None)
+    assert bool(parsed.problems) is (word not in a.HEALTHCHECK_PROTOCOLS)
+
+
+@given(st.one_of(st.sampled_from(["true", "True", "TRUE", "t", "T", "1", "false", "False", "FALSE", "f", "F", "0"]),
+                 annotation_values()))
+def test_cross_zone_is_read_as_go_reads_a_bool_or_named(value: str) -> None:
+    parsed = a.parse({a.CROSS_ZONE: value}, internal=False)
+    word = trimmed(value)
+    truths, falsehoods = {"true", "True", "TRUE", "t", "T", "1"}, {"false", "False", "FALSE", "f", "F", "0"}
+    assert parsed.cross_zone == (True if word in truths else False if word in falsehoods else None)
+    assert bool(parsed.problems) is (word not in truths | falsehoods)
+
+
+@given(st.from_regex(r"/[A-Za-z0-9@:%_+.~#?&/=-]{0,200}", fullmatch=True))
+def test_every_health_check_path_aws_accepts_is_kept_exactly(path: str) -> None:
+    parsed = a.parse({a.HEALTHCHECK_PATH: path}, internal=False)
+    assert (parsed.health_check.path, parsed.problems) == (path, ())
+
+
+@given(st.lists(st.one_of(st.integers(1, 65535), st.from_regex(a.PORT_NAME, fullmatch=True)), min_size=1, max_size=5),
+       st.sampled_from(["", "+", "0"]))
+def test_ssl_ports_are_read_as_canonical_numbers_and_port_names(ports: list[int | str], prefix: str) -> None:
+    raw = ", ".join(f"{prefix}{port}" if isinstance(port, int) else port for port in ports)
+    parsed = a.parse({a.SSL_CERT: "arn:aws:acm:us-east-1:123456789012:certificate/abc", a.SSL_PORTS: raw},
+                     internal=False)
+    assert (parsed.ssl_ports, parsed.problems) == (tuple(str(port) for port in ports), ())
+
+
+@given(st.lists(st.from_regex(a.ALLOCATION_ID, fullmatch=True), min_size=1, max_size=3, unique=True),
+       st.lists(st.ip_addresses(v=4).map(str), min_size=1, max_size=3, unique=True))
+def test_addresses_aws_accepts_are_kept_exactly(allocations: list[str], private: list[str]) -> None:
+    public = a.parse({a.EIP_ALLOCATIONS: ",".join(allocations)}, internal=False)
+    assert (public.eip_allocations, public.problems) == (tuple(allocations), ())
+    internal = a.parse({a.PRIVATE_IPV4_ADDRESSES: " , ".join(private)}, internal=True)
+    assert (internal.private_ipv4_addresses, internal.problems) == (tuple(private), ())

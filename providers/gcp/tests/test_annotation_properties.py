@@ -71,3 +71,19 @@ def test_a_subnet_is_a_gce_name_read_exactly_or_named(value: str) -> None:
     assert [(x.field, x.fatal) for x in problems] == ([] if valid else [(f"metadata.annotations[{g.SUBNET}]", True)])
     if valid:
         assert g.read_options({g.SUBNET: value}).subnet == trimmed(value)
+
+
+@given(st.lists(st.from_regex(GCE_NAME, fullmatch=True), min_size=1, max_size=2), st.sampled_from([",", ", ", " ,\n"]))
+def test_address_names_gce_accepts_are_read_exactly(names: list[str], separator: str) -> None:
+    annotations = {g.IP_ADDRESSES: separator.join(names)}
+    assert g.validate(spec(annotations)) == []
+    assert g.read_options(annotations).address_names == tuple(names)
+
+
+@given(annotation_values())
+def test_address_names_are_gce_names_or_named(value: str) -> None:
+    problems = g.validate(spec({g.IP_ADDRESSES: value}))
+    names = [trimmed(part) for part in value.split(",") if trimmed(part)]
+    valid = 1 <= len(names) <= g.MAX_ADDRESS_NAMES and all(GCE_NAME.fullmatch(name) for name in names)
+    assert bool(problems) is not valid
+    assert all((x.field, x.fatal) == (f"metadata.annotations[{g.IP_ADDRESSES}]", True) for x in problems)
