@@ -18,10 +18,11 @@ from collections.abc import Iterable, Mapping
 from cloudlb import problems as p
 from cloudlb.problems import Problem
 from cloudlb.provider import Capabilities
+from cloudlb.sharing import SHARE_KEY_ANNOTATION
 
 CLOUDLB_PREFIX = "cloudlb.io/"
 # The cloudlb.io/ annotations the core reads whatever the provider.
-CORE_ANNOTATIONS: frozenset[str] = frozenset()
+CORE_ANNOTATIONS = frozenset({SHARE_KEY_ANNOTATION})
 # How alike (difflib's ratio, case-blind, over the part after the namespace) a name must be to an honoured one
 # to be offered as "did you mean": typos score high (typo/type 0.75, healtcheck-path 0.97), other upstream
 # features low (backend-protocol/healthcheck-protocol 0.67, proxy-protocol/healthcheck-protocol 0.53).

@@ -22,6 +22,8 @@ UNSUPPORTED_ANNOTATION = "UnsupportedAnnotation"
 # A field of the wrong type (a string where a list belongs): the API server never sends one, a fuzzer or a
 # hand-made object in a test cluster might.
 INVALID_FIELD = "InvalidField"
+# Reading the Service raised an exception: a bug of ours or a plugin's, reported instead of retried forever.
+UNPROCESSABLE_SERVICE = "UnprocessableService"
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from cloudlb_example import ExampleProvider
 from cloudlb_gcp.capabilities import CAPABILITIES as GCP
 from hypothesis import given
 
-from cloudlb import annotations as annotations_module
 from cloudlb import problems as p
 from cloudlb.annotations import CLOUDLB_PREFIX, CORE_ANNOTATIONS, unhonoured_annotations
 from cloudlb.model import Protocol
 from cloudlb.plan import plan
 from cloudlb.provider import Capabilities, Offering
+from cloudlb.sharing import SHARE_KEY_ANNOTATION
 from cloudlb.strategies import annotation_maps
 from cloudlb.translate import translate
 
@@ -42,16 +42,16 @@ def test_only_unhonoured_annotations_in_the_providers_namespaces_are_named() -> 
 
 def test_cloudlb_io_is_every_providers_namespace() -> None:
     no_prefixes = Capabilities(OFFERINGS)
-    assert sorted(named({"cloudlb.io/share-key": "x", "example.cloudlb.io/idle-timeout": "5"}, no_prefixes)) == [
-        "cloudlb.io/share-key"]
+    assert sorted(named({"cloudlb.io/made-up": "x", "example.cloudlb.io/idle-timeout": "5"}, no_prefixes)) == [
+        "cloudlb.io/made-up"]
+
+
+def test_what_the_core_honours_under_cloudlb_io_is_not_named() -> None:
+    assert SHARE_KEY_ANNOTATION in CORE_ANNOTATIONS
     assert all(name.startswith(CLOUDLB_PREFIX) for name in CORE_ANNOTATIONS)
-
-
-def test_what_the_core_honours_under_cloudlb_io_is_not_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(annotations_module, "CORE_ANNOTATIONS", frozenset({"cloudlb.io/share-key"}))
-    found = named({"cloudlb.io/share-key": "x", "cloudlb.io/share-keys": "x"}, Capabilities(OFFERINGS))
+    found = named({SHARE_KEY_ANNOTATION: "x", "cloudlb.io/share-keys": "x"}, Capabilities(OFFERINGS))
     assert found == {"cloudlb.io/share-keys": "cloudlb does not honour this annotation; it is ignored "
-                                              "(did you mean cloudlb.io/share-key?)"}
+                                              f"(did you mean {SHARE_KEY_ANNOTATION}?)"}
 
 
 @pytest.mark.parametrize(("name", "guess"), [

@@ -171,6 +171,11 @@ class _Parser:
     def bad(self, name: str, message: str, *, fatal: bool = True, reason: str = p.INVALID_ANNOTATION) -> None:
         self.problems.append(Problem(_where(name), reason, message, fatal=fatal))
 
+    def refused(self, *names: str) -> bool:
+        """Whether a fatal problem was found with any of these annotations."""
+        fields = {_where(name) for name in names}
+        return any(problem.fatal and problem.field in fields for problem in self.problems)
+
     def text(self, name: str) -> str | None:
         """The trimmed value; None when absent, or empty (said, not fatal: cloudlb's default applies)."""
         if name not in self.annotations:
@@ -332,8 +337,11 @@ class _Parser:
         )
 
     def timeout_fits_interval(self, rules: HealthCheckRules, interval: int | None, timeout: int | None) -> None:
-        """AWS refuses a timeout above the interval (a Classic ELB: not below it); defaults count too."""
-        if interval is None and timeout is None:
+        """AWS refuses a timeout above the interval (a Classic ELB: not below it); defaults count too.
+
+        Not checked when either value was refused already: the default would stand in for what the user meant.
+        """
+        if (interval is None and timeout is None) or self.refused(HEALTHCHECK_INTERVAL, HEALTHCHECK_TIMEOUT):
             return
         effective_interval = rules.default_interval if interval is None else interval
         effective_timeout = rules.default_timeout if timeout is None else timeout
