@@ -13,6 +13,7 @@ status condition), and a near miss a guess at what was meant.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Mapping
 
 from cloudlb import problems as p
@@ -34,24 +35,29 @@ def _namespace(name: str, prefixes: Iterable[str]) -> str | None:
     return max((prefix for prefix in prefixes if name.startswith(prefix)), key=len, default=None)
 
 
-def _near_miss(name: str, prefix: str, honoured: Iterable[str], prefixes: Iterable[str]) -> str | None:
+@functools.lru_cache(maxsize=4096)
+def _near_miss(name: str, prefix: str, honoured: frozenset[str], prefixes: tuple[str, ...]) -> str | None:
     """The honoured annotation ``name`` most likely misspells, if any is close enough.
 
     Only the part after the namespace is compared (every name in a namespace
     shares a long prefix, which would make everything look alike), against
     honoured names of every namespace the provider speaks for, so that the
-    right option under the wrong namespace is found too.
+    right option under the wrong namespace is found too. Cached: the same
+    names recur on every reconcile of every Service.
     """
-    wanted = name.removeprefix(prefix).lower()
+    matcher = difflib.SequenceMatcher(b=name.removeprefix(prefix).lower())
     best: tuple[float, bool, str] | None = None
     for candidate in sorted(honoured):
         own = _namespace(candidate, prefixes)
         if own is None:
             continue
-        ratio = difflib.SequenceMatcher(None, wanted, candidate.removeprefix(own).lower()).ratio()
+        matcher.set_seq1(candidate.removeprefix(own).lower())
+        # The cheap upper bounds first, as difflib.get_close_matches does.
+        if matcher.real_quick_ratio() < NEAR_MISS or matcher.quick_ratio() < NEAR_MISS:
+            continue
         # On a tie (the same option under two namespaces) the name's own namespace wins.
-        score = (ratio, own == prefix, candidate)
-        if ratio >= NEAR_MISS and (best is None or score[:2] > best[:2]):
+        score = (matcher.ratio(), own == prefix, candidate)
+        if score[0] >= NEAR_MISS and (best is None or score[:2] > best[:2]):
             best = score
     return None if best is None else best[2]
 
