@@ -313,6 +313,10 @@ class Reconciler:
         fingerprint = (state.desired, tuple(sorted(state.outcomes.items())))
         if key_state.failed is not None and key_state.failed == fingerprint and not leaving:
             return  # a configuration error waits for a change of a Service or of the nodes
+        if state.unknown and key in self.owned:
+            # Planning without a member whose wish is unreadable would remove its ports: leave it all as it is.
+            await self._write_member_statuses(state, [m for m in wanted if m.ref in state.unknown], {})
+            return
 
         served = {spec.service for spec in state.desired.members} if state.desired else set()
         try:

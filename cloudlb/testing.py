@@ -156,13 +156,18 @@ def run_controller(
     startup_timeout: float = 30.0,
     standalone: bool = True,
     peering: str = "cloudlb",
+    instance: Provider[Any] | None = None,
 ) -> Iterator[RunningController]:
-    """Run the real kopf operator with the named provider plugin in a thread, against ``kube.url``."""
+    """Run the real kopf operator with the named provider plugin in a thread, against ``kube.url``.
+
+    ``instance`` is a provider built by the test (e.g. on a cloud that outlives one controller run,
+    to restart the controller); otherwise the plugin builds one.
+    """
     with _environment(environment or {}):
         plugin = load_plugin(provider)
         provider_options: dict[str, str | None] = {name.replace("-", "_"): value
                                                    for name, value in (options or {}).items()}
-        instance = plugin.create(ProviderSettings(cluster_name=cluster_name, options=provider_options))
+        instance = instance or plugin.create(ProviderSettings(cluster_name=cluster_name, options=provider_options))
         config = ControllerConfig(
             provider=provider, cluster_name=cluster_name, load_balancer_class=load_balancer_class,
             ignore_unclassed=ignore_unclassed, workers=workers, metrics_port=0, health_port=0,

@@ -98,15 +98,30 @@ def test_an_old_load_balancer_left_by_a_crash_before_retiring_is_removed_on_the_
     with run_controller(kube, provider="example") as ctl:
         kube.create(service_manifest("web", annotations=INTERNAL))
         ctl.wait_for_ingress("default", "web")
-        surviving = dict(cloud(ctl).cloud.load_balancers)
+        the_cloud = cloud(ctl).cloud
     # A replica died between writing the status for the internal one and deleting the external one.
-    stale = FakeLoadBalancer(owner="test/default/web", spec=None, ip="198.51.100.99", members=())
-    with run_controller(kube, provider="example") as ctl:
-        cloud(ctl).cloud.load_balancers.update({**surviving, "test-default-web": stale})
-        ctl.resync()
-        ctl.wait_for(lambda: "test-default-web" not in cloud(ctl).cloud.load_balancers,
+    the_cloud.load_balancers["test-default-web"] = FakeLoadBalancer(
+        owner="test/default/web", spec=None, ip="198.51.100.99", members=())
+    with run_controller(kube, provider="example", instance=ExampleProvider("test", the_cloud)) as ctl:
+        ctl.wait_for(lambda: "test-default-web" not in the_cloud.load_balancers,
                      message="the stale external load balancer removed")
-        assert "test-default-web-internal" in cloud(ctl).cloud.load_balancers
+        assert "test-default-web-internal" in the_cloud.load_balancers
+
+
+def test_a_service_broken_while_the_controller_was_down_keeps_its_load_balancer(kube: EmulatedKubernetes) -> None:
+    with run_controller(kube, provider="example") as ctl:
+        kube.create(service_manifest("web", ports=[(80, "TCP"), (443, "TCP")]))
+        ctl.wait_for_ingress("default", "web")
+        the_cloud = cloud(ctl).cloud
+        before = the_cloud.load_balancers["test-default-web"].copy()
+    kube.patch("v1", "services", "default", "web", {"spec": {"loadBalancerSourceRanges": ["10.0.0.0/33"]}})
+    with run_controller(kube, provider="example", instance=ExampleProvider("test", the_cloud)) as ctl:
+        ctl.wait_for(lambda: condition(ctl, "web", SYNCED_CONDITION).get("reason") == "InvalidSourceRange",
+                     message="the invalid range named")
+        settle(ctl)
+        assert the_cloud.load_balancers["test-default-web"] == before, "left exactly as it was"
+        assert ingress_ip(ctl, "web") == before.ip
+        assert the_cloud.count("delete") == 0
 
 
 def test_a_quota_error_heals_on_the_slow_schedule_without_an_edit(kube: EmulatedKubernetes) -> None:

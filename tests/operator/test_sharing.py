@@ -145,9 +145,7 @@ def test_a_restarted_controller_rebuilds_the_group_from_the_cloud(kube: Emulated
         ctl.wait_for_ingress("default", "b")
         the_cloud = cloud(ctl).cloud
     kube.delete("v1", "services", "default", "b")  # while no controller runs: b waits on its finalizer
-    with run_controller(kube, provider="example") as ctl:
-        cloud(ctl).cloud = the_cloud
-        ctl.resync()
+    with run_controller(kube, provider="example", instance=ExampleProvider("test", the_cloud)) as ctl:
         ctl.wait_for(lambda: ctl.service("default", "b") is None, message="b's deletion finished")
         assert served_ports(ctl, SHARED) == {"a": [80]}
         settle(ctl)

@@ -28,7 +28,7 @@ def test_rates_are_parsed_with_a_default_burst_of_twice_the_rate() -> None:
 
 @pytest.mark.parametrize("text", ["elbv2-read", "elbv2-read=ten", "elbv2-read=٣", "elbv2-read=0", "=5", "a=1/0"])
 def test_a_malformed_rate_is_refused_with_the_expected_form(text: str) -> None:
-    with pytest.raises(ValueError, match="FAMILY=REQUESTS_PER_SECOND|rate needs"):
+    with pytest.raises(ValueError, match=r"FAMILY=REQUESTS_PER_SECOND|rate needs"):
         parse_rates(text)
 
 

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from cloudlb import sharing
-from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, LoadBalancerKey, LoadBalancerSpec, Port, PortKey, Protocol, ServiceRef
+from cloudlb.model import (
+    KUBE_PROXY_HEALTH_CHECK,
+    LoadBalancerKey,
+    LoadBalancerSpec,
+    Port,
+    PortKey,
+    Protocol,
+    ServiceRef,
+)
 
 
 def service(name: str, namespace: str = "default", key: str | None = None, created: str = "2026-01-01T00:00:00Z",
