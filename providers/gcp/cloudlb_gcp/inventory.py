@@ -176,6 +176,10 @@ class Inventory:
                             found[backend_service.KIND].get(names.backend_service),
                             found[forwarding_rules.KIND], found[firewalls.KIND], self._cluster_view())
 
+    def cluster_view(self) -> ClusterView:
+        with self._lock:
+            return self._cluster_view()
+
     def _cluster_view(self) -> ClusterView:
         if self._view is None:
             by_name: dict[str, AddressRecord | None] = dict(self._foreign)

@@ -59,6 +59,12 @@ class Lookup:
         return {"zone": "the instances of zone {}", "address": "reserved address {}",
                 "ip": "the reserved address of {}"}[self.what].format(self.value)
 
+    def known(self, view: ClusterView) -> bool:
+        """Whether ``view`` holds the fact already (another plan's lookup read it meanwhile)."""
+        if self.what == "zone":
+            return self.value in view.listed_zones
+        return self.value in (view.addresses if self.what == "address" else view.addresses_by_ip)
+
 
 @dataclass(frozen=True)
 class Replan:

@@ -44,6 +44,7 @@ class GCPProvider(Provider[Observed]):
         self._writer = Writer(compute, self.inventory)
         # Several workers may observe before the first sweep: one of them fills the inventory.
         self._filling = threading.Lock()
+        self._looking_up = threading.Lock()
 
     def offering_for(self, spec: LoadBalancerSpec) -> Offering:
         return self.capabilities.offering("internal" if spec.internal else "external")
@@ -84,14 +85,21 @@ class GCPProvider(Provider[Observed]):
         return sweep(self.compute, self.inventory, self.cluster_name, deep=deep)
 
     def _look_up(self, lookups: Sequence[Lookup]) -> None:
-        """The facts a plan was missing; each is remembered, found or not, so it is read once."""
-        for lookup in lookups:
-            if lookup.what == "zone":
-                self.inventory.learned_instances(lookup.value, reads.instances(self.compute, lookup.value))
-            elif lookup.what == "address":
-                self.inventory.learned_address(lookup.value, reads.get(self.compute, address.KIND, lookup.value))
-            else:
-                self.inventory.learned_ip(lookup.value, reads.address_holding(self.compute, lookup.value))
+        """The facts a plan was missing; each is remembered, found or not, so it is read once (also when
+        several workers' plans missed the same fact at once)."""
+        with self._looking_up:
+            view = self.inventory.cluster_view()
+            for lookup in lookups:
+                if not lookup.known(view):
+                    self._read(lookup)
+
+    def _read(self, lookup: Lookup) -> None:
+        if lookup.what == "zone":
+            self.inventory.learned_instances(lookup.value, reads.instances(self.compute, lookup.value))
+        elif lookup.what == "address":
+            self.inventory.learned_address(lookup.value, reads.get(self.compute, address.KIND, lookup.value))
+        else:
+            self.inventory.learned_ip(lookup.value, reads.address_holding(self.compute, lookup.value))
 
     # -- writes --------------------------------------------------------------------------------------
 

@@ -175,6 +175,8 @@ class Writer:
                 self.inventory.put_group(dataclasses.replace(record, members=frozenset()))
             return
         with self._groups_in_use.exclusive(), self._zone(zone), calling(doing):
+            if self.inventory.group(zone) is None:
+                return  # another plan deleted it meanwhile
             if self.inventory.group_users().get(zone):
                 logger.info("instance group %s/%s is used by a load balancer again; kept", zone, record.name)
                 return

@@ -377,7 +377,7 @@ def test_marks_name_the_cluster_and_the_load_balancer() -> None:
 
 def test_a_record_read_back_equals_the_record_written(make_spec: SpecFactory) -> None:
     """What the API answers (full links, fields it adds) parses to what was sent, so a sweep sees no drift."""
-    first = built(make_spec(ports=[(80, "TCP"), (53, "UDP")], internal=True))
+    first = built(make_spec(ports=[(80, "TCP"), (443, "TCP"), (53, "UDP")], internal=True))
     assert first.address is not None and first.backend_service is not None and first.health_check is not None
     answered = {"selfLink": "https://www.googleapis.com/compute/v1/x", "kind": "compute#x", "id": "7"}
     written: list[tuple[Kind[Any], Any]] = [

@@ -41,8 +41,13 @@ class FirewallRecord:
     direction: str = "INGRESS"
 
 
+def _by_number(port: str) -> int:
+    """Ports ("80", "443", "1000-2000": the API accepts nothing else) in numeric order, as desired records are."""
+    return int(port.split("-", 1)[0])
+
+
 def parse(item: Json) -> FirewallRecord:
-    allowed = tuple(sorted((a.get("IPProtocol", ""), tuple(sorted(a.get("ports") or ())))
+    allowed = tuple(sorted((a.get("IPProtocol", ""), tuple(sorted(a.get("ports") or (), key=_by_number)))
                            for a in item.get("allowed") or ()))
     return FirewallRecord(
         name=item["name"], mark=read_mark(item.get("description", "")), network=relative_link(item.get("network", "")),
