@@ -97,8 +97,7 @@ class Stale:
 
 
 class Inventory:
-    def __init__(self, project: str, group_name: str) -> None:
-        self.project = project
+    def __init__(self, group_name: str) -> None:
         self.group_name = group_name
         self._lock = threading.RLock()
         self._tables: dict[Kind[Any], Table[Any]] = {kind: Table() for kind in LOAD_BALANCER_KINDS}
@@ -119,9 +118,6 @@ class Inventory:
     def complete(self) -> bool:
         with self._lock:
             return self._groups_complete and all(table.complete for table in self._tables.values())
-
-    def table(self, kind: Kind[R]) -> Table[R]:
-        return self._tables[kind]
 
     def record(self, kind: Kind[R], name: str) -> R | None:
         with self._lock:
@@ -293,6 +289,7 @@ class Inventory:
                     changed.append((old, new))
                 if new is None:
                     table.records.pop(name, None)
+                    table.written.pop(name, None)  # gone before the listing: nothing newer to protect
                 else:
                     table.records[name] = new
                 table.stale.discard(name)
@@ -317,6 +314,7 @@ class Inventory:
                     changed.add(zone)
                 if new is None:
                     self._groups.pop(zone, None)
+                    self._groups_written.pop(zone, None)
                 else:
                     self._groups[zone] = new
                 self._stale_zones.discard(zone)

@@ -40,7 +40,7 @@ class GCPProvider(Provider[Observed]):
         self.cluster_name = cluster_name
         self.compute = compute
         self.setting = Setting(cluster_name, compute.project, compute.region, instance_group_name(cluster_name))
-        self.inventory = Inventory(compute.project, self.setting.group_name)
+        self.inventory = Inventory(self.setting.group_name)
         self._writer = Writer(compute, self.inventory)
         # Several workers may observe before the first sweep: one of them fills the inventory.
         self._filling = threading.Lock()
