@@ -67,7 +67,7 @@ class ClusterView:
     groups: Mapping[str, GroupRecord]  # the cluster's groups by zone
     group_users: Mapping[str, frozenset[str]]  # by zone: the backend services that use the group
     instances: Mapping[InstanceRef, InstanceNetwork]
-    listed_zones: frozenset[str]  # zones whose instances were listed: one missing there does not exist
+    missing: frozenset[InstanceRef]  # instances a listing made after they were needed did not show
     addresses: Mapping[str, AddressRecord | None]  # reserved addresses by name (None: known not to exist)
     addresses_by_ip: Mapping[str, AddressRecord | None]  # the same by IP (None: no address holds it)
 
@@ -107,6 +107,7 @@ class Inventory:
         self._groups_complete = False
         self._instances: dict[InstanceRef, InstanceNetwork] = {}
         self._listed_zones: set[str] = set()
+        self._missing: set[InstanceRef] = set()
         # Reserved addresses that are not this cluster's (by name, by IP), as looked up; None: none there.
         self._foreign: dict[str, AddressRecord | None] = {}
         self._foreign_ips: dict[str, AddressRecord | None] = {}
@@ -189,7 +190,7 @@ class Inventory:
             by_ip.update((record.ip, record) for record in by_name.values() if record is not None and record.ip)
             self._view = ClusterView(
                 MappingProxyType(dict(self._groups)), MappingProxyType(self._group_users()),
-                MappingProxyType(dict(self._instances)), frozenset(self._listed_zones),
+                MappingProxyType(dict(self._instances)), frozenset(self._missing),
                 MappingProxyType(by_name), MappingProxyType(by_ip))
         return self._view
 
@@ -241,17 +242,23 @@ class Inventory:
         with self._lock:
             self._stale_zones.add(zone)
 
-    def learned_instances(self, zone: str, found: Mapping[InstanceRef, InstanceNetwork]) -> set[InstanceRef]:
-        """A whole zone's instances, as just listed (any other instance of the zone does not exist); the
-        instances that appeared, went or changed network or tags."""
+    def learned_instances(self, zone: str, found: Mapping[InstanceRef, InstanceNetwork],
+                          wanted: Iterable[InstanceRef] = ()) -> set[InstanceRef]:
+        """A whole zone's instances, as just listed; those of ``wanted`` it did not show are missing (until
+        a listing shows them). Returns the instances that appeared, went or changed network or tags."""
         with self._lock:
             before = {ref: network for ref, network in self._instances.items() if ref.zone == zone}
             for ref in before:
                 del self._instances[ref]
             self._instances.update(found)
             self._listed_zones.add(zone)
+            self._missing = (self._missing | set(wanted)) - set(found)
             self._view = None
             return {ref for ref in set(before) | set(found) if before.get(ref) != found.get(ref)}
+
+    def missing(self) -> set[InstanceRef]:
+        with self._lock:
+            return set(self._missing)
 
     def learned_address(self, name: str, record: AddressRecord | None) -> None:
         with self._lock:

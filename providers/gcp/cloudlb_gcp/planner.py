@@ -52,17 +52,23 @@ class Setting:
 class Lookup:
     """A fact outside the inventory that a plan needs: a zone's instances, a reserved address by name or by IP."""
 
-    what: str  # "zone", "address" or "ip"
+    what: str  # "instance" (its link), "address" or "ip"
     value: str
 
     def __str__(self) -> str:
-        return {"zone": "the instances of zone {}", "address": "reserved address {}",
-                "ip": "the reserved address of {}"}[self.what].format(self.value)
+        if self.what == "instance":
+            return f"instance {self.instance.name} of zone {self.instance.zone}"
+        return {"address": "reserved address {}", "ip": "the reserved address of {}"}[self.what].format(self.value)
+
+    @property
+    def instance(self) -> InstanceRef:
+        _, project, _, zone, _, name = self.value.split("/")
+        return InstanceRef(project, zone, name)
 
     def known(self, view: ClusterView) -> bool:
         """Whether ``view`` holds the fact already (another plan's lookup read it meanwhile)."""
-        if self.what == "zone":
-            return self.value in view.listed_zones
+        if self.what == "instance":
+            return self.instance in view.instances or self.instance in view.missing
         return self.value in (view.addresses if self.what == "address" else view.addresses_by_ip)
 
 
@@ -149,11 +155,11 @@ def eligible_instances(spec: LoadBalancerSpec, view: ClusterView) -> Nodes:
                             "gce://PROJECT/ZONE/INSTANCE; left out of the load balancer")
         elif ref in view.instances:
             found[ref] = view.instances[ref]
-        elif ref.zone in view.listed_zones:
+        elif ref in view.missing:
             warnings.append(f"node {backend.node_name}: its instance {ref.link} does not exist; "
                             "left out of the load balancer")
         else:
-            lookups.add(Lookup("zone", ref.zone))
+            lookups.add(Lookup("instance", ref.link))
     return Nodes(found, tuple(warnings), tuple(sorted(lookups)))
 
 

@@ -21,6 +21,7 @@ from cloudlb.provider import Capabilities, Offering, Provider, RetryLater, Statu
 from cloudlb_gcp import gke_annotations, reads
 from cloudlb_gcp.capabilities import CAPABILITIES
 from cloudlb_gcp.compute import Compute
+from cloudlb_gcp.instances import InstanceRef
 from cloudlb_gcp.inventory import Inventory, Observed, Stale
 from cloudlb_gcp.names import instance_group_name, names_for_key
 from cloudlb_gcp.ownership import OwnerMark
@@ -89,14 +90,19 @@ class GCPProvider(Provider[Observed]):
         several workers' plans missed the same fact at once)."""
         with self._looking_up:
             view = self.inventory.cluster_view()
-            for lookup in lookups:
-                if not lookup.known(view):
+            unknown = [lookup for lookup in lookups if not lookup.known(view)]
+            # One listing of a zone answers for every instance of it.
+            zones: dict[str, list[InstanceRef]] = {}
+            for lookup in unknown:
+                if lookup.what == "instance":
+                    zones.setdefault(lookup.instance.zone, []).append(lookup.instance)
+                else:
                     self._read(lookup)
+            for zone, wanted in sorted(zones.items()):
+                self.inventory.learned_instances(zone, reads.instances(self.compute, zone), wanted)
 
     def _read(self, lookup: Lookup) -> None:
-        if lookup.what == "zone":
-            self.inventory.learned_instances(lookup.value, reads.instances(self.compute, lookup.value))
-        elif lookup.what == "address":
+        if lookup.what == "address":
             self.inventory.learned_address(lookup.value, reads.get(self.compute, address.KIND, lookup.value))
         else:
             self.inventory.learned_ip(lookup.value, reads.address_holding(self.compute, lookup.value))

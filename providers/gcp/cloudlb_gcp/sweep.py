@@ -6,8 +6,8 @@ aggregated list of the cluster's instance groups, and per zone with nodes one
 list of its instances, in pages of 500. A group's members are read
 (``listInstances``) in a deep sweep, or when its size says they changed.
 A load balancer drifted when a resource of it (by its mark) changed, appeared
-or went, or when a group it uses changed members, or a member instance its
-network or tags.
+or went, when a group it uses changed members or a member instance its network
+or tags, or when a node's instance that plans had to leave out exists now.
 """
 
 from __future__ import annotations
@@ -42,18 +42,25 @@ def sweep(compute: Compute, inventory: Inventory, cluster: str, *, deep: bool) -
             drifted |= {key for record in before_after if (key := _key(record, cluster)) is not None}
     changed_zones = inventory.merge_groups(groups, started)
     current = inventory.groups()
+    missing = inventory.missing()
+    appeared = False
     for zone, found in instances.items():
         moved = inventory.learned_instances(zone, found)
         members = current[zone].members if zone in current else None
         if members and any(ref.link in members for ref in moved):
-            changed_zones.add(zone)
+            changed_zones.add(zone)  # a member's network or tags changed, or it went
+        appeared |= bool(moved & missing)
     users = inventory.group_users()
     for zone in changed_zones:
         for name in users.get(zone, ()):
             service = inventory.record(backend_service.KIND, name)
             if (key := _key(service, cluster)) is not None:
                 drifted.add(key)
-    return SweepResult(frozenset(drifted), inventory.owned(cluster))
+    owned = inventory.owned(cluster)
+    if appeared:
+        # An instance that plans had to leave out exists now: every load balancer may take it.
+        drifted |= set(owned)
+    return SweepResult(frozenset(drifted), owned)
 
 
 def _key(record: Any, cluster: str) -> LoadBalancerKey | None:

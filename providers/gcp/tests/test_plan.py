@@ -40,8 +40,7 @@ INSTANCES = {InstanceRef(PROJECT, zone, name): InstanceNetwork(NETWORK, SUBNET, 
 
 
 def view(**changes: Any) -> ClusterView:
-    fields: dict[str, Any] = {"groups": {}, "group_users": {}, "instances": INSTANCES,
-                              "listed_zones": frozenset({"us-central1-a", "us-central1-b"}),
+    fields: dict[str, Any] = {"groups": {}, "group_users": {}, "instances": INSTANCES, "missing": frozenset(),
                               "addresses": {}, "addresses_by_ip": {}, **changes}
     frozen: dict[str, Any] = {k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in fields.items()}
     return ClusterView(**frozen)
@@ -266,19 +265,26 @@ def test_a_group_another_load_balancer_uses_is_emptied_not_deleted(make_spec: Sp
 
 
 def test_unknown_instances_and_addresses_are_read_before_planning(make_spec: SpecFactory) -> None:
-    unlisted = dataclasses.replace(FRESH, cluster=view(listed_zones=frozenset({"us-central1-a"}), instances={}))
+    known = {ref: network for ref, network in INSTANCES.items() if ref.zone == "us-central1-a"}
+    unlisted = dataclasses.replace(FRESH, cluster=view(instances=known))
     spec = make_spec(annotations={"networking.gke.io/load-balancer-ip-addresses": "static-web"})
     result = planned(spec, unlisted)
     [change] = result.changes
-    assert result.lookups == (Lookup("address", "static-web"), Lookup("zone", "us-central1-b"))
+    node_2 = f"projects/{PROJECT}/zones/us-central1-b/instances/node-2"
+    assert result.lookups == (Lookup("address", "static-web"), Lookup("instance", node_2))
     assert (change.resource, change.reason) == (
-        "load-balancer", "to be planned after reading reserved address static-web, the instances of zone us-central1-b")
+        "load-balancer", "to be planned after reading reserved address static-web, instance node-2 of zone "
+                         "us-central1-b")
     assert isinstance(change.payload, Replan) and change.payload.desired.first == spec
     assert result.outcome is None
 
 
-def test_a_node_whose_instance_is_missing_from_a_listed_zone_is_left_out(make_spec: SpecFactory) -> None:
-    result = planned(make_spec(nodes=[*NODES, ("us-central1-b", "ghost", "10.128.0.9")]))
+def test_a_node_whose_instance_a_listing_did_not_show_is_left_out(make_spec: SpecFactory) -> None:
+    ghost = ("us-central1-b", "ghost", "10.128.0.9")
+    assert planned(make_spec(nodes=[*NODES, ghost])).lookups == (
+        Lookup("instance", f"projects/{PROJECT}/zones/us-central1-b/instances/ghost"),)
+    looked_up = dataclasses.replace(FRESH, cluster=view(missing=frozenset({InstanceRef(PROJECT, *ghost[:2])})))
+    result = planned(make_spec(nodes=[*NODES, ghost]), looked_up)
     assert result.lookups == ()
     assert result.outcome is not None and result.outcome.warnings == (
         f"node ghost: its instance projects/{PROJECT}/zones/us-central1-b/instances/ghost does not exist; "

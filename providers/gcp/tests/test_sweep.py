@@ -19,6 +19,7 @@ from cloudlb.model import LoadBalancerKey, LoadBalancerSpec, ServiceRef
 
 from .conftest import (
     CLUSTER,
+    NODES,
     PROJECT,
     WHERE,
     SpecFactory,
@@ -179,3 +180,24 @@ def test_another_clusters_load_balancers_never_drift_ours(
     ensure(new_provider(emulator, "other-cluster"), make_spec("svc-0", ports=[(9000, "TCP")], nodes=[]))
     assert swept(emulator, provider) == frozenset()
     assert set(provider.sweep().owned) == {LoadBalancerKey.of(ServiceRef("default", "svc-0"))}
+
+
+def test_a_node_whose_instance_shows_up_later_is_added_after_the_sweep_that_finds_it(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    late = ("us-central1-b", "node-5", "10.128.0.6")
+    [web] = build(provider, make_spec, 1)
+    emulator.clear_requests()
+    with_late = make_spec("svc-0", ports=[(8000, "TCP")], nodes=[*NODES, late])
+    assert ensure(provider, with_late).warnings == (
+        f"node node-5: its instance projects/{PROJECT}/zones/us-central1-b/instances/node-5 does not exist; "
+        "left out of the load balancer",)
+    assert reads(emulator) == ["instances.list"], "its zone is listed once"
+    emulator.clear_requests()
+    ensure(provider, with_late)
+    assert emulator.requests == [], "and not again for every plan"
+    emulator.add_instance(*late)
+    assert swept(emulator, provider) == {LoadBalancerKey.of(web.service)}
+    emulator.clear_requests()
+    assert ensure(provider, with_late).warnings == ()
+    assert (writes(emulator), reads(emulator)) == (["instanceGroups.addInstances"], [])
+    assert emulator.members("us-central1-b", GROUP) == ["node-2", "node-5"]
