@@ -487,7 +487,7 @@ def test_switching_between_external_and_internal_rebuilds_what_must_change(
     [address] = list(client(emulator, compute_v1.AddressesClient).list(**WHERE))
     assert address.address_type == "INTERNAL"
     back = ensure(provider, make_spec(ports=[(80, "TCP")])).ingress[0].ip
-    assert back is not None and back.startswith("203.0.113.")
+    assert back is not None and back.startswith("198.18.")
     delete(provider, make_spec().service)
     assert emulator.leftovers() == []
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import itertools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -21,8 +22,9 @@ from cloudlb_gcp.emulator.errors import ApiError, already_exists, in_use, invali
 from cloudlb_gcp.emulator.paths import ResourcePath, check_name
 from cloudlb_gcp.emulator.store import Store
 
-# TEST-NET-3: external addresses are only data here and are never dialled.
-EXTERNAL_POOL = ipaddress.ip_network("203.0.113.0/24")
+# The benchmarking range (RFC 2544): external addresses are only data here and are never dialled, and
+# benchmarks reserve thousands of them.
+EXTERNAL_POOL = ipaddress.ip_network("198.18.0.0/15")
 PASSTHROUGH_SCHEMES = frozenset({"EXTERNAL", "INTERNAL"})
 # Backend-service based passthrough forwarding rules (SCTP only exists on target-pool/instance rules,
 # and on internal ones through L3_DEFAULT).
@@ -68,7 +70,7 @@ def allocate_ip(store: Store, internal_subnet: str | None) -> str:
     """A free address: from the subnetwork for internal ones, from the external pool otherwise."""
     pool = _subnet_range(store, internal_subnet) if internal_subnet else EXTERNAL_POOL
     used = _used_ips(store)
-    for candidate in list(pool.hosts())[9:]:  # low addresses are the gateway's and the nodes'
+    for candidate in itertools.islice(pool.hosts(), 9, None):  # low addresses are the gateway's and the nodes'
         if str(candidate) not in used:
             return str(candidate)
     raise ApiError(403, "IP_SPACE_EXHAUSTED", f"no free address left in {pool}")
