@@ -26,8 +26,8 @@ from cloudlb_gcp.inventory import Inventory, Observed, Stale
 from cloudlb_gcp.names import instance_group_name, names_for_key
 from cloudlb_gcp.ownership import OwnerMark
 from cloudlb_gcp.planner import LoadBalancerPlan, Lookup, Replan, Setting, plan
-from cloudlb_gcp.resources import address, backend_service, instance_groups
-from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, Write, delete
+from cloudlb_gcp.resources import address, instance_groups
+from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, delete
 from cloudlb_gcp.sweep import sweep
 from cloudlb_gcp.writes import Writer
 
@@ -114,11 +114,14 @@ class GCPProvider(Provider[Observed]):
             return self._apply_after_reading(plan)
         outcome = plan.outcome if isinstance(plan, LoadBalancerPlan) else None
         own_address = outcome.address if outcome else names_for_key(self.cluster_name, plan.key).address
-        run_changes(plan.key, plan.changes, lambda change: self._writer.run(change, own_address))
-        if any(isinstance(c.payload, Write) and c.payload.kind is backend_service.KIND for c in plan.changes):
-            # Plans running at once may each have seen the others still using a group; the last to finish
-            # finds it unused.
-            run_changes(plan.key, self._unused_groups(plan.changes), lambda change: self._writer.run(change, ""))
+        dropped: set[str] = set()
+
+        def run(change: Change) -> None:
+            dropped.update(self._writer.run(change, own_address))
+        run_changes(plan.key, plan.changes, run)
+        # Plans running at once may each have seen the others still using a group they all stopped using;
+        # the last to finish finds it unused.
+        run_changes(plan.key, self._unused_groups(dropped, plan.changes), run)
         if outcome is None:
             return {}
         ip = outcome.ip
@@ -130,13 +133,14 @@ class GCPProvider(Provider[Observed]):
         status = LoadBalancerStatus(ingress=(Ingress(ip=ip, ip_mode="VIP"),), warnings=outcome.warnings)
         return dict.fromkeys(outcome.services, status)
 
-    def _unused_groups(self, planned: Sequence[Change]) -> list[Change]:
+    def _unused_groups(self, zones: set[str], planned: Sequence[Change]) -> list[Change]:
+        """Deletions of the groups in ``zones`` that no backend service uses now and the plan did not delete."""
         already = {c.name for c in planned if c.resource == instance_groups.KIND.resource}
         users = self.inventory.group_users()
+        groups = self.inventory.groups()
         return [delete(instance_groups.KIND, group, "no load balancer uses it any more", zone=zone)
-                for zone, group in sorted(self.inventory.groups().items())
-                if not users.get(zone) and group.mark == OwnerMark(self.cluster_name)
-                and f"{zone}/{group.name}" not in already]
+                for zone in sorted(zones) if (group := groups.get(zone)) is not None and not users.get(zone)
+                and group.mark == OwnerMark(self.cluster_name) and f"{zone}/{group.name}" not in already]
 
     def _apply_after_reading(self, deferred: LoadBalancerPlan) -> Statuses:
         """Read what the plan was missing, plan again from the inventory, and apply that plan."""

@@ -25,6 +25,7 @@ from cloudlb_gcp.errors import calling
 from cloudlb_gcp.inventory import Inventory
 from cloudlb_gcp.locks import SharedUse
 from cloudlb_gcp.resources import address, backend_service, firewalls, forwarding_rules, instance_groups
+from cloudlb_gcp.resources.backend_service import BackendServiceRecord
 from cloudlb_gcp.resources.common import Kind, Record, Write
 from cloudlb_gcp.resources.instance_groups import GroupRecord, Membership
 
@@ -53,8 +54,11 @@ class Writer:
         with lock:
             yield
 
-    def run(self, change: Change, own_address: str) -> None:
-        """Carry out ``change``; ``own_address`` names the address whose IP a placeholder stands for."""
+    def run(self, change: Change, own_address: str) -> frozenset[str]:
+        """Carry out ``change``; ``own_address`` names the address whose IP a placeholder stands for.
+
+        Returns the zones whose cluster group a backend service stopped using with this change.
+        """
         payload = change.payload
         try:
             if isinstance(payload, Membership):
@@ -62,7 +66,8 @@ class Writer:
             elif payload.kind is instance_groups.KIND:
                 self._group(payload)
             else:
-                self._write(payload, own_address)
+                return self._write(payload, own_address)
+            return frozenset()
         except Exception:
             if isinstance(payload, Membership) or payload.kind is instance_groups.KIND:
                 self.inventory.mark_group_stale(payload.zone)
@@ -72,8 +77,9 @@ class Writer:
 
     # -- one resource --------------------------------------------------------------------------------
 
-    def _write(self, write: Write[Any], own_address: str) -> None:
+    def _write(self, write: Write[Any], own_address: str) -> frozenset[str]:
         kind, record = write.kind, write.record
+        before = self.inventory.record(kind, record.name) if kind is backend_service.KIND else None
         if write.verb in ("insert", "patch") and kind in WITH_IP:
             record = WITH_IP[kind](record, lambda: self._ip_of(own_address))
         guard = self._groups_in_use.shared() if kind is backend_service.KIND else nullcontext()
@@ -88,6 +94,8 @@ class Writer:
                 self._set_labels(kind, record)
             else:
                 self._delete(kind, record.name)
+        after = self.inventory.record(kind, record.name) if before is not None else None
+        return frozenset(_zones(before) - _zones(after))
 
     def _ip_of(self, own_address: str) -> str:
         ours = self.inventory.record(address.KIND, own_address)
@@ -219,3 +227,8 @@ class Writer:
                 continue
             break
         return members | links if adding else members - links
+
+
+def _zones(service: BackendServiceRecord | None) -> set[str]:
+    """The zones of the instance groups a backend service uses (links ``projects/P/zones/Z/instanceGroups/G``)."""
+    return {group.split("/")[3] for group in service.groups} if service is not None else set()
