@@ -1,9 +1,9 @@
 """A readers-writer lock for the cluster's shared instance groups.
 
-Ensures run in parallel worker threads and all use the same groups: many may
-use them at once (shared), from creating a group until their backend service
-references it; deleting a group nobody references (exclusive) must wait until
-no ensure is in that window, or it could delete a group an ensure is about to use.
+Workers write at once and all use the same groups: many may create a group or
+write a backend service (which names groups) at the same time (shared);
+deleting a group (exclusive) waits until none of those writes is in flight, so
+that its check that no backend service uses the group sees every one of them.
 """
 
 from __future__ import annotations

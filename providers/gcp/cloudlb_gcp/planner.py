@@ -12,9 +12,9 @@ accepts:
 5. new forwarding rules, then labels;
 6. our address released when the Service moved to a user's address; groups no load balancer uses.
 
-When the plan needs a fact the inventory does not hold (a zone's instances, a
-user's reserved address), it is one change that reads those first and plans
-again when applied.
+When the plan needs a fact the inventory does not hold (a node's instance no
+listing showed yet, a user's reserved address), it is one change that reads
+those first and plans again when applied.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Setting:
 
 @dataclass(frozen=True, order=True)
 class Lookup:
-    """A fact outside the inventory that a plan needs: a zone's instances, a reserved address by name or by IP."""
+    """A fact outside the inventory that a plan needs: a node's instance, a reserved address by name or by IP."""
 
     what: str  # "instance" (its link), "address" or "ip"
     value: str
@@ -138,7 +138,7 @@ def plan(setting: Setting, key: LoadBalancerKey, desired: DesiredLoadBalancer | 
     nodes = eligible_instances(spec, observed.cluster)
     frontend = choose_frontend(setting, spec, options, names, mark, observed)
     lookups = tuple(sorted(set(nodes.lookups) | (set(frontend) if isinstance(frontend, list) else set())))
-    if lookups or isinstance(frontend, list):
+    if lookups or isinstance(frontend, list):  # (the second says the same to the type checker)
         reason = "to be planned after reading " + ", ".join(map(str, lookups))
         change = Change(Action.UPDATE, "load-balancer", names.base, reason, Replan(desired, lookups))
         return LoadBalancerPlan(key, (change,), lookups=lookups)

@@ -166,7 +166,8 @@ class Writer:
         kind = instance_groups.KIND
         doing = f"{DOING[write.verb]} instance group {zone}/{record.name}"
         if write.verb == "insert":
-            with self._zone(zone), self._groups_in_use.shared(), calling(doing):
+            # Always the groups' lock before a zone's (as a deletion takes them): never the other way round.
+            with self._groups_in_use.shared(), self._zone(zone), calling(doing):
                 if self.inventory.group(zone) is not None:
                     return  # another plan created it meanwhile
                 try:
