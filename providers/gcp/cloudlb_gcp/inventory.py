@@ -224,6 +224,12 @@ class Inventory:
         with self._lock:
             self._tables[kind].stale.add(name)
 
+    def mark_load_balancer_stale(self, names: LoadBalancerNames) -> None:
+        """Every resource of a load balancer is to be read again: the inventory was wrong about one of them."""
+        with self._lock:
+            for kind, named in names_by_kind(names).items():
+                self._tables[kind].stale.update(named)
+
     def put_group(self, record: GroupRecord) -> None:
         with self._lock:
             self._groups[record.zone] = record

@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from cloudlb.changes import Change, ChangePlan, run_changes
 from cloudlb.model import DesiredLoadBalancer, Ingress, LoadBalancerKey, LoadBalancerSpec, LoadBalancerStatus
 from cloudlb.problems import Problem
-from cloudlb.provider import Capabilities, Offering, Provider, RetryLater, Statuses, SweepResult
+from cloudlb.provider import Capabilities, CloudStateError, Offering, Provider, RetryLater, Statuses, SweepResult
 from cloudlb_gcp import gke_annotations, reads
 from cloudlb_gcp.capabilities import CAPABILITIES
-from cloudlb_gcp.compute import Compute
+from cloudlb_gcp.compute import Compute, ComputeError
 from cloudlb_gcp.instances import InstanceRef
 from cloudlb_gcp.inventory import Inventory, Observed, Stale
 from cloudlb_gcp.names import instance_group_name, names_for_key
@@ -29,7 +29,7 @@ from cloudlb_gcp.planner import LoadBalancerPlan, Lookup, Replan, Setting, plan
 from cloudlb_gcp.resources import address, instance_groups
 from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, delete
 from cloudlb_gcp.sweep import sweep
-from cloudlb_gcp.writes import Writer
+from cloudlb_gcp.writes import IN_USE, Writer
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,14 @@ class GCPProvider(Provider[Observed]):
 
         def run(change: Change) -> None:
             dropped.update(self._writer.run(change, own_address))
-        run_changes(plan.key, plan.changes, run)
+        try:
+            run_changes(plan.key, plan.changes, run)
+        except CloudStateError as error:
+            if isinstance(error.__cause__, ComputeError) and error.__cause__.reason in IN_USE:
+                # Something of this load balancer the inventory did not know still uses what was deleted
+                # (a listing missed it): read them all again before the next plan.
+                self.inventory.mark_load_balancer_stale(names_for_key(self.cluster_name, plan.key))
+            raise
         # Plans running at once may each have seen the others still using a group they all stopped using;
         # the last to finish finds it unused.
         run_changes(plan.key, self._unused_groups(dropped, plan.changes), run)

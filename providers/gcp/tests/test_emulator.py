@@ -270,9 +270,20 @@ def test_lists_are_paged_by_max_results_and_page_token(emulator: GCEEmulator) ->
     status, refused = names_listed(emulator, path, maxResults="501")
     assert status == 400 and "maxResults" in refused["error"]["message"]
     assert names_listed(emulator, path, pageToken="not-a-token")[0] == 400
+    assert names_listed(emulator, path, pageToken="YWJjZA==")[0] == 400, "decodable, but not a token"
     # The SDK follows the pages itself.
     request = compute_v1.ListAddressesRequest(max_results=1, **WHERE)
     assert len(list(client(emulator, compute_v1.AddressesClient).list(request=request))) == 3
+
+
+def test_a_page_after_a_deletion_neither_skips_nor_repeats(emulator: GCEEmulator) -> None:
+    """A token names the last item seen: a sweep that lists while load balancers go sees every other one."""
+    add_labelled_addresses(emulator)
+    path = f"regions/{REGION}/addresses"
+    status, first = raw(emulator, "GET", f"{path}?maxResults=2")
+    assert (status, [i["name"] for i in first["items"]]) == (200, ["a-one", "a-two"])
+    client(emulator, compute_v1.AddressesClient).delete_unary(address="a-one", **WHERE)
+    assert names_listed(emulator, path, maxResults="2", pageToken=first["nextPageToken"]) == (200, ["b-three"])
 
 
 @pytest.mark.parametrize("expression,names", [

@@ -6,6 +6,7 @@ import pytest
 from cloudlb_gcp.emulator import GCEEmulator
 from cloudlb_gcp.names import names_for
 from cloudlb_gcp.provider import GCPProvider
+from cloudlb_gcp.resources import backend_service
 from google.cloud import compute_v1
 
 from cloudlb.provider import CloudStateError, RetryLater
@@ -88,4 +89,20 @@ def test_our_address_used_by_someone_elses_rule_is_the_clouds_state(
     emulator.clear_requests()
     delete(provider, spec.service)
     assert emulator.leftovers() == []
-    assert set(reads(emulator)) <= {"regionBackendServices.get", "addresses.get"}, "only what failed is read again"
+    read = reads(emulator)
+    assert set(read) <= {"addresses.get", "forwardingRules.get", "regionBackendServices.get",
+                         "regionHealthChecks.get", "firewalls.get"}, "only this load balancer is read again"
+    assert len(read) <= 8, "by name, once each"
+
+
+def test_a_resource_the_inventory_missed_is_found_when_deleting_what_it_uses_fails(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    """As after a listing that missed a page: the plan leaves the backend service out, the health check it uses
+    cannot go; the next attempt reads the load balancer's resources again and finishes."""
+    spec = make_spec()
+    ensure(provider, spec)
+    provider.inventory.remove(backend_service.KIND, names_for(CLUSTER, spec.service).backend_service)
+    with pytest.raises(CloudStateError, match="resourceInUseByAnotherResource"):
+        delete(provider, spec.service)
+    delete(provider, spec.service)
+    assert emulator.leftovers() == []

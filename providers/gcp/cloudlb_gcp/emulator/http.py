@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from cloudlb_gcp.emulator import filters
@@ -68,6 +70,8 @@ def route(http_method: str, url: str) -> Route:
 
 
 MAX_RESULTS = 500
+TOKEN_PREFIX = "after:"
+T = TypeVar("T")
 
 
 def _max_results(query: dict[str, list[str]]) -> int:
@@ -78,15 +82,28 @@ def _max_results(query: dict[str, list[str]]) -> int:
     return int(text) or MAX_RESULTS
 
 
-def page(cloud: ComputeCloud, items: list[Any], query: dict[str, list[str]]) -> tuple[list[Any], str | None]:
-    """One page of a list, as the API pages: ``maxResults`` (also capped by the server) and ``pageToken``."""
-    size = min(cloud.page_size, _max_results(query))
+def page(cloud: ComputeCloud, items: list[T], query: dict[str, list[str]],
+         key: Callable[[T], str]) -> tuple[list[T], str | None]:
+    """One page of a list, as the API pages: ``maxResults`` (also capped by the server) and ``pageToken``.
+
+    A token names the last item returned, not a position: a page that follows a deletion neither skips
+    nor repeats an item, as a sweep running while load balancers are deleted must see every other one.
+    """
+    size = max(min(cloud.page_size, _max_results(query)), 1)
     token = query.get("pageToken", [""])[0]
-    if token and not re.fullmatch(r"[0-9]+", token):
-        raise invalid(f"Invalid value for field 'pageToken': '{token}'")
-    start = int(token or 0)
-    end = start + max(size, 1)
-    return items[start:end], (str(end) if end < len(items) else None)
+    ordered = sorted(items, key=key)
+    if token:
+        try:
+            after = base64.urlsafe_b64decode(token.encode()).decode()
+        except ValueError:  # binascii.Error and UnicodeDecodeError alike
+            after = ""
+        if not after.startswith(TOKEN_PREFIX):
+            raise invalid(f"Invalid value for field 'pageToken': '{token}'")
+        ordered = [item for item in ordered if key(item) > after.removeprefix(TOKEN_PREFIX)]
+    chosen = ordered[:size]
+    if len(ordered) <= size:
+        return chosen, None
+    return chosen, base64.urlsafe_b64encode((TOKEN_PREFIX + key(chosen[-1])).encode()).decode()
 
 
 def _matching(kind: Kind, query: dict[str, list[str]]) -> filters.Predicate:
@@ -121,7 +138,7 @@ def dispatch(cloud: ComputeCloud, request: Route, body: bytes, query: dict[str, 
         if request.http_method == "GET":
             matches = _matching(kind, query)
             found = [item for item in map(to_dict, cloud.list(kind, request.location)) if matches(item)]
-            items, next_token = page(cloud, found, query)
+            items, next_token = page(cloud, found, query, key=lambda item: str(item["name"]))
             listed: dict[str, Any] = {"kind": kind.kind + "List", "id": path.relative, "items": items}
             if next_token:
                 listed["nextPageToken"] = next_token
@@ -147,7 +164,8 @@ def _verb(cloud: ComputeCloud, request: Route, path: ResourcePath, body: bytes,
         raise ApiError(405, "methodNotAllowed", f"{request.http_method} is not allowed on {path.relative}")
     if request.collection == "instanceGroups" and request.verb == "listInstances":
         members = cloud.list_instances(path, body)
-        items, next_token = page(cloud, [to_dict(m) for m in members], query)
+        items, next_token = page(cloud, [to_dict(m) for m in members], query,
+                                 key=lambda item: str(item["instance"]))
         listed: dict[str, Any] = {"kind": "compute#instanceGroupsListInstances", "items": items}
         if next_token:
             listed["nextPageToken"] = next_token
@@ -169,7 +187,7 @@ def _aggregated(cloud: ComputeCloud, collection: str, query: dict[str, list[str]
         stored = list(cloud.store.items(collection, kind.scope))
     matches = _matching(kind, query)
     scoped = [(path.where, item) for path, item in ((p, to_dict(r)) for p, r in stored) if matches(item)]
-    chosen, next_token = page(cloud, scoped, query)
+    chosen, next_token = page(cloud, scoped, query, key=lambda pair: f"{pair[0]}/{pair[1]['name']}")
     items: dict[str, dict[str, list[Any]]] = {}
     for where, item in chosen:
         items.setdefault(where, {collection: []})[collection].append(item)
