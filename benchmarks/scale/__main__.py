@@ -34,6 +34,14 @@ def measured_commit() -> str:
     return commit + ("+changes" if changed else "")
 
 
+def write_report(provider: str, sizes: list[r.SizeResult], out: Path) -> str:
+    """``scale-<provider>.md`` and the two plots, from every size measured; returns the Markdown."""
+    text = report.markdown(provider, sizes)
+    (out / f"scale-{provider}.md").write_text(text)
+    report.plot(provider, sizes, out)
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,27 +52,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steady-periods", type=int, default=2, help="no-change re-sync periods to average")
     parser.add_argument("--quiet", type=float, default=1.5, help="seconds without a cloud call that mean idle")
     parser.add_argument("--timeout", type=float, default=None, help="per scenario (default 120 s + 3 s per Service)")
+    parser.add_argument("--report-only", action="store_true", help="measure nothing: render the saved JSON again")
     args = parser.parse_args(argv)
     sizes = list(FULL_SIZES) if args.full else [int(s) for s in args.sizes.split(",")]
     providers = ["aws", "gcp"] if args.provider == "both" else [args.provider]
+    if args.report_only:
+        for provider in providers:
+            write_report(provider, r.load(args.out / f"scale-{provider}.json"), args.out)
+        return
     logs = Path(tempfile.mkdtemp(prefix="cloudlb-scale-"))
     print(f"logs of the emulated clouds and the controller: {logs}", flush=True)
     commit = measured_commit()
     for provider in providers:
-        new = []
+        saved, text = args.out / f"scale-{provider}.json", ""
         for services in sizes:
             print(f"{provider}, N = {services} ...", flush=True)
             settings = RunSettings(logs=logs / f"{provider}-{services}", commit=commit, quiet=args.quiet,
                                    steady_periods=args.steady_periods, timeout=args.timeout)
             size = run_size(provider, services, settings)
             print(report.scenario_table(size), flush=True)
-            new.append(size)
-        saved = args.out / f"scale-{provider}.json"
-        sizes_measured = r.merged(r.load(saved), new)
-        r.save(saved, sizes_measured)
-        text = report.markdown(provider, sorted(sizes_measured, key=lambda s: s.services))
-        (args.out / f"scale-{provider}.md").write_text(text)
-        report.plot(provider, sorted(sizes_measured, key=lambda s: s.services), args.out)
+            # Saved at once, with the report: a larger size may run for hours, or be stopped.
+            r.save(saved, r.merged(r.load(saved), [size]))
+            text = write_report(provider, r.load(saved), args.out)
         print(text)
 
 

@@ -21,10 +21,6 @@ def _number(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _per_service(result: r.ScenarioResult, services: int) -> str:
-    return _number(result.tally.total / services, 2) if result.scenario != r.IDLE else "—"
-
-
 def scenario_table(size: r.SizeResult) -> str:
     lines = [
         "| scenario | calls | reads | writes | polls | calls/Service | time (s) | floor calls (writes) "
@@ -35,7 +31,7 @@ def scenario_table(size: r.SizeResult) -> str:
         floor = s.floor
         lines.append(
             f"| {r.LABELS[s.scenario]} | {s.tally.total} | {s.tally.reads} | {s.tally.writes} | {s.tally.polls} "
-            f"| {_per_service(s, size.services)} | {_number(s.seconds, 2)} "
+            f"| {_number(size.calls_per_service(s.scenario), 2)} | {_number(s.seconds, 2)} "
             f"| {f'{floor.tally.total} ({floor.tally.writes})' if floor else '—'} "
             f"| {_number(floor.seconds if floor else None, 2)} | {_number(s.ratio, 2)} | {s.rss_mib:.0f} "
             f"| {s.cpu_seconds:.1f} | {s.gc_passes} | {'yes' if s.converged else '**no**'} |")
@@ -58,14 +54,17 @@ def operations_table(size: r.SizeResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_table(sizes: Sequence[r.SizeResult], title: str, value: Callable[[r.ScenarioResult, int], str],
+def summary_table(sizes: Sequence[r.SizeResult], value: Callable[[r.SizeResult, str], float | None],
                   keys: Sequence[str]) -> str:
-    lines = [f"| {title} | " + " | ".join(f"N = {s.services}" for s in sizes) + " |",
-             "|---|" + "---:|" * len(sizes)]
+    lines = ["| scenario | " + " | ".join(f"N = {s.services}" for s in sizes) + " |", "|---|" + "---:|" * len(sizes)]
     for key in keys:
-        cells = [value(found, size.services) if (found := size.scenario(key)) else "—" for size in sizes]
-        lines.append(f"| {r.LABELS[key]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r.LABELS[key]} | " + " | ".join(_number(value(size, key), 2) for size in sizes) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _ratio(size: r.SizeResult, key: str) -> float | None:
+    found = size.scenario(key)
+    return found.ratio if found else None
 
 
 def markdown(provider: str, sizes: Sequence[r.SizeResult]) -> str:
@@ -85,9 +84,10 @@ def markdown(provider: str, sizes: Sequence[r.SizeResult]) -> str:
         "collections inside the scenario (the first one runs 60 s after each start; no flag sets that).\n",
         f"![calls per Service](scale-{provider}-calls.png) ![time ratio](scale-{provider}-ratio.png)\n",
         "## Calls per Service\n",
-        summary_table(sizes, "scenario", _per_service, keys),
+        "The port edit changes one Service: its figure is the calls for that one Service.\n",
+        summary_table(sizes, r.SizeResult.calls_per_service, keys),
         "## Time ratio to the floor script\n",
-        summary_table(sizes, "scenario", lambda s, n: _number(s.ratio, 2), TIMED),
+        summary_table(sizes, _ratio, TIMED),
     ]
     for size in sizes:
         parts += [
@@ -103,11 +103,10 @@ def markdown(provider: str, sizes: Sequence[r.SizeResult]) -> str:
 
 
 def _plot(provider: str, sizes: Sequence[r.SizeResult], path: Path, ylabel: str, keys: Sequence[str],
-          value: Callable[[r.ScenarioResult, int], float | None], target: float | None = None) -> Path:
+          value: Callable[[r.SizeResult, str], float | None], target: float | None = None) -> Path:
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for key in keys:
-        points = [(size.services, v) for size in sizes
-                  if (found := size.scenario(key)) and (v := value(found, size.services)) is not None]
+        points = [(size.services, v) for size in sizes if (v := value(size, key))]
         if points:
             axis.plot(*zip(*points, strict=True), marker="o", label=r.LABELS[key].split(" (")[0])
     if target is not None:
@@ -127,8 +126,8 @@ def _plot(provider: str, sizes: Sequence[r.SizeResult], path: Path, ylabel: str,
 def plot(provider: str, sizes: Sequence[r.SizeResult], out: Path) -> list[Path]:
     """Calls per Service and the time ratio to the floor, against N (log scales)."""
     return [
-        _plot(provider, sizes, out / f"scale-{provider}-calls.png", "cloud calls per Service",
-              [k for k in r.SCENARIOS if k != r.IDLE], lambda s, n: s.tally.total / n if s.tally.total else None),
+        _plot(provider, sizes, out / f"scale-{provider}-calls.png", "cloud calls per Service changed",
+              [k for k in r.SCENARIOS if k != r.IDLE], r.SizeResult.calls_per_service),
         _plot(provider, sizes, out / f"scale-{provider}-ratio.png", "time, controller / floor script",
-              TIMED, lambda s, n: s.ratio, RATIO_TARGET),
+              TIMED, _ratio, RATIO_TARGET),
     ]

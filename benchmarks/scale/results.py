@@ -26,6 +26,11 @@ LABELS = {
 }
 
 
+def services_touched(scenario: str, services: int) -> int:
+    """How many Services a scenario changes: the port edit changes one, every other scenario all N."""
+    return 1 if scenario == PORT_EDIT else services
+
+
 @dataclass(frozen=True)
 class Tally:
     """Cloud requests by operation, each operation being a read, a write or an operation poll."""
@@ -100,6 +105,12 @@ class SizeResult:
 
     def scenario(self, key: str) -> ScenarioResult | None:
         return next((s for s in self.scenarios if s.scenario == key), None)
+
+    def calls_per_service(self, key: str) -> float | None:
+        found = self.scenario(key)
+        if found is None or key == IDLE:
+            return None
+        return found.tally.total / services_touched(key, self.services)
 
 
 def _tally(data: dict[str, Any]) -> Tally:

@@ -179,9 +179,13 @@ class ControllerRun:
         action()
         seconds = self.wait_reached(ctl, before, reached, clock, deadline) if reached else None
         after = self.wait_idle(ctl, before, deadline)
-        if reached is None and after is not None and after.last_answered is not None:
-            seconds = after.last_answered - clock
-        self.record(key, ctl, before, after, seconds, check, baseline, cpu)
+        last = after.last_answered - clock if after is not None and after.last_answered is not None else None
+        note = ""
+        if reached is None:
+            seconds = last
+        elif seconds is None and last is not None:
+            note = f"never reached: the controller went idle {last:.1f}s after the start"
+        self.record(key, ctl, before, after, seconds, check, baseline, cpu, note=note)
 
     # -- the checks, read from the cloud and the cluster ------------------------------------------
 
