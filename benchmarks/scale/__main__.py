@@ -23,15 +23,16 @@ FULL_SIZES = (10, 100, 1000)
 
 
 def measured_commit() -> str:
-    """The commit, marked ``+changes`` when the code under measurement differs from it."""
+    """HEAD, and the commit that last changed the code under measurement (marked when it has local changes)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     try:
-        commit = git("rev-parse", "--short", "HEAD")
+        head = git("rev-parse", "--short", "HEAD")
+        code = git("log", "-1", "--format=%h", "--", "cloudlb", "providers")
         changed = git("status", "--porcelain", "--", "cloudlb", "providers")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return commit + ("+changes" if changed else "")
+    return f"{head} (cloudlb/ and providers/ as of {code}{' with local changes' if changed else ''})"
 
 
 def write_report(provider: str, sizes: list[r.SizeResult], out: Path) -> str:

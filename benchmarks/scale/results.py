@@ -81,7 +81,9 @@ class ScenarioResult:
     note: str
     rss_mib: float
     cpu_seconds: float  # the controller's CPU time during the scenario
-    gc_passes: int  # garbage-collection passes that ran inside the scenario's window
+    # The core's calls of the provider plugin's methods inside the scenario (from the controller's
+    # metrics): ensure, delete, list_owned (a GC pass) before contract v2; sweep, observe, apply... after.
+    provider_calls: dict[str, int]
     floor: FloorResult | None = None
 
     @property

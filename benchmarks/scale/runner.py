@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,12 +165,11 @@ class ControllerRun:
         if after is None:
             after, converged = self.cloud.counts("controller"), False
             checked = f"still busy after {self.timeout:.0f}s; {checked}"
-        gc_before = baseline.provider_calls["list_owned"] if baseline else 0
-        gc_runs = ctl.metrics().provider_calls["list_owned"] - gc_before
+        provider_calls = ctl.metrics().provider_calls - (baseline.provider_calls if baseline else Counter())
         self.results.append(r.ScenarioResult(
             key, r.Tally.of(after.since(before), periods), seconds, converged,
-            "; ".join(n for n in (note, checked) if n), ctl.rss_mib(), ctl.cpu_seconds() - cpu_before, gc_runs,
-            self.floors.get(key)))
+            "; ".join(n for n in (note, checked) if n), ctl.rss_mib(), ctl.cpu_seconds() - cpu_before,
+            dict(sorted(provider_calls.items())), self.floors.get(key)))
 
     def measure(self, key: str, ctl: ControllerProcess, action: Callable[[], None], check: Check,
                 reached: Callable[[], bool] | None = None) -> None:
@@ -263,8 +263,7 @@ class ControllerRun:
             periods = self.settings.steady_periods
             time.sleep(periods * period)
             after = self.wait_idle(ctl, before, time.monotonic() + self.timeout, need_calls=False)
-            ensures = ctl.metrics().provider_calls["ensure"] - baseline.provider_calls["ensure"]
-            note = f"{periods} periods of {period:.0f}s (re-sync and GC interval); {ensures} ensures"
+            note = f"{periods} periods of {period:.0f}s (re-sync and GC interval); provider calls for all periods"
             if opened - ctl.ready_at > period:
                 note += "; the start-up sync outlasted one period, so a period may be counted twice"
             self.record(r.STEADY, ctl, before, after, None, self.backends_match, baseline, cpu, periods, note)
