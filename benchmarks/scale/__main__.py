@@ -10,6 +10,7 @@ again are kept) and ``-calls.png`` / ``-ratio.png`` (plots against N, log scale)
 from __future__ import annotations
 
 import argparse
+import logging
 import subprocess
 import tempfile
 from pathlib import Path
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         for provider in providers:
             write_report(provider, r.load(args.out / f"scale-{provider}.json"), args.out)
         return
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    logging.getLogger("benchmarks.scale").setLevel(logging.INFO)  # progress, scenario by scenario
     logs = Path(tempfile.mkdtemp(prefix="cloudlb-scale-"))
     print(f"logs of the emulated clouds and the controller: {logs}", flush=True)
     commit = measured_commit()

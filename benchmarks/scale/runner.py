@@ -16,6 +16,7 @@ the time of the scenario's last cloud request; the check that it converged reads
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -34,6 +35,8 @@ from benchmarks.scale.floor import Floor
 from benchmarks.scale.floor_aws import AWSFloor
 from benchmarks.scale.floor_gcp import GCPFloor
 from cloudlb.kubeapi import EmulatedKubernetes
+
+logger = logging.getLogger(__name__)
 
 CLUSTER = "bench"
 LONG_INTERVAL = 3600.0
@@ -85,6 +88,7 @@ def measure_floor(floor: Floor, cloud: CloudProcess, names: list[str]) -> dict[s
             step()
             seconds = time.monotonic() - clock
             measured[key] = r.FloorResult(r.Tally.of(cloud.counts("floor").since(before)), seconds)
+            logger.info("floor %s: %d calls, %.1f s", key, measured[key].tally.total, seconds)
     finally:
         floor.close()
     if left := cloud.leftovers():
@@ -166,10 +170,15 @@ class ControllerRun:
             after, converged = self.cloud.counts("controller"), False
             checked = f"still busy after {self.timeout:.0f}s; {checked}"
         provider_calls = ctl.metrics().provider_calls - (baseline.provider_calls if baseline else Counter())
-        self.results.append(r.ScenarioResult(
+        result = r.ScenarioResult(
             key, r.Tally.of(after.since(before), periods), seconds, converged,
             "; ".join(n for n in (note, checked) if n), ctl.rss_mib(), ctl.cpu_seconds() - cpu_before,
-            dict(sorted(provider_calls.items())), self.floors.get(key)))
+            dict(sorted(provider_calls.items())), self.floors.get(key))
+        self.results.append(result)
+        # Progress for long runs: what is measured so far survives a run that is stopped.
+        logger.info("%s: %d calls (%d reads, %d writes), %s s, converged: %s %s", key, result.tally.total,
+                    result.tally.reads, result.tally.writes, "—" if seconds is None else f"{seconds:.1f}",
+                    converged, result.note)
 
     def measure(self, key: str, ctl: ControllerProcess, action: Callable[[], None], check: Check,
                 reached: Callable[[], bool] | None = None) -> None:
