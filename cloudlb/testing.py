@@ -83,7 +83,7 @@ def node_manifest(name: str, *, provider_id: str, internal_ip: str, zone: str,
 @dataclass
 class RunningController:
     kube: EmulatedKubernetes
-    provider: Provider
+    provider: Provider[Any]
     reconciler: Reconciler
     config: ControllerConfig
 
@@ -146,26 +146,35 @@ def run_controller(
     ignore_unclassed: bool = False,
     workers: int = 4,
     resync_interval: float = 600.0,
+    deep_resync_interval: float = 6 * 3600.0,
     gc_interval: float = 600.0,
     gc_initial_delay: float = 600.0,
     backoff_base: float = 0.1,
     backoff_cap: float = 2.0,
+    cloud_state_retry: float = 120.0,
+    share_namespaces: str = "",
     startup_timeout: float = 30.0,
     standalone: bool = True,
     peering: str = "cloudlb",
+    instance: Provider[Any] | None = None,
 ) -> Iterator[RunningController]:
-    """Run the real kopf operator with the named provider plugin in a thread, against ``kube.url``."""
+    """Run the real kopf operator with the named provider plugin in a thread, against ``kube.url``.
+
+    ``instance`` is a provider built by the test (e.g. on a cloud that outlives one controller run,
+    to restart the controller); otherwise the plugin builds one.
+    """
     with _environment(environment or {}):
         plugin = load_plugin(provider)
         provider_options: dict[str, str | None] = {name.replace("-", "_"): value
                                                    for name, value in (options or {}).items()}
-        instance = plugin.create(ProviderSettings(cluster_name=cluster_name, options=provider_options))
+        instance = instance or plugin.create(ProviderSettings(cluster_name=cluster_name, options=provider_options))
         config = ControllerConfig(
             provider=provider, cluster_name=cluster_name, load_balancer_class=load_balancer_class,
             ignore_unclassed=ignore_unclassed, workers=workers, metrics_port=0, health_port=0,
             standalone=standalone, peering=peering, peering_poll_interval=0.3,
-            resync_interval=resync_interval, gc_interval=gc_interval, gc_initial_delay=gc_initial_delay,
-            backoff_base=backoff_base, backoff_cap=backoff_cap, provider_options=provider_options,
+            resync_interval=resync_interval, deep_resync_interval=deep_resync_interval, gc_interval=gc_interval,
+            gc_initial_delay=gc_initial_delay, backoff_base=backoff_base, backoff_cap=backoff_cap,
+            cloud_state_retry=cloud_state_retry, share_namespaces=share_namespaces, provider_options=provider_options,
             api_server=kube.url,
         )
         reconciler = Reconciler(config, instance, Metrics())
