@@ -7,21 +7,13 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
 from benchmarks.scale.classify import Call, Kind
 from benchmarks.scale.counting import DoorCounts
-
-
-@dataclass(frozen=True)
-class Instance:
-    name: str
-    provider_id: str
-    zone: str
-    internal_ip: str
+from cloudlb.sandbox_cloud import SandboxInstance
 
 
 class CloudError(RuntimeError):
@@ -43,7 +35,7 @@ class CloudProcess:
             raise
         self.endpoint: str = hello["endpoint"]
         self.doors: dict[str, str] = hello["doors"]
-        self.instances = [Instance(**i) for i in hello["instances"]]
+        self.instances = [SandboxInstance(**i) for i in hello["instances"]]
         self.options: dict[str, str] = hello["options"]
         self.environment: dict[str, str] = hello["environment"]
         self.facts: dict[str, Any] = hello["facts"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.scale.cloud import Instance
 from cloudlb.kubeapi import EmulatedKubernetes
+from cloudlb.sandbox_cloud import SandboxInstance
 from cloudlb.testing import node_manifest, service_manifest
 
 NAMESPACE = "default"
@@ -27,11 +27,11 @@ class Cluster:
         # Named explicitly, so that the Services are ours whether or not unclassed ones are served.
         self.load_balancer_class = f"cloudlb.io/{provider}"
 
-    def add_node(self, instance: Instance) -> None:
+    def add_node(self, instance: SandboxInstance) -> None:
         self.kube.create(node_manifest(instance.name, provider_id=instance.provider_id,
                                        internal_ip=instance.internal_ip, zone=instance.zone))
 
-    def remove_node(self, instance: Instance) -> None:
+    def remove_node(self, instance: SandboxInstance) -> None:
         self.kube.delete("v1", "nodes", None, instance.name)
 
     def create_services(self, names: list[str]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from benchmarks.scale.cloud import Instance
+from cloudlb.sandbox_cloud import SandboxInstance
 
 FLOOR_CLUSTER = "bench-floor"  # its own names and ownership marks: never the controller's
 
@@ -18,9 +18,9 @@ class Floor(Protocol):
     def create(self) -> None:
         """A load balancer for every Service, 2 TCP ports, backed by the initial nodes."""
 
-    def add_node(self, instance: Instance) -> None: ...
+    def add_node(self, instance: SandboxInstance) -> None: ...
 
-    def remove_node(self, instance: Instance) -> None: ...
+    def remove_node(self, instance: SandboxInstance) -> None: ...
 
     def edit_port(self, name: str) -> None:
         """Move port 80 of Service ``name`` to 8080."""

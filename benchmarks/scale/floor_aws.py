@@ -27,10 +27,11 @@ from cloudlb_aws.naming import (
 )
 from cloudlb_aws.placement import instance_id
 
-from benchmarks.scale.cloud import CloudProcess, Instance
+from benchmarks.scale.cloud import CloudProcess
 from benchmarks.scale.cluster import EDITED_PORT, NAMESPACE, PORTS
 from benchmarks.scale.floor import FLOOR_CLUSTER
 from cloudlb.model import ServiceRef
+from cloudlb.sandbox_cloud import SandboxInstance
 
 RULES_PER_NODE_GROUP = 50
 # aws-load-balancer-controller's defaults for an NLB target group, as the provider sets them.
@@ -53,7 +54,7 @@ class _NLB:
     listeners: dict[int, str] = field(default_factory=dict)
 
 
-def _instance_ids(instances: list[Instance]) -> set[str]:
+def _instance_ids(instances: list[SandboxInstance]) -> set[str]:
     return {iid for instance in instances if (iid := instance_id(instance.provider_id))}
 
 
@@ -62,7 +63,7 @@ def _open_to_all(port: int) -> list[Any]:
 
 
 class AWSFloor:
-    def __init__(self, cloud: CloudProcess, services: list[str], nodes: list[Instance]) -> None:
+    def __init__(self, cloud: CloudProcess, services: list[str], nodes: list[SandboxInstance]) -> None:
         region = cloud.environment["AWS_REGION"]
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                         region_name=region)
@@ -128,14 +129,14 @@ class AWSFloor:
                 self._register(group, self._targets)
             self._ec2.authorize_security_group_ingress(GroupId=nlb.node_group, IpPermissions=self._node_rule(nlb))
 
-    def add_node(self, instance: Instance) -> None:
+    def add_node(self, instance: SandboxInstance) -> None:
         added = _instance_ids([instance])
         for nlb in self._nlbs:
             for group in nlb.target_groups.values():
                 self._register(group, added)
         self._targets |= added
 
-    def remove_node(self, instance: Instance) -> None:
+    def remove_node(self, instance: SandboxInstance) -> None:
         removed = _instance_ids([instance])
         for nlb in self._nlbs:
             for group in nlb.target_groups.values():

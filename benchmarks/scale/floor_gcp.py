@@ -24,10 +24,11 @@ from cloudlb_gcp.ownership import OwnerMark
 from cloudlb_gcp.resources import backend_service, firewalls, forwarding_rules, health_check
 from google.cloud import compute_v1
 
-from benchmarks.scale.cloud import CloudProcess, Instance
+from benchmarks.scale.cloud import CloudProcess
 from benchmarks.scale.cluster import EDITED_PORT, NAMESPACE, PORTS
 from benchmarks.scale.floor import FLOOR_CLUSTER
 from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Port, Protocol, ServiceRef
+from cloudlb.sandbox_cloud import SandboxInstance
 
 # The emulator keeps the first addresses of its pool for itself (see its allocate_ip).
 FREE_EXTERNAL_IPS = [str(ip) for ip in list(EXTERNAL_POOL.hosts())[9:]]
@@ -42,7 +43,7 @@ class _LoadBalancer:
 
 
 class GCPFloor:
-    def __init__(self, cloud: CloudProcess, services: list[str], nodes: list[Instance]) -> None:
+    def __init__(self, cloud: CloudProcess, services: list[str], nodes: list[SandboxInstance]) -> None:
         if len(services) > len(FREE_EXTERNAL_IPS):
             raise ValueError(f"the GCE emulator has {len(FREE_EXTERNAL_IPS)} external addresses, "
                              f"not {len(services)}")
@@ -61,7 +62,7 @@ class GCPFloor:
     def _write(self, doing: str, operation: compute_v1.Operation) -> None:
         self._compute.wait(operation, doing)
 
-    def _members(self, instances: list[Instance], zone: str) -> list[compute_v1.InstanceReference]:
+    def _members(self, instances: list[SandboxInstance], zone: str) -> list[compute_v1.InstanceReference]:
         return [compute_v1.InstanceReference(instance=ref.link) for i in instances
                 if (ref := parse_provider_id(i.provider_id)) is not None and ref.zone == zone]
 
@@ -111,11 +112,11 @@ class GCPFloor:
             project=self._compute.project, zone=zone, instance_group=self._group,
             instance_groups_add_instances_request_resource=request))
 
-    def add_node(self, instance: Instance) -> None:
+    def add_node(self, instance: SandboxInstance) -> None:
         self._add(instance.zone, self._members([instance], instance.zone))
         self._nodes.append(instance)
 
-    def remove_node(self, instance: Instance) -> None:
+    def remove_node(self, instance: SandboxInstance) -> None:
         request = compute_v1.InstanceGroupsRemoveInstancesRequest(instances=self._members([instance], instance.zone))
         self._write("remove instances", self._compute.instance_groups.remove_instances_unary(
             project=self._compute.project, zone=instance.zone, instance_group=self._group,

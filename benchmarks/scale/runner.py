@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.scale import results as r
-from benchmarks.scale.cloud import CloudProcess, Instance
+from benchmarks.scale.cloud import CloudProcess
 from benchmarks.scale.cluster import NAMESPACE, Cluster, service_names
 from benchmarks.scale.controller import ControllerMetrics, ControllerProcess, Settings
 from benchmarks.scale.counting import DoorCounts
@@ -35,6 +35,7 @@ from benchmarks.scale.floor import Floor
 from benchmarks.scale.floor_aws import AWSFloor
 from benchmarks.scale.floor_gcp import GCPFloor
 from cloudlb.kubeapi import EmulatedKubernetes
+from cloudlb.sandbox_cloud import SandboxInstance
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ CLUSTER = "bench"
 LONG_INTERVAL = 3600.0
 MIN_PERIOD = 5.0
 POLL = 0.25
-FLOORS: dict[str, Callable[[CloudProcess, list[str], list[Instance]], Floor]] = {"aws": AWSFloor, "gcp": GCPFloor}
+FloorScript = Callable[[CloudProcess, list[str], list[SandboxInstance]], Floor]
+FLOORS: dict[str, FloorScript] = {"aws": AWSFloor, "gcp": GCPFloor}
 
 Check = Callable[[], tuple[bool, str]]
 
@@ -223,7 +225,7 @@ class ControllerRun:
         self.measure(r.CREATE, ctl, lambda: self.cluster.create_services(self.names), self.ingresses,
                      reached=lambda: self.cluster.with_ingress() == len(self.names))
 
-    def node_change(self, ctl: ControllerProcess, key: str, node: Instance, *, add: bool) -> None:
+    def node_change(self, ctl: ControllerProcess, key: str, node: SandboxInstance, *, add: bool) -> None:
         def change() -> None:
             if add:
                 self.nodes.append(node)
