@@ -1,78 +1,99 @@
-"""The kopf wiring: watches feed the reconciler's queue; workers, resync and garbage collection run beside.
+"""Running the controller: start-up checks, the lease, kopf's watches, and the loops beside them.
 
-Handlers are thin on purpose: they only record the newest object and enqueue
-its key. All decisions live in ``cloudlb.reconciler``. kopf's own handler
-state machinery (annotations, its own finalizer) is not used: the controller is
-level-triggered and keeps the upstream finalizer itself.
+Start-up, in this order, each failure a ``StartupError`` (one line; ``cloudlb run`` exits 1):
+
+1. the health port is bound and /metrics served, so a port in use is reported at once;
+2. the API server is reached with the controller's credentials (one read every controller makes);
+3. the provider's own check (credentials, region, one cheap read);
+4. leader election: take the lease or stand by (see ``cloudlb.leadership``), last, so that a replica
+   that cannot work never holds it.
+
+Then kopf runs and ``/readyz`` answers 200. kopf watches Services and Nodes on
+every replica (handlers only record the newest object and enqueue its key; all
+decisions live in ``cloudlb.reconciler``); the workers, resync and garbage
+collection act only while this replica leads. kopf's peering is not used: the
+lease decides. kopf's handler state machinery (annotations, its own finalizer)
+is not used either: the controller is level-triggered and keeps the upstream
+finalizer itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
-import random
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import kopf
-from kopf._core.engines.peering import Identity as PeerIdentity
 
-from cloudlb import housekeeping
+from cloudlb import connection, housekeeping
 from cloudlb.config import ControllerConfig
 from cloudlb.events import EventRecorder
+from cloudlb.health import HealthServer
 from cloudlb.kube import KubeClient
-from cloudlb.leadership import LeadershipGate
+from cloudlb.leadership import LeaderElector, join_election
 from cloudlb.metrics import Metrics
 from cloudlb.provider import Provider
 from cloudlb.reconciler import Reconciler
+from cloudlb.startup import bind_port, check_provider, port_error
 
 logger = logging.getLogger(__name__)
-SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+# How long a stopping replica waits for cloud calls in flight before it gives the lease away.
+DRAIN_TIMEOUT = 10.0
 
 
-def build_settings(config: ControllerConfig, priority: int) -> kopf.OperatorSettings:
+class LeadershipLost(Exception):
+    """The lease was lost while leading; the process ends so that a fresh start campaigns again."""
+
+
+def own_identity() -> str:
+    """The name this replica holds the lease under.
+
+    The pod's name (``POD_NAME`` from the downward API, else the hostname inside a
+    pod), so that a container restarted in the same pod recognises its own claim;
+    outside a cluster the hostname plus a random suffix, since two local runs share a host.
+    """
+    if os.environ.get("POD_NAME"):
+        return os.environ["POD_NAME"]
+    if connection.in_cluster():
+        return socket.gethostname()
+    return f"{socket.gethostname()}_{uuid.uuid4().hex[:12]}"
+
+
+def build_settings(config: ControllerConfig, identity: str) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     settings.posting.reporting_component = "cloudlb"
-    settings.posting.reporting_instance = os.environ.get("HOSTNAME", "cloudlb")
+    settings.posting.reporting_instance = identity
     # Our own Events only: kopf's log lines are not posted as Events.
     settings.posting.level = logging.WARNING
-    settings.peering.clusterwide = True
-    settings.peering.name = config.peering
-    settings.peering.standalone = config.standalone
-    settings.peering.mandatory = not config.standalone
-    settings.peering.priority = priority
+    # Every replica watches; the lease, not kopf's peering, decides who acts.
+    settings.peering.standalone = True
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     return settings
 
 
-def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Metrics,
-                   gate: LeadershipGate) -> kopf.OperatorRegistry:
+def build_registry(config: ControllerConfig, reconciler: Reconciler, active: asyncio.Event,
+                   on_started: Callable[[], None]) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     background: list[asyncio.Task[None]] = []
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        if config.api_server:
-            return kopf.ConnectionInfo(server=config.api_server)
-        if os.path.exists(SERVICE_ACCOUNT_TOKEN):
-            return kopf.login_with_service_account(**kwargs)
-        return kopf.login_with_kubeconfig(**kwargs)
+    def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+        return connection.login(settings, config.api_server)
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        reconciler.connect(KubeClient(settings), EventRecorder(settings), gate.active)
-        background.append(asyncio.create_task(gate.watch(settings), name="cloudlb-leadership"))
+        reconciler.connect(KubeClient(settings), EventRecorder(settings), active)
         # Not awaited here: API calls wait for kopf's login, which runs after the startup handlers.
         background.append(asyncio.create_task(reconciler.sync_nodes(), name="cloudlb-node-sync"))
-        if config.metrics_port:
-            metrics.serve(config.metrics_port)
-        background.extend(housekeeping.start(reconciler, config, metrics))
-        logger.info("cloudlb started: provider=%s class=%s cluster=%s workers=%d", config.provider,
-                    config.effective_class, config.cluster_name, config.workers)
+        background.extend(housekeeping.start(reconciler, config, reconciler.metrics))
+        on_started()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
@@ -81,7 +102,6 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Me
         await asyncio.gather(*background, return_exceptions=True)
         reconciler.queue.close()
         reconciler.executor.shutdown(wait=False, cancel_futures=True)
-        metrics.close()
 
     @kopf.on.event("v1", "services", registry=registry)
     def service_event(type: str, event: kopf.RawEvent, **_: Any) -> None:
@@ -97,22 +117,111 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Me
 async def run_async(config: ControllerConfig, provider: Provider[Any], *,
                     stop_flag: threading.Event | asyncio.Event | None = None,
                     ready_flag: threading.Event | asyncio.Event | None = None,
-                    reconciler: Reconciler | None = None) -> Reconciler:
-    """Run the controller until ``stop_flag`` is set; a ``reconciler`` may be passed in to watch it."""
-    reconciler = reconciler or Reconciler(config, provider, Metrics())
+                    reconciler: Reconciler | None = None, metrics: Metrics | None = None) -> Reconciler:
+    """Run the controller until ``stop_flag`` is set or a signal stops it.
+
+    Raises StartupError when a start-up check fails and LeadershipLost when the
+    lease was lost while leading; a ``reconciler`` may be passed in to watch it.
+    """
+    reconciler = reconciler or Reconciler(config, provider, metrics or Metrics())
     metrics = reconciler.metrics
-    # Replicas must differ in priority, otherwise kopf pauses them all: a random
-    # priority makes exactly one the active one while the others wait.
-    priority = random.randint(1, 2**30)  # not a secret: any spread will do
-    identity = f"cloudlb@{socket.gethostname()}/{uuid.uuid4().hex[:12]}"
-    gate = LeadershipGate(standalone=config.standalone, peering=config.peering, identity=identity,
-                          priority=priority, interval=config.peering_poll_interval)
-    registry = build_registry(config, reconciler, metrics, gate)
-    liveness = f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None
-    await kopf.operator(
-        registry=registry, settings=build_settings(config, priority), clusterwide=True,
-        identity=PeerIdentity(identity),
-        standalone=config.standalone, peering_name=None if config.standalone else config.peering,
-        liveness_endpoint=liveness, stop_flag=stop_flag, ready_flag=ready_flag,
-    )
+    election = config.leader_election
+    identity = election.identity or own_identity()
+    settings = build_settings(config, identity)
+    health = HealthServer(bind_port(config.health_port, "--health-port")) if config.health_port else None
+    try:
+        if config.metrics_port:
+            try:
+                metrics.serve(config.metrics_port)
+            except OSError as exc:
+                raise port_error(exc, config.metrics_port, "--metrics-port") from exc
+        if health is not None:
+            await health.start()
+        async with connection.ApiSession(settings, config.api_server) as session:
+            await connection.check_api_server(session)
+            await asyncio.to_thread(check_provider, config.provider, provider)
+            elector = None
+            if election.enabled:
+                namespace = election.lease_namespace or connection.own_namespace(session.info)
+                elector = await join_election(session, election, namespace, identity,
+                                              on_change=lambda leading: _leadership_changed(reconciler, leading))
+            active = elector.active if elector is not None else _always_active(metrics)
+            registry = build_registry(config, reconciler, active,
+                                      on_started=lambda: _started(config, identity, health))
+            await _operate(registry, settings, elector, reconciler, stop_flag, ready_flag)
+    finally:
+        metrics.close()
+        if health is not None:
+            await health.stop()
     return reconciler
+
+
+def _always_active(metrics: Metrics) -> asyncio.Event:
+    """Without leader election this replica always acts."""
+    active = asyncio.Event()
+    active.set()
+    metrics.leader.set(1)
+    return active
+
+
+def _leadership_changed(reconciler: Reconciler, leading: bool) -> None:
+    reconciler.metrics.leader.set(1 if leading else 0)
+    if leading:
+        # What the previous leader may have left half-done, and every change seen while standing by.
+        reconciler.resync_all()
+
+
+def _started(config: ControllerConfig, identity: str, health: HealthServer | None) -> None:
+    if health is not None:
+        health.mark_ready()
+    logger.info("cloudlb running as %s: provider=%s class=%s cluster=%s", identity, config.provider,
+                config.effective_class, config.cluster_name)
+
+
+async def _operate(registry: kopf.OperatorRegistry, settings: kopf.OperatorSettings, elector: LeaderElector | None,
+                   reconciler: Reconciler, stop_flag: threading.Event | asyncio.Event | None,
+                   ready_flag: threading.Event | asyncio.Event | None) -> None:
+    """kopf and the elector side by side; on the way out, let cloud calls finish, then give the lease up."""
+    stop = asyncio.Event()
+    helpers: list[asyncio.Task[None]] = []
+    if stop_flag is not None:
+        helpers.append(asyncio.create_task(_forward(stop_flag, stop), name="cloudlb-stop-flag"))
+    if elector is not None:
+        helpers.append(asyncio.create_task(_lead(elector, stop), name="cloudlb-leader-election"))
+    try:
+        await kopf.operator(registry=registry, settings=settings, clusterwide=True, standalone=True,
+                            stop_flag=stop, ready_flag=ready_flag)
+    finally:
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        if elector is not None and await _drained(reconciler.executor):
+            await elector.release()
+    if elector is not None and elector.lost.is_set():
+        raise LeadershipLost(f"lost the lease {elector.api.where}")
+
+
+async def _lead(elector: LeaderElector, stop: asyncio.Event) -> None:
+    await elector.run()
+    stop.set()  # run() returns only when the lease was lost
+
+
+async def _forward(flag: threading.Event | asyncio.Event, stop: asyncio.Event) -> None:
+    if isinstance(flag, asyncio.Event):
+        await flag.wait()
+    else:
+        # Polled rather than waited on in a thread: a thread blocked on it would outlive the operator.
+        while not flag.is_set():  # noqa: ASYNC110 -- a threading.Event cannot be awaited
+            await asyncio.sleep(0.1)
+    stop.set()
+
+
+async def _drained(executor: concurrent.futures.ThreadPoolExecutor) -> bool:
+    """Whether every cloud call in flight finished within DRAIN_TIMEOUT (the lease is kept otherwise)."""
+    try:
+        await asyncio.wait_for(asyncio.to_thread(executor.shutdown, wait=True), DRAIN_TIMEOUT)
+    except TimeoutError:
+        logger.warning("cloud calls still running after %.0fs; not releasing the lease (it expires by itself)",
+                       DRAIN_TIMEOUT)
+        return False
+    return True

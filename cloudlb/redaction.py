@@ -48,7 +48,8 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     # XML elements of STS answers: <SessionToken>...</SessionToken> and the like.
     (re.compile(rf"<({_SECRET_KEYS})>[^<]*</", re.IGNORECASE), rf"<\1>{REDACTED}</"),
     # name: value, name=value, 'name': b'value', "name": "value" (also inside escaped JSON).
-    (re.compile(rf"""(?<![A-Za-z0-9_-])((?:{_SECRET_KEYS})(?:\\?["'])?\s*[:=]\s*b?(?:\\?["'])?)"""
+    # Possessive quantifiers: a value already redacted (a known secret) is left as it is, not half-matched.
+    (re.compile(rf"""(?<![A-Za-z0-9_-])((?:{_SECRET_KEYS})(?:\\?["'])?+\s*+[:=]\s*+(?:b?\\?["'])?+)"""
                 r"""(?!\[REDACTED\])[^\s"'\\&,;}<>\]]+""", re.IGNORECASE), rf"\1{REDACTED}"),
     # AWS access key ids (long-term AKIA..., temporary ASIA...), wherever they stand.
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), REDACTED),

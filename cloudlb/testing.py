@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cloudlb.config import ControllerConfig
+from cloudlb.config import ControllerConfig, LeaderElection
 from cloudlb.metrics import Metrics
 from cloudlb.operator import run_async
 from cloudlb.plugins import load_plugin
@@ -143,7 +143,7 @@ def run_controller(
     options: Mapping[str, str] | None = None,
     environment: Mapping[str, str] | None = None,
     load_balancer_class: str = "",
-    ignore_unclassed: bool = False,
+    serve_unclassed: bool = True,
     workers: int = 4,
     resync_interval: float = 600.0,
     gc_interval: float = 600.0,
@@ -151,10 +151,13 @@ def run_controller(
     backoff_base: float = 0.1,
     backoff_cap: float = 2.0,
     startup_timeout: float = 30.0,
-    standalone: bool = True,
-    peering: str = "cloudlb",
+    leader_election: LeaderElection | None = None,
 ) -> Iterator[RunningController]:
-    """Run the real kopf operator with the named provider plugin in a thread, against ``kube.url``."""
+    """Run the real kopf operator with the named provider plugin in a thread, against ``kube.url``.
+
+    The emulated cluster is the test's own, so Services without a class are served by default; without
+    ``leader_election`` the controller runs alone, as a single replica.
+    """
     with _environment(environment or {}):
         plugin = load_plugin(provider)
         provider_options: dict[str, str | None] = {name.replace("-", "_"): value
@@ -162,8 +165,8 @@ def run_controller(
         instance = plugin.create(ProviderSettings(cluster_name=cluster_name, options=provider_options))
         config = ControllerConfig(
             provider=provider, cluster_name=cluster_name, load_balancer_class=load_balancer_class,
-            ignore_unclassed=ignore_unclassed, workers=workers, metrics_port=0, health_port=0,
-            standalone=standalone, peering=peering, peering_poll_interval=0.3,
+            serve_unclassed=serve_unclassed, workers=workers, metrics_port=0, health_port=0,
+            leader_election=leader_election or LeaderElection(enabled=False),
             resync_interval=resync_interval, gc_interval=gc_interval, gc_initial_delay=gc_initial_delay,
             backoff_base=backoff_base, backoff_cap=backoff_cap, provider_options=provider_options,
             api_server=kube.url,

@@ -56,6 +56,13 @@ def test_registered_values_are_replaced_wherever_they_appear() -> None:
     assert redactor.redact("x opaque planted value y, short") == f"x {REDACTED} y, short"
 
 
+def test_a_known_value_in_a_secret_shape_is_redacted_once_and_cleanly() -> None:
+    redactor = Redactor()
+    redactor.register(SESSION_TOKEN)
+    line = f"headers={{'X-Amz-Security-Token': b'{SESSION_TOKEN}', 'Content-Length': '58'}}"
+    assert redactor.redact(line) == f"headers={{'X-Amz-Security-Token': b'{REDACTED}', 'Content-Length': '58'}}"
+
+
 def test_environment_credentials_are_registered_but_file_names_are_not() -> None:
     redactor = Redactor()
     redactor.register_environment({"AWS_SECRET_ACCESS_KEY": "secret-from-env-1", "CUSTOM_API_TOKEN": "tok-en-value-2",
