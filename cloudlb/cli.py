@@ -166,14 +166,10 @@ def _run(**params: Any) -> None:
     _log_start(config, params)
     metrics = Metrics()
     cloud_api = CloudApi(plugin.name, params["cloud_api_rates"], observer=metrics.observe_cloud_call)
+    settings = ProviderSettings(cluster_name=config.cluster_name, options=provider_options, cloud_api=cloud_api)
     try:
-        try:
-            instance = plugin.create(ProviderSettings(cluster_name=config.cluster_name, options=provider_options,
-                                                      cloud_api=cloud_api))
-        except Exception as exc:  # missing credentials, project or region: say so plainly, no traceback
-            raise StartupError(f"provider {plugin.name!r} could not start: {exc}") from exc
         # kopf handles SIGINT/SIGTERM itself in the main thread.
-        asyncio.run(run_async(config, instance, metrics=metrics))
+        asyncio.run(run_async(config, lambda: plugin.create(settings), metrics=metrics))
     except StartupError as exc:
         logger.error("%s", exc)
         sys.exit(1)

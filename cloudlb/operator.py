@@ -4,7 +4,7 @@ Start-up, in this order, each failure a ``StartupError`` (one line; ``cloudlb ru
 
 1. the health port is bound and /metrics served, so a port in use is reported at once;
 2. the API server is reached with the controller's credentials (one read every controller makes);
-3. the provider's own check (credentials, region, one cheap read);
+3. the provider is created and runs its own check (credentials, region, one cheap read);
 4. leader election: take the lease or stand by (see ``cloudlb.leadership``), last, so that a replica
    that cannot work never holds it.
 
@@ -40,7 +40,7 @@ from cloudlb.leadership import LeaderElector, join_election
 from cloudlb.metrics import Metrics
 from cloudlb.provider import Provider
 from cloudlb.reconciler import Reconciler
-from cloudlb.startup import bind_port, check_provider, port_error
+from cloudlb.startup import bind_port, port_error, start_provider
 
 logger = logging.getLogger(__name__)
 # How long a stopping replica waits for cloud calls in flight before it gives the lease away.
@@ -114,17 +114,18 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, active: asy
     return registry
 
 
-async def run_async(config: ControllerConfig, provider: Provider[Any], *,
+async def run_async(config: ControllerConfig, create_provider: Callable[[], Provider[Any]], *,
                     stop_flag: threading.Event | asyncio.Event | None = None,
                     ready_flag: threading.Event | asyncio.Event | None = None,
                     reconciler: Reconciler | None = None, metrics: Metrics | None = None) -> Reconciler:
     """Run the controller until ``stop_flag`` is set or a signal stops it.
 
-    Raises StartupError when a start-up check fails and LeadershipLost when the
-    lease was lost while leading; a ``reconciler`` may be passed in to watch it.
+    The provider is created only after the cheap checks (``create_provider`` may
+    import a large SDK or ask a metadata server). Raises StartupError when a
+    start-up check fails and LeadershipLost when the lease was lost while
+    leading; a ``reconciler`` built on the provider may be passed in to watch it.
     """
-    reconciler = reconciler or Reconciler(config, provider, metrics or Metrics())
-    metrics = reconciler.metrics
+    metrics = reconciler.metrics if reconciler is not None else metrics or Metrics()
     election = config.leader_election
     identity = election.identity or own_identity()
     settings = build_settings(config, identity)
@@ -139,7 +140,8 @@ async def run_async(config: ControllerConfig, provider: Provider[Any], *,
             await health.start()
         async with connection.ApiSession(settings, config.api_server) as session:
             await connection.check_api_server(session)
-            await asyncio.to_thread(check_provider, config.provider, provider)
+            provider = await asyncio.to_thread(start_provider, config.provider, create_provider)
+            reconciler = reconciler or Reconciler(config, provider, metrics)
             elector = None
             if election.enabled:
                 namespace = election.lease_namespace or connection.own_namespace(session.info)

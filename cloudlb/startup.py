@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from cloudlb.provider import Provider, StartupCheckFailed
@@ -53,8 +54,12 @@ def port_error(exc: OSError, port: int, option: str) -> StartupError:
                         f"with {option}")
 
 
-def check_provider(name: str, provider: Provider[Any]) -> None:
-    """The plugin's own start-up check (credentials, region, one cheap read), blocking."""
+def start_provider(name: str, create: Callable[[], Provider[Any]]) -> Provider[Any]:
+    """Create the provider and run its start-up check (credentials, region, one cheap read); blocking."""
+    try:
+        provider = create()
+    except Exception as exc:  # missing credentials, project or region: said plainly, no traceback
+        raise StartupError(f"provider {name!r} could not start: {exc}") from exc
     try:
         provider.check()
     except StartupCheckFailed as exc:
@@ -62,3 +67,4 @@ def check_provider(name: str, provider: Provider[Any]) -> None:
     except Exception as exc:  # a plugin whose check fails some other way is misconfigured just as well
         raise StartupError(f"provider {name!r} failed its start-up check: {type(exc).__name__}: {exc}") from exc
     logger.debug("provider %s passed its start-up check", name)
+    return provider

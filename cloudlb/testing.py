@@ -177,7 +177,8 @@ def run_controller(
 
         def operate() -> None:
             try:
-                asyncio.run(run_async(config, instance, stop_flag=stop, ready_flag=ready, reconciler=reconciler))
+                asyncio.run(run_async(config, lambda: instance, stop_flag=stop, ready_flag=ready,
+                                      reconciler=reconciler))
             except BaseException as exc:  # surfaced to the test below
                 failure.append(exc)
                 ready.set()
