@@ -26,7 +26,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
@@ -79,7 +79,7 @@ def build_settings(config: ControllerConfig, identity: str) -> kopf.OperatorSett
 
 
 def build_registry(config: ControllerConfig, reconciler: Reconciler, active: asyncio.Event,
-                   on_started: Callable[[], None]) -> kopf.OperatorRegistry:
+                   on_started: Callable[[], None], on_stopping: Callable[[], Awaitable[None]]) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     background: list[asyncio.Task[None]] = []
 
@@ -102,6 +102,7 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, active: asy
         await asyncio.gather(*background, return_exceptions=True)
         reconciler.queue.close()
         reconciler.executor.shutdown(wait=False, cancel_futures=True)
+        await on_stopping()  # as early as possible: a standby waits for it
 
     @kopf.on.event("v1", "services", registry=registry)
     def service_event(type: str, event: kopf.RawEvent, **_: Any) -> None:
@@ -148,9 +149,11 @@ async def run_async(config: ControllerConfig, create_provider: Callable[[], Prov
                 elector = await join_election(session, election, namespace, identity,
                                               on_change=lambda leading: _leadership_changed(reconciler, leading))
             active = elector.active if elector is not None else _always_active(metrics)
+            leadership = Leadership(elector, reconciler.executor)
             registry = build_registry(config, reconciler, active,
-                                      on_started=lambda: _started(config, identity, health))
-            await _operate(registry, settings, elector, reconciler, stop_flag, ready_flag)
+                                      on_started=lambda: _started(config, identity, health),
+                                      on_stopping=leadership.step_down)
+            await _operate(registry, settings, leadership, stop_flag, ready_flag)
     finally:
         metrics.close()
         if health is not None:
@@ -180,32 +183,53 @@ def _started(config: ControllerConfig, identity: str, health: HealthServer | Non
                 config.effective_class, config.cluster_name)
 
 
-async def _operate(registry: kopf.OperatorRegistry, settings: kopf.OperatorSettings, elector: LeaderElector | None,
-                   reconciler: Reconciler, stop_flag: threading.Event | asyncio.Event | None,
+class Leadership:
+    """The elector's campaign beside kopf, and the order of stepping down: work, then cloud calls, then the lease."""
+
+    def __init__(self, elector: LeaderElector | None, executor: concurrent.futures.ThreadPoolExecutor) -> None:
+        self.elector = elector
+        self._executor = executor
+        self._campaign: asyncio.Task[None] | None = None
+
+    def campaign(self, stop: asyncio.Event) -> None:
+        """Keep the lease (or wait for it); if it is lost while leading, ``stop`` is set."""
+        if self.elector is not None:
+            self._campaign = asyncio.create_task(self._run(self.elector, stop), name="cloudlb-leader-election")
+
+    @staticmethod
+    async def _run(elector: LeaderElector, stop: asyncio.Event) -> None:
+        await elector.run()
+        stop.set()  # run() returns only when the lease was lost
+
+    async def step_down(self) -> None:
+        """Stop campaigning; once the cloud calls in flight have finished, release the lease (idempotent)."""
+        if self._campaign is not None:
+            self._campaign.cancel()
+            await asyncio.gather(self._campaign, return_exceptions=True)
+        if self.elector is not None and self.elector.leading and await _drained(self._executor):
+            await self.elector.release()
+
+    def check_not_lost(self) -> None:
+        if self.elector is not None and self.elector.lost.is_set():
+            raise LeadershipLost(f"lost the lease {self.elector.api.where}")
+
+
+async def _operate(registry: kopf.OperatorRegistry, settings: kopf.OperatorSettings, leadership: Leadership,
+                   stop_flag: threading.Event | asyncio.Event | None,
                    ready_flag: threading.Event | asyncio.Event | None) -> None:
-    """kopf and the elector side by side; on the way out, let cloud calls finish, then give the lease up."""
+    """kopf and the elector side by side, until a signal, ``stop_flag`` or a lost lease stops them."""
     stop = asyncio.Event()
-    helpers: list[asyncio.Task[None]] = []
-    if stop_flag is not None:
-        helpers.append(asyncio.create_task(_forward(stop_flag, stop), name="cloudlb-stop-flag"))
-    if elector is not None:
-        helpers.append(asyncio.create_task(_lead(elector, stop), name="cloudlb-leader-election"))
+    forwarding = asyncio.create_task(_forward(stop_flag, stop), name="cloudlb-stop-flag") if stop_flag else None
+    leadership.campaign(stop)
     try:
         await kopf.operator(registry=registry, settings=settings, clusterwide=True, standalone=True,
                             stop_flag=stop, ready_flag=ready_flag)
     finally:
-        for helper in helpers:
-            helper.cancel()
-        await asyncio.gather(*helpers, return_exceptions=True)
-        if elector is not None and await _drained(reconciler.executor):
-            await elector.release()
-    if elector is not None and elector.lost.is_set():
-        raise LeadershipLost(f"lost the lease {elector.api.where}")
-
-
-async def _lead(elector: LeaderElector, stop: asyncio.Event) -> None:
-    await elector.run()
-    stop.set()  # run() returns only when the lease was lost
+        if forwarding is not None:
+            forwarding.cancel()
+            await asyncio.gather(forwarding, return_exceptions=True)
+        await leadership.step_down()  # already done by kopf's cleanup, unless kopf failed before it
+    leadership.check_not_lost()
 
 
 async def _forward(flag: threading.Event | asyncio.Event, stop: asyncio.Event) -> None:
