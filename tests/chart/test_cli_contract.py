@@ -80,6 +80,7 @@ def test_the_chart_defaults_are_class_only_and_elect_a_leader() -> None:
     assert params["leader_elect"] is True
     # The chart passes client-go's timings and the log level explicitly; they must be the controller's defaults.
     defaults = parse(["run", "--provider=aws", "--cluster-name=c1"])
+    assert defaults["serve_unclassed"] is False  # the chart and the command line agree on the safe default
     for name in ("leader_elect_lease_duration", "leader_elect_renew_deadline", "leader_elect_retry_period",
                  "log_level"):
         assert params[name] == defaults[name], name
