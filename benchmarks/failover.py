@@ -17,7 +17,8 @@ replica acts again:
 
 Prints a Markdown table and saves it with a PNG plot under benchmarks/results/.
 
-    uv run --group dev python benchmarks/failover.py [--runs 3] [--lease-duration 15 --renew-deadline 10 --retry-period 2]
+    uv run --group dev python benchmarks/failover.py [--runs 3] [--lease-duration 15]
+        [--renew-deadline 10] [--retry-period 2]
 """
 
 from __future__ import annotations

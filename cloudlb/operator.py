@@ -91,7 +91,6 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, active: asy
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         reconciler.connect(KubeClient(settings), EventRecorder(settings), active)
         # Not awaited here: API calls wait for kopf's login, which runs after the startup handlers.
-        background.append(asyncio.create_task(reconciler.sync_nodes(), name="cloudlb-node-sync"))
         background.extend(housekeeping.start(reconciler, config, reconciler.metrics))
         on_started()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -48,18 +49,25 @@ def free_port() -> int:
 class Finished:
     returncode: int
     stderr: str
-    seconds: float
+    seconds: float  # from launch to exit
+    ended: datetime.datetime  # wall clock at exit
 
     @property
     def lines(self) -> list[str]:
         return self.stderr.strip().splitlines()
 
+    @property
+    def seconds_after_start_line(self) -> float:
+        """From the controller's first log line (interpreter and imports done) to its exit."""
+        stamp = self.lines[0].split(" ", 1)[0]
+        return (self.ended - datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))).total_seconds()
 
-def run_to_end(args: list[str], env: Mapping[str, str], timeout: float = 30) -> Finished:
+
+def run_to_end(args: list[str], env: Mapping[str, str], timeout: float = 60) -> Finished:
     started = time.monotonic()
     done = subprocess.run([CLOUDLB, *args], env=dict(env), capture_output=True, text=True, timeout=timeout,
                           check=False)
-    return Finished(done.returncode, done.stderr, time.monotonic() - started)
+    return Finished(done.returncode, done.stderr, time.monotonic() - started, datetime.datetime.now(datetime.UTC))
 
 
 @contextmanager
