@@ -8,8 +8,9 @@ Third-party loggers (botocore, urllib3, google-auth, aiohttp, kopf's
 per-handler chatter) stay at WARNING unless the level is ``debug``: at INFO an
 operator reads cloudlb's own lines, one per action.
 
-Structured fields: pass ``extra=fields(...)`` (or use ``service_line``) and the
-JSON format emits them as top-level keys; the text format shows the message only.
+Structured fields: pass ``extra={"service": ..., "action": ...}`` or
+``extra=fields(...)`` (or use ``service_line``) and the JSON format emits them as
+top-level keys; the text format shows the message only.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from cloudlb.redaction import REDACTOR, redact
 
 # The attribute of a LogRecord that carries structured fields (one attribute, so no LogRecord name is shadowed).
 FIELDS_ATTRIBUTE = "cloudlb_fields"
+# What every LogRecord has; anything else on a record came from ``extra=`` and is emitted as a field.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", FIELDS_ATTRIBUTE}
+_JSON_SCALARS = (str, int, float, bool)
 # Loggers of the libraries the controller uses: they log requests and handler runs at INFO/DEBUG.
 THIRD_PARTY = ("botocore", "boto3", "s3transfer", "urllib3", "google", "google_auth_httplib2", "grpc",
                "aiohttp", "asyncio", "kopf", "kmock", "werkzeug", "moto")
@@ -113,12 +117,24 @@ class JsonFormatter(_RedactingFormatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {"time": _timestamp(record), "level": record.levelname.lower(),
                                 "logger": record.name, "message": self.message_of(record)}
-        extra = getattr(record, FIELDS_ATTRIBUTE, None)
-        if isinstance(extra, Mapping):
-            for key, value in extra.items():
-                if key not in line:
-                    line[key] = _redacted_value(value)
+        extra = dict(getattr(record, FIELDS_ATTRIBUTE, None) or {})
+        # Plain ``extra=`` keys too; objects a library attaches (kopf's settings, say) are not fields.
+        extra.update({key: value for key, value in vars(record).items()
+                      if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and _is_json_value(value)})
+        for key, value in extra.items():
+            if key not in line:
+                line[key] = _redacted_value(value)
         return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def _is_json_value(value: object) -> bool:
+    if value is None or isinstance(value, _JSON_SCALARS):
+        return True
+    if isinstance(value, Mapping):
+        return all(isinstance(key, str) and _is_json_value(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_is_json_value(item) for item in value)
+    return False
 
 
 def _redacted_value(value: object) -> object:

@@ -69,8 +69,8 @@ def build_settings(config: ControllerConfig, identity: str) -> kopf.OperatorSett
     settings = kopf.OperatorSettings()
     settings.posting.reporting_component = "cloudlb"
     settings.posting.reporting_instance = identity
-    # Our own Events only: kopf's log lines are not posted as Events.
-    settings.posting.level = logging.WARNING
+    # Our own Events only (aggregated, redacted): kopf's per-object log lines are not posted as Events.
+    settings.posting.enabled = False
     # Every replica watches; the lease, not kopf's peering, decides who acts.
     settings.peering.standalone = True
     settings.watching.server_timeout = 300
@@ -189,11 +189,14 @@ class Leadership:
         self.elector = elector
         self._executor = executor
         self._campaign: asyncio.Task[None] | None = None
+        # kopf's stop flag: set when the lease is lost, and when kopf stops for another reason (a signal),
+        # so that kopf's own waiter on it ends at once instead of being reaped as a hung task seconds later.
+        self.stop = asyncio.Event()
 
-    def campaign(self, stop: asyncio.Event) -> None:
+    def campaign(self) -> None:
         """Keep the lease (or wait for it); if it is lost while leading, ``stop`` is set."""
         if self.elector is not None:
-            self._campaign = asyncio.create_task(self._run(self.elector, stop), name="cloudlb-leader-election")
+            self._campaign = asyncio.create_task(self._run(self.elector, self.stop), name="cloudlb-leader-election")
 
     @staticmethod
     async def _run(elector: LeaderElector, stop: asyncio.Event) -> None:
@@ -202,6 +205,7 @@ class Leadership:
 
     async def step_down(self) -> None:
         """Stop campaigning; once the cloud calls in flight have finished, release the lease (idempotent)."""
+        self.stop.set()
         if self._campaign is not None:
             self._campaign.cancel()
             await asyncio.gather(self._campaign, return_exceptions=True)
@@ -217,9 +221,9 @@ async def _operate(registry: kopf.OperatorRegistry, settings: kopf.OperatorSetti
                    stop_flag: threading.Event | asyncio.Event | None,
                    ready_flag: threading.Event | asyncio.Event | None) -> None:
     """kopf and the elector side by side, until a signal, ``stop_flag`` or a lost lease stops them."""
-    stop = asyncio.Event()
+    stop = leadership.stop
     forwarding = asyncio.create_task(_forward(stop_flag, stop), name="cloudlb-stop-flag") if stop_flag else None
-    leadership.campaign(stop)
+    leadership.campaign()
     try:
         await kopf.operator(registry=registry, settings=settings, clusterwide=True, standalone=True,
                             stop_flag=stop, ready_flag=ready_flag)

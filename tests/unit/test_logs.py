@@ -49,6 +49,14 @@ def test_json_lines_carry_the_structured_fields() -> None:
         "outcome": "succeeded", "duration_seconds": 0.5}
 
 
+def test_plain_extra_keys_are_fields_too_but_library_objects_are_not() -> None:
+    made = record("garbage-collecting", extra={"service": "default/web", "action": "garbage-collect",
+                                                "k8s_ref": {"name": "web"}, "settings": object()})
+    line = json.loads(logs.JsonFormatter().format(made))
+    assert (line["service"], line["action"], line["k8s_ref"]) == ("default/web", "garbage-collect", {"name": "web"})
+    assert "settings" not in line and "args" not in line and "msg" not in line
+
+
 def test_both_formats_redact_message_fields_and_exception_text() -> None:
     register_secret("planted-secret-for-logs")
     try:
