@@ -64,10 +64,10 @@ def is_load_balancer(service: Mapping[str, Any]) -> bool:
 
 
 def class_matches(service: Mapping[str, Any], config: ControllerConfig) -> bool:
-    """Ours: our class, or no class unless told to leave unclassed Services to a cloud-controller-manager."""
+    """Ours: our class, or no class when told to serve unclassed Services (no cloud-controller-manager does)."""
     cls = (service.get("spec") or {}).get("loadBalancerClass")
     if cls is None:
-        return not config.ignore_unclassed
+        return config.serve_unclassed
     return bool(cls == config.effective_class)
 
 
