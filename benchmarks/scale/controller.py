@@ -53,7 +53,7 @@ class ControllerProcess:
         self.metrics_port = free_port()
         command = [
             sys.executable, "-m", "cloudlb", "run", "--provider", settings.provider,
-            "--cluster-name", settings.cluster, "--standalone", "--health-port", "0",
+            "--cluster-name", settings.cluster, "--leader-elect=false", "--health-port", "0",
             "--metrics-port", str(self.metrics_port),
             "--resync-interval", str(settings.resync_interval), "--gc-interval", str(settings.gc_interval),
             *(f"--{name}={value}" for name, value in sorted(settings.options.items())),
