@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
         for provider in providers:
             write_report(provider, r.load(args.out / f"scale-{provider}.json"), args.out)
         return
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C: the controller and the cloud process are stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     logging.getLogger("benchmarks.scale").setLevel(logging.INFO)  # progress, scenario by scenario
     logs = Path(tempfile.mkdtemp(prefix="cloudlb-scale-"))
