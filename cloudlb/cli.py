@@ -21,13 +21,15 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from cloudlb import __version__, logs
+from cloudlb import __version__, logs, plan_command
 from cloudlb.cloudapi import CloudApi, Rate, parse_rates
 from cloudlb.config import ControllerConfig, LeaderElection, LeaseTimings
 from cloudlb.metrics import Metrics
 from cloudlb.operator import LeadershipLost, run_async
+from cloudlb.planning import as_json, as_table, exit_code
 from cloudlb.plugins import PROVIDERS_DOCS, UnknownProviderError, load_all_plugins, load_plugin
 from cloudlb.provider import ProviderOption, ProviderPlugin, ProviderSettings
+from cloudlb.sharing import parse_policy
 from cloudlb.startup import StartupError
 
 logger = logging.getLogger("cloudlb")
@@ -64,6 +66,14 @@ def _duration(context: click.Context, param: click.Parameter, value: str) -> flo
         raise click.BadParameter(str(exc), context, param) from exc
 
 
+def _sharing(context: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        parse_policy(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return value
+
+
 def _rates(context: click.Context, param: click.Parameter, value: str) -> dict[str, Rate]:
     """``--cloud-api-rates``: FAMILY=REQUESTS_PER_SECOND[/BURST], comma-separated (``cloudapi.parse_rates``)."""
     try:
@@ -78,7 +88,8 @@ def main() -> None:
     """cloudlb: cloud load balancers for Kubernetes Services of type LoadBalancer."""
 
 
-def _run_command() -> click.Command:
+def _controller_params() -> list[click.Parameter]:
+    """The options of ``run``, which ``plan`` takes too, so that it plans with exactly the same settings."""
     params: list[click.Parameter] = [
         click.Option(["--provider"], required=True, envvar=_env("provider"), help="Provider plugin name."),
         click.Option(["--cluster-name"], required=True, envvar=_env("cluster-name"),
@@ -113,9 +124,23 @@ def _run_command() -> click.Command:
                      envvar=_env("leader-elect-retry-period"), help="How often replicas try to take or renew "
                                                                     "the Lease."),
         click.Option(["--resync-interval"], type=click.FloatRange(1), default=600.0, show_default=True,
-                     envvar=_env("resync-interval"), help="Seconds between full resyncs (drift repair)."),
+                     envvar=_env("resync-interval"),
+                     help="Seconds between fast sweeps of the cloud (batched list calls); only load balancers "
+                          "that drifted are re-planned."),
+        click.Option(["--deep-resync-interval"], type=click.FloatRange(1), default=6 * 3600.0, show_default=True,
+                     envvar=_env("deep-resync-interval"),
+                     help="Seconds between deep sweeps, which also read per-resource state (target health, "
+                          "instance-group members)."),
         click.Option(["--gc-interval"], type=click.FloatRange(1), default=600.0, show_default=True,
                      envvar=_env("gc-interval"), help="Seconds between orphan garbage collections."),
+        click.Option(["--cloud-state-retry"], type=click.FloatRange(1), default=120.0, show_default=True,
+                     envvar=_env("cloud-state-retry"),
+                     help="Seconds before retrying a change the cloud's state refused (a quota, a resource in "
+                          "use); it heals without an edit."),
+        click.Option(["--share-namespaces"], callback=_sharing, default="", envvar=_env("share-namespaces"),
+                     help="Groups of namespaces whose Services may share load balancers across namespaces "
+                          "(cloudlb.io/share-key), e.g. team-a,team-b;web,api. Without it, only Services of "
+                          "one namespace share."),
         click.Option(["--cloud-api-rates"], callback=_rates, default="", envvar=_env("cloud-api-rates"),
                      help="Client-side rate limits per cloud API family, e.g. elbv2-read=10/20,elbv2-write=5 "
                           "(requests per second / burst)."),
@@ -133,14 +158,28 @@ def _run_command() -> click.Command:
         seen.add(option.name)
         params.append(click.Option([f"--{option.name}"], default=option.default, envvar=option.envvar,
                                    help=option.help, show_default=option.default is not None))
-    return click.Command("run", callback=_run, params=params,
+    return params
+
+
+def _run_command() -> click.Command:
+    return click.Command("run", callback=_run, params=_controller_params(),
                          help="Run the controller against the cluster of KUBECONFIG or the in-cluster service "
                               "account.")
 
 
-def _run(**params: Any) -> None:
+def _plan_command() -> click.Command:
+    params = [*_controller_params(),
+              click.Option(["--output", "-o"], type=click.Choice(["table", "json"]), default="table",
+                           show_default=True, help="A table for people, or JSON for tools.")]
+    return click.Command("plan", callback=_plan, params=params, help=(
+        "Show what `cloudlb run` would create, change or delete in the cloud (orphans included), without "
+        "changing anything. Takes the same options and environment as `run`. Exit code 0: nothing to do; "
+        "2: changes pending; 1: it could not plan."))
+
+
+def _config(params: dict[str, Any], plugin: ProviderPlugin) -> ControllerConfig:
+    """The controller's settings from the command line, shared by ``run`` and ``plan``."""
     context = click.get_current_context()
-    plugin = _plugin(params["provider"])
     provider_options = {key: params.get(key) for key in (option.key for option in plugin.options)}
     missing = [o.name for o in plugin.options if o.required and not provider_options.get(o.key)]
     if missing:
@@ -152,16 +191,23 @@ def _run(**params: Any) -> None:
         raise click.UsageError(f"--leader-elect-*: {exc}") from exc
     named = any(context.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
                 for name in ("leader_elect_resource_name", "leader_elect_resource_namespace"))
-    config = ControllerConfig(
+    return ControllerConfig(
         provider=plugin.name, cluster_name=params["cluster_name"], load_balancer_class=params["load_balancer_class"],
         serve_unclassed=params["serve_unclassed"], workers=params["workers"], metrics_port=params["metrics_port"],
         health_port=params["health_port"],
         leader_election=LeaderElection(enabled=params["leader_elect"], lease_name=params["leader_elect_resource_name"],
                                        lease_namespace=params["leader_elect_resource_namespace"], timings=timings,
                                        explicit=named),
-        resync_interval=params["resync_interval"], gc_interval=params["gc_interval"],
-        provider_options=provider_options,
+        resync_interval=params["resync_interval"], deep_resync_interval=params["deep_resync_interval"],
+        gc_interval=params["gc_interval"], cloud_state_retry=params["cloud_state_retry"],
+        share_namespaces=params["share_namespaces"], provider_options=provider_options,
     )
+
+
+def _run(**params: Any) -> None:
+    plugin = _plugin(params["provider"])
+    config = _config(params, plugin)
+    provider_options = config.provider_options
     logs.configure(logs.LogLevel(params["log_level"]), logs.LogFormat(params["log_format"]))
     _log_start(config, params)
     metrics = Metrics()
@@ -175,6 +221,21 @@ def _run(**params: Any) -> None:
         sys.exit(1)
     except LeadershipLost:
         sys.exit(1)  # already logged by the elector; the kubelet restarts the container
+
+
+def _plan(**params: Any) -> None:
+    plugin = _plugin(params["provider"])
+    config = _config(params, plugin)
+    logs.configure(logs.LogLevel(params["log_level"]), logs.LogFormat(params["log_format"]))
+    settings = ProviderSettings(cluster_name=config.cluster_name, options=config.provider_options,
+                                cloud_api=CloudApi(plugin.name, params["cloud_api_rates"]))
+    try:
+        planned = plan_command.plan(config, lambda: plugin.create(settings))
+    except StartupError as exc:
+        logger.error("%s", exc)
+        sys.exit(1)
+    click.echo(as_json(planned) if params["output"] == "json" else as_table(planned))
+    sys.exit(exit_code(planned))
 
 
 def _plugin(name: str) -> ProviderPlugin:
@@ -211,6 +272,7 @@ def _log_start(config: ControllerConfig, params: dict[str, Any]) -> None:
 
 
 main.add_command(_run_command())
+main.add_command(_plan_command())
 
 
 @main.command("providers")

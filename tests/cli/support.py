@@ -51,6 +51,7 @@ class Finished:
     stderr: str
     seconds: float  # from launch to exit
     ended: datetime.datetime  # wall clock at exit
+    stdout: str = ""
 
     @property
     def lines(self) -> list[str]:
@@ -67,7 +68,8 @@ def run_to_end(args: list[str], env: Mapping[str, str], timeout: float = 60) -> 
     started = time.monotonic()
     done = subprocess.run([CLOUDLB, *args], env=dict(env), capture_output=True, text=True, timeout=timeout,
                           check=False)
-    return Finished(done.returncode, done.stderr, time.monotonic() - started, datetime.datetime.now(datetime.UTC))
+    return Finished(done.returncode, done.stderr, time.monotonic() - started, datetime.datetime.now(datetime.UTC),
+                    done.stdout)
 
 
 @contextmanager

@@ -85,6 +85,15 @@ controller's default", so they are left out rather than passed empty.
 {{- if not (kindIs "invalid" .Values.resyncInterval) }}
 - {{ print "--resync-interval=" .Values.resyncInterval | quote }}
 {{- end }}
+{{- if not (kindIs "invalid" .Values.deepResyncInterval) }}
+- {{ print "--deep-resync-interval=" .Values.deepResyncInterval | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" .Values.cloudStateRetry) }}
+- {{ print "--cloud-state-retry=" .Values.cloudStateRetry | quote }}
+{{- end }}
+{{- if .Values.shareNamespaces }}
+- {{ print "--share-namespaces=" .Values.shareNamespaces | quote }}
+{{- end }}
 {{- if not (kindIs "invalid" .Values.gcInterval) }}
 - {{ print "--gc-interval=" .Values.gcInterval | quote }}
 {{- end }}
