@@ -43,6 +43,11 @@ class ResourceType:
         return "status" in self.subresources
 
     @property
+    def expires(self) -> bool:
+        """Events expire (kube-apiserver's --event-ttl); nothing else does."""
+        return self.kind == "Event"
+
+    @property
     def list_kind(self) -> str:
         return f"{self.kind}List"
 
@@ -57,7 +62,18 @@ CORE_RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "events", "Event", namespaced=True, short_names=("ev",)),
     # Served (empty unless someone writes them) because `kubectl describe svc` looks them up.
     ResourceType("", "v1", "endpoints", "Endpoints", namespaced=True, short_names=("ep",)),
+    # Stored and served; no controller writes them from Pods (the sandbox has none): users, tests and
+    # controllers that need IP targets write them, and list/watch them by `kubernetes.io/service-name`.
     ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", namespaced=True),
+    # The walkthrough's `kubectl create deployment`: stored, defaulted and validated; no controller runs
+    # them (the Deployment's own Progressing condition says so), and `kubectl describe` finds its
+    # ReplicaSets (none) where it looks for them.
+    ResourceType("apps", "v1", "deployments", "Deployment", namespaced=True, short_names=("deploy",),
+                 subresources=("status",), tracks_generation=True, resets_status_on_create=True,
+                 categories=("all",)),
+    ResourceType("apps", "v1", "replicasets", "ReplicaSet", namespaced=True, short_names=("rs",),
+                 subresources=("status",), tracks_generation=True, resets_status_on_create=True,
+                 categories=("all",)),
     # No short name: `ev` stays unambiguous for kubectl (it means core v1 Events).
     ResourceType("events.k8s.io", "v1", "events", "Event", namespaced=True),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", namespaced=True),

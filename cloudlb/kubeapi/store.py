@@ -12,15 +12,18 @@ import copy
 import datetime
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cloudlb.kubeapi import errors, patching
+from cloudlb.kubeapi import errors, fieldsets, managedfields, namespaces, patching, schemas, serverside_apply
 from cloudlb.kubeapi.errors import ApiError, FieldCause
+from cloudlb.kubeapi.managedfields import Manager
 from cloudlb.kubeapi.resources import Catalogue, ResourceType
 from cloudlb.kubeapi.selectors import Selector
+from cloudlb.kubeapi.writes import WriteOptions
 
 Obj = dict[str, Any]
 ObjectKey = tuple[str | None, str]  # (namespace, name)
@@ -30,7 +33,12 @@ _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _IMMUTABLE_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                        "namespace", "name", "generation", "generateName")
-INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Limits that keep a long-running server's memory bounded.
+HISTORY_LIMIT = 10_000  # changes kept for resuming watches...
+HISTORY_WINDOW = 300.0  # ...for at most this long, as etcd compacts every 5 minutes by default
+WATCH_BACKLOG_LIMIT = 1_000  # a watcher this far behind is closed (it re-lists), as the real watch cache does
+EVENT_TTL = 3600.0  # kube-apiserver --event-ttl default: Events expire an hour after their last write
+_EXPIRY_SWEEP_INTERVAL = 1.0
 
 
 def now_timestamp() -> str:
@@ -40,8 +48,8 @@ def now_timestamp() -> str:
 class Admission(Protocol):
     """Per-resource defaulting and validation, run on every create and spec update."""
 
-    def admit(self, new: Obj, old: Obj | None, others: Iterable[Obj]) -> None:
-        """Default and validate ``new`` in place (raise ApiError to reject)."""
+    def admit(self, new: Obj, old: Obj | None, others: Iterable[Obj], options: WriteOptions) -> None:
+        """Default and validate ``new`` in place (raise ApiError to reject; append Warnings to options)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Change:
     obj: Obj
     old: Obj | None
     resource_version: int
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(eq=False)
@@ -96,20 +105,22 @@ class ObjectStore:
     """In-memory objects per resource, with a global resourceVersion and a replayable history."""
 
     def __init__(self, catalogue: Catalogue, admissions: Mapping[tuple[str, str], Admission] | None = None,
-                 history_limit: int = 10_000) -> None:
+                 history_limit: int = HISTORY_LIMIT, history_window: float = HISTORY_WINDOW,
+                 event_ttl: float = EVENT_TTL, watch_backlog_limit: int = WATCH_BACKLOG_LIMIT) -> None:
         self.catalogue = catalogue
         self._admissions = dict(admissions or {})
         self._objects: dict[ResourceType, dict[ObjectKey, Obj]] = {r: {} for r in catalogue.all}
         self._resource_version = 0
         self._history: collections.deque[Change] = collections.deque(maxlen=history_limit)
+        self._history_window = history_window
         self._history_floor = 0  # changes at or below this resourceVersion cannot be replayed
         self._watches: set[Watch] = set()
+        self._watch_backlog_limit = watch_backlog_limit
+        self._event_ttl = event_ttl
+        self._expiry: dict[tuple[ResourceType, ObjectKey], float] = {}
+        self._next_sweep = 0.0
         self._closed = False
-        namespaces = catalogue.find("", "v1", "namespaces")
-        if namespaces is not None:
-            for name in INITIAL_NAMESPACES:
-                self.create(namespaces, None, {"metadata": {"name": name}, "spec": {"finalizers": ["kubernetes"]},
-                                               "status": {"phase": "Active"}})
+        self._namespaces = catalogue.find("", "v1", "namespaces")
 
     @property
     def resource_version(self) -> int:
@@ -118,9 +129,11 @@ class ObjectStore:
     # --- reading ---------------------------------------------------------------------------------
 
     def get(self, resource: ResourceType, namespace: str | None, name: str) -> Obj:
+        self._expire()
         return copy.deepcopy(self._existing(resource, namespace, name))
 
     def list(self, resource: ResourceType, namespace: str | None, selector: Selector) -> tuple[list[Obj], int]:
+        self._expire()
         items = [
             copy.deepcopy(obj)
             for (obj_namespace, _), obj in sorted(self._objects[resource].items(),
@@ -129,17 +142,29 @@ class ObjectStore:
         ]
         return items, self._resource_version
 
+    def resource_exists(self, resource: ResourceType, namespace: str | None, name: str) -> bool:
+        return self._find(resource, namespace, name) is not None
+
     def _existing(self, resource: ResourceType, namespace: str | None, name: str) -> Obj:
-        key = (namespace if resource.namespaced else None, name)
-        obj = self._objects[resource].get(key)
+        obj = self._find(resource, namespace, name)
         if obj is None:
             raise errors.not_found(resource.plural, name, resource.group)
         return obj
 
+    def _find(self, resource: ResourceType, namespace: str | None, name: str) -> Obj | None:
+        return self._objects[resource].get((namespace if resource.namespaced else None, name))
+
     # --- writing ---------------------------------------------------------------------------------
 
-    def create(self, resource: ResourceType, namespace: str | None, body: Any) -> Obj:
+    def create(self, resource: ResourceType, namespace: str | None, body: Any,
+               options: WriteOptions | None = None) -> Obj:
+        options = options or WriteOptions()
+        self._expire()
         obj = self._checked_body(resource, body)
+        return self._create(resource, namespace, obj, options, None)
+
+    def _create(self, resource: ResourceType, namespace: str | None, obj: Obj, options: WriteOptions,
+                managed: list[Obj] | None) -> Obj:
         metadata = obj["metadata"]
         if resource.namespaced:
             if namespace is None:
@@ -148,10 +173,11 @@ class ObjectStore:
                 raise errors.bad_request("the namespace of the provided object does not match the namespace "
                                          "sent on the request")
             metadata["namespace"] = namespace
-            self._require_namespace(namespace)
         else:
             metadata.pop("namespace", None)
         name = self._name_for_create(resource, metadata)
+        if resource.namespaced:
+            self._require_live_namespace(resource, namespace or "", name)
         key = (metadata.get("namespace"), name)
         if key in self._objects[resource]:
             raise errors.already_exists(resource.plural, name, resource.group)
@@ -163,26 +189,62 @@ class ObjectStore:
             metadata["generation"] = 1
         if resource.resets_status_on_create:
             obj.pop("status", None)
-        self._admit(resource, obj, None)
+        schema = _schema(resource)
+        if managed is None:
+            manager = Manager(options.manager, managedfields.UPDATE, resource.api_version)
+            managed = managedfields.record_update([], manager, fieldsets.of_object(obj, schema, None), frozenset())
+        if managed:
+            metadata["managedFields"] = managed
+        self._admit(resource, obj, None, options)
+        if options.dry_run:
+            return copy.deepcopy(obj)
         return copy.deepcopy(self._commit(resource, key, obj, None, "ADDED"))
 
     def replace(self, resource: ResourceType, namespace: str | None, name: str, body: Any,
-                subresource: str | None) -> Obj:
+                subresource: str | None, options: WriteOptions | None = None) -> Obj:
+        options = options or WriteOptions()
+        self._expire()
         old = self._existing(resource, namespace, name)
         candidate = self._checked_body(resource, body)
         if candidate["metadata"].get("name") not in (None, name):
             raise errors.bad_request("the name of the object does not match the name on the URL")
-        return self._update(resource, old, candidate, subresource)
+        return self._update(resource, old, candidate, subresource, options)
 
     def patch(self, resource: ResourceType, namespace: str | None, name: str, content_type: str, patch: Any,
-              subresource: str | None) -> Obj:
+              subresource: str | None, options: WriteOptions | None = None) -> Obj:
+        options = options or WriteOptions()
+        self._expire()
         old = self._existing(resource, namespace, name)
         candidate = patching.apply(old, content_type, patch)
         if not isinstance(candidate.get("metadata"), dict):
             raise errors.bad_request("metadata must be an object")
-        return self._update(resource, old, candidate, subresource)
+        return self._update(resource, old, candidate, subresource, options)
 
-    def delete(self, resource: ResourceType, namespace: str | None, name: str, options: Any) -> Obj:
+    def apply(self, resource: ResourceType, namespace: str | None, name: str, configuration: Obj,
+              subresource: str | None, options: WriteOptions) -> Obj:
+        """Server-side apply: create the object if it does not exist, else merge as ``options.manager``."""
+        self._expire()
+        configuration = self._checked_body(resource, configuration)
+        if configuration["metadata"].get("name") not in (None, name):
+            raise errors.bad_request("the name of the object does not match the name on the URL")
+        configuration["metadata"]["name"] = name
+        manager = Manager(options.manager, managedfields.APPLY, resource.api_version, subresource or "")
+        schema = _schema(resource)
+        live = self._find(resource, namespace, name)
+        if live is None:
+            if subresource is not None:
+                raise errors.not_found(resource.plural, name, resource.group)
+            result = serverside_apply.apply(None, configuration, schema, manager, options.force)
+            return self._create(resource, namespace, result.obj, options, result.managed_fields)
+        result = serverside_apply.apply(live, configuration, schema, manager, options.force)
+        candidate = result.obj
+        candidate["metadata"].pop("resourceVersion", None)  # apply is not a compare-and-swap
+        return self._update(resource, live, candidate, subresource, options, result.managed_fields)
+
+    def delete(self, resource: ResourceType, namespace: str | None, name: str, options: Any,
+               write: WriteOptions | None = None) -> Obj:
+        write = write or WriteOptions()
+        self._expire()
         obj = self._existing(resource, namespace, name)
         metadata = obj["metadata"]
         preconditions = options.get("preconditions") if isinstance(options, dict) else None
@@ -192,21 +254,33 @@ class ObjectStore:
                 if wanted and wanted != metadata.get(field_name):
                     raise ApiError(409, "Conflict", f"Precondition failed: {field_name} in precondition: "
                                    f"{wanted}, {field_name} in object meta: {metadata.get(field_name)}")
+        if resource is self._namespaces:
+            namespaces.refuse_deleting_immortal(name)
         if metadata.get("deletionTimestamp"):
             return copy.deepcopy(obj)
         key = (metadata.get("namespace"), name)
-        if metadata.get("finalizers"):
-            marked = copy.deepcopy(obj)
-            marked["metadata"]["deletionTimestamp"] = now_timestamp()
-            marked["metadata"]["deletionGracePeriodSeconds"] = 0
-            return copy.deepcopy(self._commit(resource, key, marked, obj, "MODIFIED"))
-        return copy.deepcopy(self._remove(resource, key))
+        marked = copy.deepcopy(obj)
+        marked["metadata"]["deletionTimestamp"] = now_timestamp()
+        marked["metadata"]["deletionGracePeriodSeconds"] = 0
+        if resource is self._namespaces:
+            marked.setdefault("status", {})["phase"] = namespaces.TERMINATING
+        waits = bool(metadata.get("finalizers")) or resource is self._namespaces
+        if write.dry_run:
+            return marked if waits else copy.deepcopy(obj)
+        if not waits:
+            return copy.deepcopy(self._remove(resource, key))
+        committed = copy.deepcopy(self._commit(resource, key, marked, obj, "MODIFIED"))
+        if resource is self._namespaces:
+            self._empty_namespace(name)
+            committed = copy.deepcopy(self._objects[resource].get(key, committed))
+        return committed
 
     # --- watching --------------------------------------------------------------------------------
 
     def open_watch(self, resource: ResourceType, namespace: str | None, selector: Selector,
                    since: str | None) -> Watch:
         """Register a watch; its queue is pre-filled with what happened since ``since``."""
+        self._expire()
         watch = Watch(resource, namespace, selector)
         if self._closed:
             watch.queue.put_nowait(None)
@@ -238,6 +312,14 @@ class ObjectStore:
         for watch in self._watches:
             watch.queue.put_nowait(None)
         self._watches.clear()
+
+    @property
+    def open_watches(self) -> int:
+        return len(self._watches)
+
+    @property
+    def history_length(self) -> int:
+        return len(self._history)
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -277,25 +359,33 @@ class ObjectStore:
         metadata["name"] = name
         return name
 
-    def _require_namespace(self, namespace: str) -> None:
-        namespaces = self.catalogue.find("", "v1", "namespaces")
-        if namespaces is not None and (None, namespace) not in self._objects[namespaces]:
+    def _require_live_namespace(self, resource: ResourceType, namespace: str, name: str) -> None:
+        """NamespaceLifecycle admission: no new objects in a missing or terminating namespace."""
+        if self._namespaces is None:
+            return
+        found = self._objects[self._namespaces].get((None, namespace))
+        if found is None:
             raise errors.not_found("namespaces", namespace)
+        if found["metadata"].get("deletionTimestamp"):
+            raise namespaces.terminating(resource, name, namespace)
 
-    def _admit(self, resource: ResourceType, obj: Obj, old: Obj | None) -> None:
+    def _admit(self, resource: ResourceType, obj: Obj, old: Obj | None, options: WriteOptions) -> None:
         admission = self._admissions.get((resource.group, resource.plural))
         if admission is not None:
             key = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
             others = [other for other_key, other in self._objects[resource].items() if other_key != key]
-            admission.admit(obj, old, others)
+            admission.admit(obj, old, others, options)
 
-    def _update(self, resource: ResourceType, old: Obj, candidate: Obj, subresource: str | None) -> Obj:
-        """Write ``candidate`` (a whole object: PUT's body or the patched object) over ``old``."""
+    def _update(self, resource: ResourceType, old: Obj, candidate: Obj, subresource: str | None,
+                options: WriteOptions, applied_managed: list[Obj] | None = None) -> Obj:
+        """Write ``candidate`` (a whole object: PUT's body, the patched or the applied object) over ``old``."""
         sent_version = candidate["metadata"].get("resourceVersion")
         if sent_version and sent_version != old["metadata"]["resourceVersion"]:
             raise errors.conflict(resource.plural, old["metadata"]["name"], resource.group)
         if subresource not in (None, *resource.subresources):
             raise errors.not_found(f"{resource.plural}/{subresource}", old["metadata"]["name"], resource.group)
+        old_managed = old["metadata"].get("managedFields") or []
+        sent_managed = candidate["metadata"].get("managedFields")
         if subresource == "status":
             new = copy.deepcopy(old)
             if "status" in candidate:
@@ -316,17 +406,47 @@ class ObjectStore:
                 else:
                     new.pop("status", None)
             self._refuse_new_finalizers_while_deleting(resource, old, new)
-            self._admit(resource, new, old)
+        intended = copy.deepcopy(new)  # what the client asked for, before the server's defaults
+        if subresource != "status":
+            self._admit(resource, new, old, options)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        if new == old:
-            return copy.deepcopy(old)  # a no-op write does not bump resourceVersion, as on a real server
+        new["metadata"]["managedFields"] = self._managed_fields_after_update(
+            resource, old, intended, subresource, options, old_managed, sent_managed, applied_managed)
+        if not new["metadata"]["managedFields"]:
+            del new["metadata"]["managedFields"]
+        if _without_managed_fields(new) == _without_managed_fields(old):
+            # A no-op write changes nothing, not even managedFields' times, as on a real server; a write that
+            # only moves ownership (an apply, a client rewriting managedFields) is recorded.
+            if (new["metadata"].get("managedFields") or []) == old_managed or (
+                    applied_managed is None and sent_managed in (None, old_managed)):
+                return copy.deepcopy(old)
         if resource.tracks_generation and _spec_part(new) != _spec_part(old):
             new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        if options.dry_run:
+            return copy.deepcopy(new)
         key = (old["metadata"].get("namespace"), old["metadata"]["name"])
         committed = self._commit(resource, key, new, old, "MODIFIED")
-        if committed["metadata"].get("deletionTimestamp") and not committed["metadata"].get("finalizers"):
+        if committed["metadata"].get("deletionTimestamp") and not committed["metadata"].get("finalizers") and (
+                resource is not self._namespaces):
             return copy.deepcopy(self._remove(resource, key))
         return copy.deepcopy(committed)
+
+    @staticmethod
+    def _managed_fields_after_update(resource: ResourceType, old: Obj, intended: Obj, subresource: str | None,
+                                     options: WriteOptions, old_managed: list[Obj], sent_managed: Any,
+                                     applied_managed: list[Obj] | None) -> list[Obj]:
+        if applied_managed is not None:
+            return applied_managed
+        if managedfields.is_reset_request(sent_managed):
+            return []
+        if isinstance(sent_managed, list) and sent_managed != old_managed and subresource != "status":
+            return sent_managed  # a client may rewrite managedFields (kubectl does, moving to server-side apply)
+        part = "status" if subresource == "status" else None
+        schema = _schema(resource)
+        manager = Manager(options.manager, managedfields.UPDATE, resource.api_version, subresource or "")
+        dropped = fieldsets.of_object(old, schema, part) - fieldsets.of_object(intended, schema, part)
+        return managedfields.record_update(old_managed, manager, fieldsets.changed(old, intended, schema, part),
+                                           dropped)
 
     def _refuse_new_finalizers_while_deleting(self, resource: ResourceType, old: Obj, new: Obj) -> None:
         if not old["metadata"].get("deletionTimestamp"):
@@ -342,21 +462,86 @@ class ObjectStore:
         self._resource_version += 1
         obj["metadata"]["resourceVersion"] = str(self._resource_version)
         self._objects[resource][key] = obj
+        if resource.expires:
+            self._expiry[(resource, key)] = time.monotonic() + self._event_ttl
         self._publish(Change(change_type, resource, copy.deepcopy(obj), copy.deepcopy(old), self._resource_version))
         return obj
 
     def _remove(self, resource: ResourceType, key: ObjectKey) -> Obj:
         obj = self._objects[resource].pop(key)
+        self._expiry.pop((resource, key), None)
         self._resource_version += 1
         obj["metadata"]["resourceVersion"] = str(self._resource_version)
         self._publish(Change("DELETED", resource, copy.deepcopy(obj), None, self._resource_version))
+        namespace = key[0]
+        if namespace is not None and self._is_terminating(namespace):
+            self._finish_namespace_if_empty(namespace)
         return obj
 
     def _publish(self, change: Change) -> None:
-        if len(self._history) == self._history.maxlen:
-            self._history_floor = self._history[0].resource_version
-        self._history.append(change)
-        for watch in self._watches:
+        history = self._history
+        while history and (len(history) == history.maxlen or change.at - history[0].at > self._history_window):
+            self._history_floor = history.popleft().resource_version
+        history.append(change)
+        for watch in list(self._watches):
             event_type = watch.event_type(change)
-            if event_type is not None:
+            if event_type is None:
+                continue
+            if watch.queue.qsize() >= self._watch_backlog_limit:
+                self._drop_watch(watch)
+            else:
                 watch.queue.put_nowait((event_type, change.obj))
+
+    def _drop_watch(self, watch: Watch) -> None:
+        """Close a watch that fell too far behind; its client re-lists, as with the real watch cache."""
+        while not watch.queue.empty():
+            watch.queue.get_nowait()
+        watch.queue.put_nowait(None)
+        self._watches.discard(watch)
+
+    def _expire(self) -> None:
+        """Remove Events whose TTL passed (checked at most once a second, on the next request)."""
+        moment = time.monotonic()
+        if moment < self._next_sweep:
+            return
+        self._next_sweep = moment + _EXPIRY_SWEEP_INTERVAL
+        for resource, key in [entry for entry, deadline in self._expiry.items() if deadline <= moment]:
+            if key in self._objects[resource]:
+                self._remove(resource, key)
+
+    # --- namespace lifecycle (the namespace controller's part) ------------------------------------------
+
+    def _is_terminating(self, namespace: str) -> bool:
+        if self._namespaces is None:
+            return False
+        found = self._objects[self._namespaces].get((None, namespace))
+        return bool(found and found["metadata"].get("deletionTimestamp"))
+
+    def _empty_namespace(self, namespace: str) -> None:
+        """Delete everything in a terminating namespace; it goes once the last object is gone."""
+        for resource in self.catalogue.all:
+            if not resource.namespaced:
+                continue
+            for key in [key for key in self._objects[resource] if key[0] == namespace]:
+                obj = self._objects[resource].get(key)
+                if obj is not None and not obj["metadata"].get("deletionTimestamp"):
+                    self.delete(resource, namespace, key[1], {})
+        self._finish_namespace_if_empty(namespace)
+
+    def _finish_namespace_if_empty(self, namespace: str) -> None:
+        if self._namespaces is None or (None, namespace) not in self._objects[self._namespaces]:
+            return
+        if any(key[0] == namespace for resource in self.catalogue.all if resource.namespaced
+               for key in self._objects[resource]):
+            return
+        self._remove(self._namespaces, (None, namespace))
+
+
+def _schema(resource: ResourceType) -> schemas.Node:
+    return schemas.for_kind(resource.group, resource.version, resource.kind)
+
+
+def _without_managed_fields(obj: Obj) -> Obj:
+    trimmed = dict(obj)
+    trimmed["metadata"] = {key: value for key, value in obj["metadata"].items() if key != "managedFields"}
+    return trimmed
