@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Emulated Kubernetes API at {kube.url}", flush=True)
         if args.kubeconfig:
             path = kube.write_kubeconfig(args.kubeconfig)
-            print(f"kubeconfig: {path} (kubectl needs --validate=false for create/apply)", flush=True)
+            print(f"kubeconfig: {path}", flush=True)
         while not stop.wait(0.5):
             pass
     print("Stopped.", flush=True)

@@ -97,8 +97,8 @@ def changed(old: dict[str, Any] | None, new: dict[str, Any], schema: Node, part:
         return new_fields
     old_fields = of_object(old, schema, part)
     return frozenset(path for path in new_fields
-                     if path not in old_fields or is_leaf(path, new_fields) and value_at(old, path) != value_at(
-                         new, path))
+                     if path not in old_fields or (is_leaf(path, new_fields) and value_at(old, path) != value_at(
+                         new, path)))
 
 
 def is_leaf(path: Path, fields: FieldSet) -> bool:

@@ -82,7 +82,7 @@ _PairsLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _co
 
 def decode_yaml(body: bytes) -> Decoded:
     try:
-        raw = yaml.load(body.decode("utf-8"), Loader=_PairsLoader) if body else None  # noqa: S506 - SafeLoader
+        raw = yaml.load(body.decode("utf-8"), Loader=_PairsLoader) if body else None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"error decoding YAML: {exc}") from exc
     decoded = Decoded(None)

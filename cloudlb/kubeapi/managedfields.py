@@ -93,11 +93,10 @@ def record_update(entries: list[dict[str, Any]], manager: Manager, taken: FieldS
     seen = False
     for other, fields in owned(entries):
         if other == manager:
-            fields = (fields | taken) - dropped
+            ownership.append((other, (fields | taken) - dropped))
             seen = True
         else:
-            fields = fields - taken - dropped
-        ownership.append((other, fields))
+            ownership.append((other, fields - taken - dropped))
     if not seen:
         ownership.append((manager, taken - dropped))
     return rebuilt(ownership, entries)
@@ -105,4 +104,4 @@ def record_update(entries: list[dict[str, Any]], manager: Manager, taken: FieldS
 
 def is_reset_request(value: Any) -> bool:
     """``managedFields: [{}]`` clears every entry, as on the real server."""
-    return value == [{}]
+    return bool(value == [{}])

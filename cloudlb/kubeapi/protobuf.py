@@ -53,6 +53,7 @@ def _fields(data: bytes) -> list[tuple[int, int, Any]]:
     while position < len(data):
         key, position = _varint(data, position)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == 0:
             value, position = _varint(data, position)
         elif wire == 2:
@@ -127,7 +128,7 @@ def _message(name: str, data: bytes) -> Any:
         if field["repeated"]:
             obj.setdefault(key, []).append(value)
         elif value is not None and (value not in ("", 0, False) or (name, key) in _POINTER_FIELDS
-                                    or isinstance(value, bool) and value):
+                                    or (isinstance(value, bool) and value)):
             obj[key] = value
     return obj
 

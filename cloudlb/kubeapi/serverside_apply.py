@@ -54,7 +54,8 @@ def conflict_error(conflicts: list[tuple[Manager, Path]]) -> ApiError:
         lines: list[str] = []
         for described in sorted({manager.described() for manager, _ in conflicts}):
             lines.append(f"conflicts with {described}:")
-            lines += [f"- {fieldsets.describe(path)}" for manager, path in conflicts if manager.described() == described]
+            lines += [f"- {fieldsets.describe(path)}" for manager, path in conflicts
+                      if manager.described() == described]
         message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
     causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {manager.described()}",
                "field": fieldsets.describe(path)} for manager, path in conflicts]

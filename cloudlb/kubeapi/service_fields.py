@@ -59,8 +59,8 @@ def source_ranges(spec: dict[str, Any], annotations: dict[str, Any]) -> list[Fie
         if spec.get("type") != "LoadBalancer":
             causes.append(FieldCause(path, "Forbidden: may only be used when `type` is 'LoadBalancer'",
                                      "FieldValueForbidden"))
-        for index, value in enumerate(ranges):
-            value = str(value).strip()
+        for index, raw in enumerate(ranges):
+            value = str(raw).strip()  # upstream tolerates space padding (a legacy of the annotation)
             if not _is_cidr(value):
                 causes.append(_invalid(f"{path}[{index}]", value, _CIDR_MESSAGE))
     elif SOURCE_RANGES_ANNOTATION in annotations:

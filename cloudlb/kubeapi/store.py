@@ -26,6 +26,7 @@ from cloudlb.kubeapi.selectors import Selector
 from cloudlb.kubeapi.writes import WriteOptions
 
 Obj = dict[str, Any]
+Entries = list[Obj]  # managedFields entries (named here: ObjectStore.list shadows the builtin in its body)
 ObjectKey = tuple[str | None, str]  # (namespace, name)
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -164,7 +165,7 @@ class ObjectStore:
         return self._create(resource, namespace, obj, options, None)
 
     def _create(self, resource: ResourceType, namespace: str | None, obj: Obj, options: WriteOptions,
-                managed: list[Obj] | None) -> Obj:
+                managed: Entries | None) -> Obj:
         metadata = obj["metadata"]
         if resource.namespaced:
             if namespace is None:
@@ -377,7 +378,7 @@ class ObjectStore:
             admission.admit(obj, old, others, options)
 
     def _update(self, resource: ResourceType, old: Obj, candidate: Obj, subresource: str | None,
-                options: WriteOptions, applied_managed: list[Obj] | None = None) -> Obj:
+                options: WriteOptions, applied_managed: Entries | None = None) -> Obj:
         """Write ``candidate`` (a whole object: PUT's body, the patched or the applied object) over ``old``."""
         sent_version = candidate["metadata"].get("resourceVersion")
         if sent_version and sent_version != old["metadata"]["resourceVersion"]:
@@ -414,12 +415,12 @@ class ObjectStore:
             resource, old, intended, subresource, options, old_managed, sent_managed, applied_managed)
         if not new["metadata"]["managedFields"]:
             del new["metadata"]["managedFields"]
-        if _without_managed_fields(new) == _without_managed_fields(old):
-            # A no-op write changes nothing, not even managedFields' times, as on a real server; a write that
-            # only moves ownership (an apply, a client rewriting managedFields) is recorded.
-            if (new["metadata"].get("managedFields") or []) == old_managed or (
-                    applied_managed is None and sent_managed in (None, old_managed)):
-                return copy.deepcopy(old)
+        # A no-op write changes nothing, not even managedFields' times, as on a real server; a write that
+        # only moves ownership (an apply, a client rewriting managedFields) is recorded.
+        ownership_unchanged = (new["metadata"].get("managedFields") or []) == old_managed or (
+            applied_managed is None and sent_managed in (None, old_managed))
+        if ownership_unchanged and _without_managed_fields(new) == _without_managed_fields(old):
+            return copy.deepcopy(old)
         if resource.tracks_generation and _spec_part(new) != _spec_part(old):
             new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
         if options.dry_run:
@@ -433,8 +434,8 @@ class ObjectStore:
 
     @staticmethod
     def _managed_fields_after_update(resource: ResourceType, old: Obj, intended: Obj, subresource: str | None,
-                                     options: WriteOptions, old_managed: list[Obj], sent_managed: Any,
-                                     applied_managed: list[Obj] | None) -> list[Obj]:
+                                     options: WriteOptions, old_managed: Entries, sent_managed: Any,
+                                     applied_managed: Entries | None) -> Entries:
         if applied_managed is not None:
             return applied_managed
         if managedfields.is_reset_request(sent_managed):

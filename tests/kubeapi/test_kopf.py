@@ -95,7 +95,8 @@ def test_kopf_sees_services_posts_events_and_patches_status(kube: EmulatedKubern
     kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
                  "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
     _wait_for(lambda: ("ADDED", "web") in operator)
-    event = _wait_for(lambda: [e for e in kube.list("v1", "events", "default") if e.get("reason") == "Seen"])[0]
+    event = _wait_for(lambda: [e for e in kube.list("v1", "events", "default")
+                               if e.get("reason") == "Seen" and e["involvedObject"]["name"] == "web"])[0]
     assert event["metadata"]["name"].startswith("kopf-event-")
     service = kube.get("v1", "services", "default", "web")
     assert service is not None
