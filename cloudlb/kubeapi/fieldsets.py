@@ -119,13 +119,16 @@ def to_fields_v1(fields: Iterable[Path]) -> dict[str, Any]:
 
 
 def _mark_members(node: dict[str, Any], path: Path, members: set[Path]) -> None:
-    """A node that has children and is itself a member carries ``"."``."""
+    """A node that has children and is itself a member carries ``"."`` (first, as the real server writes it)."""
     for key, child in node.items():
         child_path = (*path, key)
         if child:
             _mark_members(child, child_path, members)
             if child_path in members:
+                children = dict(child)
+                child.clear()
                 child["."] = {}
+                child.update(children)
 
 
 def from_fields_v1(tree: Any, prefix: Path = ()) -> FieldSet:

@@ -8,12 +8,10 @@ is empty, which is the namespace controller's job on a real cluster.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
-from cloudlb.kubeapi import errors
-from cloudlb.kubeapi.errors import ApiError, FieldCause
+from cloudlb.kubeapi.errors import ApiError
 from cloudlb.kubeapi.resources import ResourceType
 from cloudlb.kubeapi.writes import WriteOptions
 
@@ -23,7 +21,6 @@ INITIAL = ("default", "kube-system", "kube-public", "kube-node-lease")
 IMMORTAL = frozenset({"default", "kube-system", "kube-public"})
 TERMINATING = "Terminating"
 NAME_LABEL = "kubernetes.io/metadata.name"
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def _forbidden(plural: str, group: str, name: str, reason: str) -> ApiError:
@@ -50,11 +47,6 @@ class NamespaceAdmission:
 
     def admit(self, new: Obj, old: Obj | None, others: Iterable[Obj], options: WriteOptions) -> None:
         name = new["metadata"]["name"]
-        if options.validate and not (len(name) <= 63 and _DNS1123_LABEL.match(name)):
-            raise errors.invalid("Namespace", name, [FieldCause(
-                "metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
-                "alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. "
-                "'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")])
         new.setdefault("metadata", {}).setdefault("labels", {})[NAME_LABEL] = name
         if old is None:
             spec = new.setdefault("spec", {})

@@ -14,15 +14,12 @@ import json
 import re
 from typing import Any
 
+from cloudlb.kubeapi import names
 from cloudlb.kubeapi.errors import FieldCause
 
 SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
 IP_FAMILIES = ("IPv4", "IPv6")
 IP_FAMILY_POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_LABEL_MESSAGE = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-                          "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
-                          "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
 _CIDR_MESSAGE = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 _IP_MESSAGE = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 _IPV4_OCTETS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
@@ -140,10 +137,7 @@ def port_names(ports: list[dict[str, Any]]) -> list[FieldCause]:
         if not name:
             continue
         path = f"spec.ports[{index}].name"
-        if len(name) > 63:
-            causes.append(_invalid(path, name, "must be no more than 63 characters"))
-        if not _DNS1123_LABEL.match(name):
-            causes.append(_invalid(path, name, _DNS1123_LABEL_MESSAGE))
+        causes += [_invalid(path, name, problem) for problem in names.dns1123_label(name)]
     return causes
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,7 +25,6 @@ SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 TRAFFIC_POLICIES = ("Cluster", "Local")
 _EXTERNAL_TYPES = ("NodePort", "LoadBalancer")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -66,10 +64,6 @@ class ServiceAdmission:
             spec = new["spec"] = {}
         old_spec: dict[str, Any] = (old or {}).get("spec") or {}
         causes: list[FieldCause] = []
-        if not (len(name) <= 63 and _DNS1035_LABEL.match(name)):
-            causes.append(FieldCause("metadata.name", f'Invalid value: "{name}": a DNS-1035 label must consist of '
-                                     "lower case alphanumeric characters or '-', start with an alphabetic "
-                                     "character, and end with an alphanumeric character"))
         service_type = spec.setdefault("type", "ClusterIP")
         if service_type not in SERVICE_TYPES:
             causes.append(FieldCause("spec.type", f'Unsupported value: "{service_type}": supported values: '

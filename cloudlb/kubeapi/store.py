@@ -10,7 +10,7 @@ import asyncio
 import collections
 import copy
 import datetime
-import re
+import json
 import secrets
 import time
 import uuid
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cloudlb.kubeapi import errors, fieldsets, managedfields, namespaces, patching, schemas, serverside_apply
+from cloudlb.kubeapi import errors, fieldsets, managedfields, names, namespaces, patching, schemas, serverside_apply
 from cloudlb.kubeapi.errors import ApiError, FieldCause
 from cloudlb.kubeapi.managedfields import Manager
 from cloudlb.kubeapi.resources import Catalogue, ResourceType
@@ -29,7 +29,6 @@ Obj = dict[str, Any]
 Entries = list[Obj]  # managedFields entries (named here: ObjectStore.list shadows the builtin in its body)
 ObjectKey = tuple[str | None, str]  # (namespace, name)
 
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # The alphabet the real server uses for generateName suffixes (no vowels, no look-alikes).
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _IMMUTABLE_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -176,9 +175,9 @@ class ObjectStore:
             metadata["namespace"] = namespace
         else:
             metadata.pop("namespace", None)
+        if resource.namespaced:  # admission runs before a generateName is turned into a name
+            self._require_live_namespace(resource, namespace or "", str(metadata.get("name") or ""))
         name = self._name_for_create(resource, metadata)
-        if resource.namespaced:
-            self._require_live_namespace(resource, namespace or "", name)
         key = (metadata.get("namespace"), name)
         if key in self._objects[resource]:
             raise errors.already_exists(resource.plural, name, resource.group)
@@ -352,11 +351,13 @@ class ObjectStore:
             raise errors.invalid(resource.kind, "", [FieldCause(
                 "metadata.name", "Required value: name or generateName is required", "FieldValueRequired")],
                 resource.group)
-        if not isinstance(name, str) or len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
-            raise errors.invalid(resource.kind, str(name), [FieldCause(
-                "metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of '
-                "lower case alphanumeric characters, '-' or '.', and must start and end with an "
-                "alphanumeric character")], resource.group)
+        rule = {"subdomain": names.dns1123_subdomain, "label": names.dns1123_label,
+                "dns1035": names.dns1035_label}[resource.name_rule]
+        problems = rule(name) if isinstance(name, str) else [names.SUBDOMAIN_MESSAGE]
+        if problems:
+            raise errors.invalid(resource.kind, str(name), [
+                FieldCause("metadata.name", f"Invalid value: {json.dumps(name)}: {problem}") for problem in problems],
+                resource.group)
         metadata["name"] = name
         return name
 
