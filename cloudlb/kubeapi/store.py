@@ -358,8 +358,8 @@ class ObjectStore:
             raise errors.invalid(resource.kind, str(name), [
                 FieldCause("metadata.name", f"Invalid value: {json.dumps(name)}: {problem}") for problem in problems],
                 resource.group)
-        metadata["name"] = name
-        return name
+        metadata["name"] = str(name)
+        return str(name)
 
     def _require_live_namespace(self, resource: ResourceType, namespace: str, name: str) -> None:
         """NamespaceLifecycle admission: no new objects in a missing or terminating namespace."""
