@@ -236,9 +236,15 @@ class ObjectStore:
                 raise errors.not_found(resource.plural, name, resource.group)
             result = serverside_apply.apply(None, configuration, schema, manager, options.force)
             return self._create(resource, namespace, result.obj, options, result.managed_fields)
+        precondition = configuration["metadata"].get("resourceVersion")
         result = serverside_apply.apply(live, configuration, schema, manager, options.force)
         candidate = result.obj
-        candidate["metadata"].pop("resourceVersion", None)  # apply is not a compare-and-swap
+        # The live object's resourceVersion came along with the merge; only one the configuration gives is a
+        # precondition (a 409 if stale), as upstream.
+        if precondition:
+            candidate["metadata"]["resourceVersion"] = precondition
+        else:
+            candidate["metadata"].pop("resourceVersion", None)
         return self._update(resource, live, candidate, subresource, options, result.managed_fields)
 
     def delete(self, resource: ResourceType, namespace: str | None, name: str, options: Any,

@@ -164,8 +164,13 @@ def test_dry_run_answers_what_would_be_stored_and_stores_nothing(kube: EmulatedK
     create_service(kube, "web")
     patched = call(kube, "PATCH", f"{SERVICES}/web?dryRun=All", {"metadata": {"labels": {"a": "b"}}}, MERGE)
     assert patched.status == 200 and patched.body["metadata"]["labels"] == {"a": "b"}
+    current = call(kube, "GET", f"{SERVICES}/web").body
+    current["spec"]["sessionAffinity"] = "ClientIP"
+    replaced = call(kube, "PUT", f"{SERVICES}/web?dryRun=All", current)
+    assert replaced.status == 200 and replaced.body["spec"]["sessionAffinity"] == "ClientIP"
     deleted = call(kube, "DELETE", f"{SERVICES}/web?dryRun=All")
     assert deleted.status == 200
     stored = kube.get("v1", "services", "default", "web")
     assert stored is not None and "labels" not in stored["metadata"]
+    assert stored["spec"]["sessionAffinity"] == "None"
     assert call(kube, "POST", f"{SERVICES}?dryRun=Some", body).status == 400

@@ -84,6 +84,16 @@ def test_several_conflicts_are_listed_by_manager(kube: EmulatedKubernetes) -> No
                                         "- .metadata.labels.a\n- .metadata.labels.b")
 
 
+def test_a_resource_version_in_the_configuration_is_a_precondition(kube: EmulatedKubernetes) -> None:
+    created = apply(kube, "web", configuration("web"), "ci").body
+    stale = configuration("web", sessionAffinity="ClientIP")
+    stale["metadata"]["resourceVersion"] = "1"
+    assert apply(kube, "web", stale, "ci").status == 409
+    current = configuration("web", sessionAffinity="ClientIP")
+    current["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
+    assert apply(kube, "web", current, "ci").status == 200
+
+
 def test_apply_needs_a_field_manager_and_force_needs_apply(kube: EmulatedKubernetes) -> None:
     create_service(kube, "web")
     missing = call(kube, "PATCH", f"{SERVICES}/web", configuration("web"), APPLY)
