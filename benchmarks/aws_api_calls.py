@@ -64,32 +64,33 @@ def run() -> list[Row]:
         provider = AWSProvider(ProviderSettings(CLUSTER, {}))
         rows = [
             Row("create 2-port NLB (cold caches: subnets, instances)",
-                measure(provider, lambda: provider.ensure(spec(sandbox, "web", two_ports, 3))), "~18-20"),
+                measure(provider, lambda: provider.ensure_service(spec(sandbox, "web", two_ports, 3))), "~18-20"),
             Row("no-change resync of that NLB",
-                measure(provider, lambda: provider.ensure(spec(sandbox, "web", two_ports, 3))), "~12"),
+                measure(provider, lambda: provider.ensure_service(spec(sandbox, "web", two_ports, 3))), "~12"),
             Row("node added (3 -> 4 nodes)",
-                measure(provider, lambda: provider.ensure(spec(sandbox, "web", two_ports, 4)))),
+                measure(provider, lambda: provider.ensure_service(spec(sandbox, "web", two_ports, 4)))),
             Row("node removed (4 -> 3 nodes)",
-                measure(provider, lambda: provider.ensure(spec(sandbox, "web", two_ports, 3)))),
+                measure(provider, lambda: provider.ensure_service(spec(sandbox, "web", two_ports, 3)))),
             Row("one port changed (80 -> 8080)",
-                measure(provider, lambda: provider.ensure(spec(sandbox, "web", [(8080, Protocol.TCP, 30080),
+                measure(provider, lambda: provider.ensure_service(spec(sandbox, "web", [(8080, Protocol.TCP, 30080),
                                                                                 (443, Protocol.TCP, 30443)], 3)))),
             Row("create a second 2-port NLB (warm caches)",
-                measure(provider, lambda: provider.ensure(spec(sandbox, "api", two_ports, 3))), "~18-20"),
+                measure(provider, lambda: provider.ensure_service(spec(sandbox, "api", two_ports, 3))), "~18-20"),
         ]
         restarted = AWSProvider(ProviderSettings(CLUSTER, {}))
         rows.append(Row("first resync after a controller restart (cold caches, stray scan)",
-                        measure(restarted, lambda: restarted.ensure(spec(sandbox, "api", two_ports, 3)))))
+                        measure(restarted, lambda: restarted.ensure_service(spec(sandbox, "api", two_ports, 3)))))
         rows.append(Row("delete a 2-port NLB",
-                        measure(provider, lambda: provider.delete(ServiceRef("default", "api")))))
+                        measure(provider, lambda: provider.delete_service(ServiceRef("default", "api")))))
         clb = {"service.beta.kubernetes.io/aws-load-balancer-type": "clb"}
         rows.append(Row("create 2-port Classic ELB",
-                        measure(provider, lambda: provider.ensure(spec(sandbox, "old", two_ports, 3, clb)))))
+                        measure(provider, lambda: provider.ensure_service(spec(sandbox, "old", two_ports, 3, clb)))))
         rows.append(Row("no-change resync of that Classic ELB",
-                        measure(provider, lambda: provider.ensure(spec(sandbox, "old", two_ports, 3, clb))), "~12"))
-        rows.append(Row("garbage-collection listing (list_owned)", measure(provider, provider.list_owned)))
+                        measure(provider, lambda: provider.ensure_service(spec(sandbox, "old", two_ports, 3, clb))),
+                        "~12"))
+        rows.append(Row("garbage-collection listing (list_owned)", measure(provider, provider.owned_services)))
         for name in ("web", "old"):
-            provider.delete(ServiceRef("default", name))
+            provider.delete_service(ServiceRef("default", name))
         assert sandbox.leftovers() == [], sandbox.leftovers()
     return rows
 

@@ -16,9 +16,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from cloudlb_gcp.emulator import GCEEmulator
 from cloudlb_gcp.plugin import plugin
+from cloudlb_gcp.provider import GCPProvider
 from cloudlb_gcp.sandbox import seed_cluster
 
 from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, LoadBalancerSpec, Port, Protocol, ServiceRef
@@ -69,14 +71,14 @@ def measure(emulator: GCEEmulator, scenario: str, action: Callable[[], object]) 
 def run() -> list[Measured]:
     with GCEEmulator(project=PROJECT, region=REGION) as emulator:
         instances = seed_cluster(emulator, nodes=4)
-        provider = plugin.create(ProviderSettings(cluster_name="bench", options={
-            "gcp_project": PROJECT, "gcp_region": REGION, "gcp_endpoint": emulator.url}))
+        provider = cast(GCPProvider, plugin.create(ProviderSettings(cluster_name="bench", options={
+            "gcp_project": PROJECT, "gcp_region": REGION, "gcp_endpoint": emulator.url})))
         spec = spec_for(instances[:3])
         results = [
-            measure(emulator, "create (TCP, 2 ports, 3 nodes in 2 zones)", lambda: provider.ensure(spec)),
-            measure(emulator, "no-change resync", lambda: provider.ensure(spec)),
-            measure(emulator, "node added", lambda: provider.ensure(spec_for(instances))),
-            measure(emulator, "delete", lambda: provider.delete(spec.service)),
+            measure(emulator, "create (TCP, 2 ports, 3 nodes in 2 zones)", lambda: provider.ensure_service(spec)),
+            measure(emulator, "no-change resync", lambda: provider.ensure_service(spec)),
+            measure(emulator, "node added", lambda: provider.ensure_service(spec_for(instances))),
+            measure(emulator, "delete", lambda: provider.delete_service(spec.service)),
         ]
         if emulator.leftovers():
             raise SystemExit(f"leftovers after delete: {emulator.leftovers()}")

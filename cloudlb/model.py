@@ -33,6 +33,33 @@ class ServiceRef:
 
 
 @dataclass(frozen=True, order=True)
+class LoadBalancerKey:
+    """Which cloud load balancer: one Service's own, or the one a group of Services shares.
+
+    A Service's own load balancer is keyed by the Service (``shared`` False), so
+    that its cloud names stay those derived from the Service. A shared one is
+    keyed by its sharing scope (a namespace, or the name of a group of
+    namespaces allowed to share) and the share key the Services name.
+    """
+
+    namespace: str
+    name: str
+    shared: bool = False
+
+    @classmethod
+    def of(cls, service: ServiceRef) -> LoadBalancerKey:
+        return cls(service.namespace, service.name)
+
+    @property
+    def service(self) -> ServiceRef | None:
+        """The Service whose own load balancer this is; None for a shared one."""
+        return None if self.shared else ServiceRef(self.namespace, self.name)
+
+    def __str__(self) -> str:
+        return f"shared:{self.namespace}/{self.name}" if self.shared else f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, order=True)
 class PortKey:
     """A Service port is identified by number and protocol: TCP 53 and UDP 53 are two ports."""
 
@@ -115,6 +142,37 @@ class LoadBalancerSpec:
     @property
     def backend_ids(self) -> frozenset[str]:
         return frozenset(b.provider_id for b in self.backends)
+
+
+@dataclass(frozen=True)
+class DesiredLoadBalancer:
+    """One cloud load balancer as the Services it serves want it.
+
+    ``members`` holds one spec per Service, in precedence order (the oldest
+    Service first); a Service's own load balancer has exactly one. The core has
+    already checked that members can share (same offering, scheme and sharing
+    traits, no port served twice), so a provider merges their ports as given.
+    """
+
+    key: LoadBalancerKey
+    members: tuple[LoadBalancerSpec, ...]
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            raise ValueError(f"load balancer {self.key} has no member Services")
+
+    @classmethod
+    def single(cls, spec: LoadBalancerSpec) -> DesiredLoadBalancer:
+        return cls(LoadBalancerKey.of(spec.service), (spec,))
+
+    @property
+    def first(self) -> LoadBalancerSpec:
+        """The member whose load-balancer-wide settings (scheme, source ranges) every member shares."""
+        return self.members[0]
+
+    @property
+    def services(self) -> tuple[ServiceRef, ...]:
+        return tuple(member.service for member in self.members)
 
 
 @dataclass(frozen=True)

@@ -15,20 +15,19 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import kopf
 from kopf._core.engines.peering import Identity as PeerIdentity
 
+from cloudlb import housekeeping
 from cloudlb.config import ControllerConfig
 from cloudlb.events import EventRecorder
 from cloudlb.kube import KubeClient
 from cloudlb.leadership import LeadershipGate
 from cloudlb.metrics import Metrics
-from cloudlb.model import FINALIZER, ServiceRef
 from cloudlb.provider import Provider
-from cloudlb.reconciler import Reconciler, class_matches, is_load_balancer
+from cloudlb.reconciler import Reconciler
 
 logger = logging.getLogger(__name__)
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -71,10 +70,7 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Me
         background.append(asyncio.create_task(reconciler.sync_nodes(), name="cloudlb-node-sync"))
         if config.metrics_port:
             metrics.serve(config.metrics_port)
-        for index in range(config.workers):
-            background.append(asyncio.create_task(reconciler.run_worker(), name=f"cloudlb-worker-{index}"))
-        background.append(asyncio.create_task(_resync_loop(reconciler, config), name="cloudlb-resync"))
-        background.append(asyncio.create_task(_gc_loop(reconciler, config, metrics), name="cloudlb-gc"))
+        background.extend(housekeeping.start(reconciler, config, metrics))
         logger.info("cloudlb started: provider=%s class=%s cluster=%s workers=%d", config.provider,
                     config.effective_class, config.cluster_name, config.workers)
 
@@ -98,56 +94,7 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Me
     return registry
 
 
-async def _resync_loop(reconciler: Reconciler, config: ControllerConfig) -> None:
-    """Periodic full resync catches drift made in the cloud behind our back."""
-    while True:
-        await asyncio.sleep(config.resync_interval)
-        reconciler.resync_all()
-
-
-async def _gc_loop(reconciler: Reconciler, config: ControllerConfig, metrics: Metrics) -> None:
-    await asyncio.sleep(config.gc_initial_delay)
-    while True:
-        assert reconciler.active is not None
-        await reconciler.active.wait()
-        try:
-            await collect_garbage(reconciler, config, metrics)
-        except Exception:
-            logger.exception("garbage collection failed; will try again")
-        await asyncio.sleep(config.gc_interval)
-
-
-async def collect_garbage(reconciler: Reconciler, config: ControllerConfig, metrics: Metrics) -> list[ServiceRef]:
-    """Delete load balancers whose Service no longer wants one from us.
-
-    The in-memory cache decides only who is a candidate; each candidate is read
-    back from the API server before anything is deleted, so a stale cache can
-    never cost a live Service its load balancer.
-    """
-    assert reconciler.kube is not None
-    owned: Sequence[ServiceRef] = await reconciler._call("list_owned", reconciler.provider.list_owned)
-    collected: list[ServiceRef] = []
-    for ref in owned:
-        if _still_wanted(reconciler.services.get(ref), config):
-            continue
-        fresh = await reconciler.kube.get_service(ref)
-        if _still_wanted(fresh, config):
-            continue
-        if fresh is not None and FINALIZER in (fresh.get("metadata") or {}).get("finalizers", []):
-            continue  # its own reconcile cleans it up and removes the finalizer
-        logger.info("deleting orphaned load balancer of %s", ref)
-        await reconciler._call("delete", reconciler.provider.delete, ref)
-        metrics.garbage_collected.inc()
-        collected.append(ref)
-    return collected
-
-
-def _still_wanted(service: dict[str, Any] | None, config: ControllerConfig) -> bool:
-    return (service is not None and is_load_balancer(service) and class_matches(service, config)
-            and not (service.get("metadata") or {}).get("deletionTimestamp"))
-
-
-async def run_async(config: ControllerConfig, provider: Provider, *,
+async def run_async(config: ControllerConfig, provider: Provider[Any], *,
                     stop_flag: threading.Event | asyncio.Event | None = None,
                     ready_flag: threading.Event | asyncio.Event | None = None,
                     reconciler: Reconciler | None = None) -> Reconciler:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from cloudlb import problems as p
 from cloudlb.model import LoadBalancerSpec, Protocol
@@ -30,7 +31,7 @@ class Plan:
         return tuple(problem for problem in self.problems if problem.port is not None)
 
 
-def plan(translation: Translation, provider: Provider) -> Plan:
+def plan(translation: Translation, provider: Provider[Any]) -> Plan:
     spec = translation.spec
     found = list(translation.problems)
     offering = provider.offering_for(spec)

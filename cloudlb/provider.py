@@ -1,22 +1,45 @@
-"""The contract between the core and a cloud provider plugin.
+"""The contract between the core and a cloud provider plugin (contract v2: observe, plan, apply).
 
 It is the upstream cloud-provider ``LoadBalancer`` interface made smaller and
-stricter: a provider says what it can serve (``capabilities`` and
-``offering_for``), checks its own annotations (``validate``), converges one load
-balancer (``ensure``), removes one (``delete``) and lists what it owns
-(``list_owned``) so that orphans can be collected. Every method but ``ensure``,
-``delete`` and ``list_owned`` is pure; those three are blocking and are called
-off the event loop.
+stricter, split the way aws-load-balancer-controller builds a model and then
+deploys it, with the reads batched across Services:
+
+- pure: ``offering_for`` (which kind of load balancer a Service asks for),
+  ``validate`` (the provider's own annotations), ``sharing_traits`` (what must
+  match for Services to share one load balancer), and ``plan`` (desired load
+  balancer + observed state -> ordered changes, each with its reason);
+- blocking, called off the event loop: ``check`` (start-up), ``observe``
+  (what the cloud holds for some load balancers, from the provider's inventory
+  where that is fresh, batched reads otherwise), ``apply`` (run a plan, keep the
+  inventory in step with the writes, return each member Service's status),
+  ``retire`` (delete what a plan replaced, once the status names the
+  replacement) and ``sweep`` (refresh the whole inventory with list calls,
+  report what drifted and everything this cluster owns).
+
+``ensure`` and ``delete`` are observe -> plan -> apply, composed here once.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
-from cloudlb.model import LoadBalancerSpec, LoadBalancerStatus, Protocol, ServiceRef
+from cloudlb.changes import ChangePlan
+from cloudlb.cloudapi import CloudApi
+from cloudlb.model import (
+    DesiredLoadBalancer,
+    LoadBalancerKey,
+    LoadBalancerSpec,
+    LoadBalancerStatus,
+    Protocol,
+    ServiceRef,
+)
 from cloudlb.problems import Problem
+
+ObservedT = TypeVar("ObservedT")
+Statuses = Mapping[ServiceRef, LoadBalancerStatus]
 
 
 class ProviderError(Exception):
@@ -37,6 +60,24 @@ class RetryLater(ProviderError):
 
 class PermanentError(ProviderError):
     """Bad configuration that retrying cannot fix; waits for the Service to change."""
+
+
+class CloudStateError(ProviderError):
+    """The cloud's state refuses the change: a quota, a limit, a resource still in use elsewhere.
+
+    Nothing about the Service is wrong and it may clear without the Service
+    changing (another load balancer is deleted, a quota is raised), so it is
+    retried on a slow schedule (``delay`` seconds, minutes by default) instead
+    of waiting for an edit.
+    """
+
+    def __init__(self, message: str, *, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class StartupCheckFailed(ProviderError):
+    """``Provider.check`` found the configuration unusable: the message names the setting and the fix."""
 
 
 class NotOwnedError(PermanentError):
@@ -70,7 +111,17 @@ class Offering:
 
 @dataclass(frozen=True)
 class Capabilities:
+    """What a provider can build, and which Service annotations it reads.
+
+    ``annotation_prefixes`` are the annotation namespaces the provider speaks
+    for (e.g. ``service.beta.kubernetes.io/aws-load-balancer-``); every
+    annotation there that is not in ``annotations`` is reported to the user as
+    not honoured, never dropped silently.
+    """
+
     offerings: tuple[Offering, ...]
+    annotation_prefixes: tuple[str, ...] = ()
+    annotations: frozenset[str] = frozenset()
 
     def offering(self, name: str) -> Offering:
         for offering in self.offerings:
@@ -99,36 +150,121 @@ class ProviderOption:
 
 @dataclass(frozen=True)
 class ProviderSettings:
-    """What the core hands a plugin to build its provider."""
+    """What the core hands a plugin to build its provider.
+
+    ``cloud_api`` is the gate every cloud request of the provider passes
+    (rate limits, the shared pause after throttling, request metrics).
+    """
 
     cluster_name: str
     options: Mapping[str, str | None] = field(default_factory=dict)
+    cloud_api: CloudApi = field(default_factory=lambda: CloudApi("provider"))
 
 
-class Provider(abc.ABC):
-    """One cloud's load balancers. Instances are used from several threads at once."""
+@dataclass(frozen=True)
+class SweepResult:
+    """What one sweep of the cloud found.
+
+    ``drifted``: load balancers whose cloud state differs from what the
+    inventory held (changed behind the controller's back, or never seen);
+    only these are re-planned. ``owned``: every load balancer of this cluster,
+    with the Services it records as members, for garbage collection.
+    """
+
+    drifted: frozenset[LoadBalancerKey]
+    owned: Mapping[LoadBalancerKey, frozenset[ServiceRef]]
+
+
+class Provider(abc.ABC, Generic[ObservedT]):
+    """One cloud's load balancers. Instances are used from several worker threads at once.
+
+    ``ObservedT`` is the provider's own view of one load balancer's cloud
+    resources; the core only passes it from ``observe`` to ``plan``.
+    """
 
     capabilities: Capabilities
 
+    # -- pure --------------------------------------------------------------------------------------
+
     @abc.abstractmethod
     def offering_for(self, spec: LoadBalancerSpec) -> Offering:
-        """Which offering this Service asks for (by its annotations and ``internal``). Pure."""
+        """Which offering this Service asks for (by its annotations and ``internal``)."""
 
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
-        """Problems with this provider's own annotations. Pure; the default accepts everything."""
+        """Problems with this provider's own annotations; the default accepts everything."""
         return ()
 
-    @abc.abstractmethod
-    def ensure(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
-        """Create or converge the load balancer; safe to repeat; changes only what differs."""
+    def sharing_traits(self, spec: LoadBalancerSpec) -> Hashable:
+        """What must be equal for Services to share one load balancer.
+
+        The default is what every provider builds once per load balancer: the
+        offering, the scheme, the allowed source ranges and requested addresses.
+        A provider adds the annotations it applies load-balancer-wide.
+        """
+        return (self.offering_for(spec).name, spec.internal, spec.source_ranges, spec.requested_ips)
 
     @abc.abstractmethod
-    def delete(self, service: ServiceRef) -> None:
-        """Remove everything this provider owns for the Service; missing parts are fine."""
+    def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: ObservedT) -> ChangePlan:
+        """The ordered changes that turn ``observed`` into ``desired`` (None: remove everything of ``key``).
+
+        An empty plan means the cloud already matches. Any resource without
+        this cluster's ownership mark is never in a plan; finding one where ours
+        should be raises ``NotOwnedError``.
+        """
+
+    # -- blocking: called from worker threads ------------------------------------------------------
+
+    def check(self) -> None:
+        """Start-up check, cheap and read-only (credentials, region, one read).
+
+        Raise ``StartupCheckFailed`` with one plain line naming the setting and
+        the fix; the controller then exits before serving anything.
+        """
 
     @abc.abstractmethod
-    def list_owned(self) -> Sequence[ServiceRef]:
-        """Every Service of this cluster that has cloud resources, by their ownership marks."""
+    def observe(self, keys: Sequence[LoadBalancerKey]) -> Mapping[LoadBalancerKey, ObservedT]:
+        """What the cloud holds for each key: from the inventory where it is fresh, else in batched reads."""
+
+    @abc.abstractmethod
+    def apply(self, plan: ChangePlan) -> Statuses:
+        """Run ``plan.changes`` in order and return the status of each member Service of the desired state.
+
+        The inventory is updated from each successful write, so the next plan
+        of the same load balancer needs no read. A failure part-way leaves
+        nothing that the next plan cannot see and finish or undo.
+        """
+
+    def retire(self, plan: ChangePlan) -> None:
+        """Delete what ``plan`` replaced; called once every member's status names the replacement."""
+        if plan.retire:
+            self.apply(ChangePlan(plan.key, plan.retire))
+
+    @abc.abstractmethod
+    def sweep(self, *, deep: bool = False) -> SweepResult:
+        """Refresh the inventory of everything this cluster owns with list calls in the largest pages.
+
+        ``deep`` also re-reads what is read per resource (target health,
+        instance-group members); it runs on a slower cadence.
+        """
+
+    # -- composed ------------------------------------------------------------------------------------
+
+    def ensure(self, desired: DesiredLoadBalancer) -> Statuses:
+        """Observe, plan, apply and retire: make one load balancer what its Services want."""
+        observed = self.observe([desired.key])[desired.key]
+        plan = self.plan(desired.key, desired, observed)
+        statuses = self.apply(plan)
+        self.retire(plan)
+        return statuses
+
+    def delete(self, key: LoadBalancerKey) -> None:
+        """Remove every resource of ``key`` that carries this cluster's mark; missing parts are fine."""
+        observed = self.observe([key])[key]
+        self.apply(self.plan(key, None, observed))
+
+    def list_owned(self) -> Mapping[LoadBalancerKey, frozenset[ServiceRef]]:
+        """Every load balancer of this cluster with its member Services (a fresh sweep)."""
+        return self.sweep().owned
 
 
 @dataclass(frozen=True)
@@ -142,7 +278,7 @@ class ProviderPlugin:
     name: str
     description: str
     capabilities: Capabilities
-    create: Callable[[ProviderSettings], Provider]
+    create: Callable[[ProviderSettings], Provider[Any]]
     options: tuple[ProviderOption, ...] = ()
     # Optional: starts an emulated cloud for `cloudlb sandbox` (see cloudlb.sandbox_cloud).
     sandbox: Callable[..., object] | None = None

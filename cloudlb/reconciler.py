@@ -24,7 +24,15 @@ from cloudlb.config import ControllerConfig
 from cloudlb.events import EventRecorder
 from cloudlb.kube import KubeClient, ServiceConflict, ServiceGone
 from cloudlb.metrics import Metrics
-from cloudlb.model import FINALIZER, Backend, LoadBalancerSpec, LoadBalancerStatus, ServiceRef
+from cloudlb.model import (
+    FINALIZER,
+    Backend,
+    DesiredLoadBalancer,
+    LoadBalancerKey,
+    LoadBalancerSpec,
+    LoadBalancerStatus,
+    ServiceRef,
+)
 from cloudlb.nodes import eligible_backends, slim
 from cloudlb.plan import Plan, plan
 from cloudlb.problems import Problem
@@ -72,7 +80,7 @@ class ServiceState:
 
 
 class Reconciler:
-    def __init__(self, config: ControllerConfig, provider: Provider, metrics: Metrics) -> None:
+    def __init__(self, config: ControllerConfig, provider: Provider[Any], metrics: Metrics) -> None:
         self.config = config
         self.provider = provider
         self.metrics = metrics
@@ -214,7 +222,7 @@ class Reconciler:
         assert self.kube is not None
         await self.recorder.normal(service, events.DELETING, "Deleting load balancer")
         try:
-            await self._call("delete", self.provider.delete, ref)
+            await self._call("delete", self.provider.delete, LoadBalancerKey.of(ref))
         except Exception as exc:
             await self.recorder.warning(service, events.DELETE_FAILED, f"Error deleting load balancer: {exc}")
             self._retry(ref, exc)
@@ -266,7 +274,7 @@ class Reconciler:
 
         if not the_plan.spec.ports:
             # Nothing servable remains (every port unsupported): no load balancer should exist.
-            await self._call("delete", self.provider.delete, ref)
+            await self._call("delete", self.provider.delete, LoadBalancerKey.of(ref))
             state.ensured, state.failed = None, the_plan
             await self._write_status(service, None, the_plan, sync_error=(
                 "NoServablePorts", "none of the Service's ports can be served by this load balancer"))
@@ -280,7 +288,8 @@ class Reconciler:
         if changed:
             await self.recorder.normal(service, events.ENSURING, "Ensuring load balancer")
         try:
-            observed = await self._call("ensure", self.provider.ensure, the_plan.spec)
+            statuses = await self._call("ensure", self.provider.ensure, DesiredLoadBalancer.single(the_plan.spec))
+            observed = statuses[ref]
         except Exception as exc:
             reason = events.NOT_OWNED if isinstance(exc, NotOwnedError) else events.SYNC_FAILED
             await self.recorder.warning(service, reason, f"Error syncing load balancer: {exc}")

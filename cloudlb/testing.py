@@ -83,7 +83,7 @@ def node_manifest(name: str, *, provider_id: str, internal_ip: str, zone: str,
 @dataclass
 class RunningController:
     kube: EmulatedKubernetes
-    provider: Provider
+    provider: Provider[Any]
     reconciler: Reconciler
     config: ControllerConfig
 

@@ -4,6 +4,8 @@ Only static facts are imported here, so that ``cloudlb providers`` and
 ``cloudlb run --help`` do not load boto3 or moto.
 """
 
+from typing import Any
+
 from cloudlb.provider import Provider, ProviderOption, ProviderPlugin, ProviderSettings
 from cloudlb_aws.capabilities import CAPABILITIES
 
@@ -15,7 +17,7 @@ DEFAULT_TYPE = ProviderOption(
 )
 
 
-def create(settings: ProviderSettings) -> Provider:
+def create(settings: ProviderSettings) -> Provider[Any]:
     """Region, endpoint and credentials come from boto3's own environment (AWS_REGION, AWS_ENDPOINT_URL, ...)."""
     from cloudlb_aws.provider import AWSProvider  # noqa: PLC0415
 

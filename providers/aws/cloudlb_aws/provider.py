@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudlb import problems as p
+from cloudlb.legacy import WholeServiceProvider
 from cloudlb.model import Ingress, LoadBalancerSpec, LoadBalancerStatus, ServiceRef
 from cloudlb.problems import Problem
-from cloudlb.provider import NotOwnedError, Offering, Provider, ProviderSettings
+from cloudlb.provider import NotOwnedError, Offering, ProviderSettings
 from cloudlb_aws import annotations as a
 from cloudlb_aws.calls import CallCounter, Clients, create_clients, describe_in_batches, translated_errors
 from cloudlb_aws.capabilities import CAPABILITIES
@@ -54,7 +55,7 @@ class _Parts:
     clb: CLBDeployer
 
 
-class AWSProvider(Provider):
+class AWSProvider(WholeServiceProvider):
     capabilities = CAPABILITIES
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -109,7 +110,7 @@ class AWSProvider(Provider):
                                      CLBDeployer(clients, self.cluster))
             return self._built
 
-    def ensure(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
+    def ensure_service(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
         try:
             status, name = self._ensure(spec)
         except BaseException:
@@ -245,7 +246,7 @@ class AWSProvider(Provider):
         elif kind == a.CLB:
             clb.delete(name, service)
 
-    def delete(self, service: ServiceRef) -> None:
+    def delete_service(self, service: ServiceRef) -> None:
         """Load balancers, then target groups, then node rules, then the security group; missing parts are fine."""
         groups, nlb = self._parts().groups, self._parts().nlb
         try:
@@ -264,7 +265,7 @@ class AWSProvider(Provider):
             self._clean.discard(service)
             self._reported.pop(service, None)
 
-    def list_owned(self) -> Sequence[ServiceRef]:
+    def owned_services(self) -> Sequence[ServiceRef]:
         """Every Service with a security group, load balancer or target group tagged for this cluster."""
         clients, nlb = self._parts().clients, self._parts().nlb
         owners: set[ServiceRef] = set()

@@ -32,7 +32,7 @@ def nlb_name(service: str, internal: bool = False) -> str:
 
 
 def delete_and_expect_nothing_left(provider: AWSProvider, sandbox: MotoSandbox, service: str) -> None:
-    provider.delete(ServiceRef("default", service))
+    provider.delete_service(ServiceRef("default", service))
     assert sandbox.leftovers() == []
 
 

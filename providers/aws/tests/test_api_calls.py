@@ -31,7 +31,7 @@ def operations(counts: Counter[str]) -> set[str]:
 
 def test_a_two_port_nlb_is_created_in_fewer_calls_than_upstream(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("counted", TWO_PORTS))
+    provider.ensure_service(make_spec("counted", TWO_PORTS))
     created = provider.calls.snapshot()
 
     assert sum(created.values()) < UPSTREAM_CREATE, created
@@ -40,64 +40,64 @@ def test_a_two_port_nlb_is_created_in_fewer_calls_than_upstream(
         "ec2:CreateSecurityGroup": 1, "ec2:AuthorizeSecurityGroupIngress": 2,  # source ranges, node group rule
         "elasticloadbalancing:CreateLoadBalancer": 1, "elasticloadbalancing:CreateTargetGroup": 2,
         "elasticloadbalancing:CreateListener": 2, "elasticloadbalancing:RegisterTargets": 2}
-    provider.delete(make_spec("counted").service)
+    provider.delete_service(make_spec("counted").service)
 
 
 def test_a_resync_that_changes_nothing_only_reads_and_costs_less_than_upstream(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     spec = make_spec("steady", TWO_PORTS, source_ranges=("10.0.0.0/8",))
-    provider.ensure(spec)
+    provider.ensure_service(spec)
     before = provider.calls.snapshot()
 
-    provider.ensure(spec)
+    provider.ensure_service(spec)
     resync = calls_of(provider, before)
 
     assert all(op.startswith("Describe") for op in operations(resync)), resync
     assert sum(resync.values()) < UPSTREAM_RESYNC, resync
-    provider.delete(spec.service)
+    provider.delete_service(spec.service)
 
 
 def test_a_resync_that_changes_nothing_on_a_classic_elb_only_reads(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     spec = make_spec("steadyclb", TWO_PORTS, annotations={"service.beta.kubernetes.io/aws-load-balancer-type": "clb"})
-    provider.ensure(spec)
+    provider.ensure_service(spec)
     before = provider.calls.snapshot()
 
-    provider.ensure(spec)
+    provider.ensure_service(spec)
     resync = calls_of(provider, before)
 
     assert all(op.startswith("Describe") for op in operations(resync)), resync
     assert sum(resync.values()) <= 3, resync
-    provider.delete(spec.service)
+    provider.delete_service(spec.service)
 
 
 def test_a_new_node_costs_one_registration_per_target_group_and_one_instance_lookup(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("grow", TWO_PORTS, backends=backends_of(sandbox, 2)))
+    provider.ensure_service(make_spec("grow", TWO_PORTS, backends=backends_of(sandbox, 2)))
     before = provider.calls.snapshot()
 
-    provider.ensure(make_spec("grow", TWO_PORTS))
+    provider.ensure_service(make_spec("grow", TWO_PORTS))
     added = calls_of(provider, before)
 
     assert writes(added) == {"elasticloadbalancing:RegisterTargets": 2}
     assert added["ec2:DescribeInstances"] == 1
-    provider.delete(make_spec("grow").service)
+    provider.delete_service(make_spec("grow").service)
 
 
 def test_describe_calls_never_carry_more_than_20_arns_even_when_moto_would_accept_more(
         proxy: FaultyProxy, provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     ports = [(1000 + i, "TCP", 30000 + i) for i in range(25)]
-    provider.ensure(make_spec("wide", ports))
+    provider.ensure_service(make_spec("wide", ports))
     proxy.fail_call(None)
 
-    provider.ensure(make_spec("wide", ports))
+    provider.ensure_service(make_spec("wide", ports))
 
     batched = [request for request in proxy.requests
                if request["Action"][0] in ("DescribeTags", "DescribeTargetGroups")]
     sizes = [sum(1 for key in request if key.startswith(("ResourceArns.member", "TargetGroupArns.member")))
              for request in batched]
     assert sizes and max(sizes) <= DESCRIBE_BATCH and sum(sizes) > DESCRIBE_BATCH, sizes
-    provider.delete(make_spec("wide").service)
+    provider.delete_service(make_spec("wide").service)
     assert sandbox.leftovers() == []
 
 

@@ -36,7 +36,7 @@ def listeners(lb: dict[str, Any]) -> set[tuple[str, int, int]]:
 
 def test_the_type_annotation_gets_a_classic_elb_with_tcp_listeners_instances_and_health_check(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    status = provider.ensure(make_spec("legacy", [(80, "TCP", 30080), (443, "TCP", 30443)], annotations=CLB))
+    status = provider.ensure_service(make_spec("legacy", [(80, "TCP", 30080), (443, "TCP", 30443)], annotations=CLB))
 
     lb = classic(sandbox, clb_name("legacy"))
     assert lb is not None
@@ -54,7 +54,7 @@ def test_the_type_annotation_gets_a_classic_elb_with_tcp_listeners_instances_and
 def test_the_default_type_option_clb_applies_to_services_without_the_annotation(
         sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     provider = AWSProvider(ProviderSettings(CLUSTER, {"aws-default-type": "clb"}))
-    provider.ensure(make_spec("bydefault"))
+    provider.ensure_service(make_spec("bydefault"))
 
     assert classic(sandbox, clb_name("bydefault")) is not None
     delete_and_expect_nothing_left(provider, sandbox, "bydefault")
@@ -62,11 +62,11 @@ def test_the_default_type_option_clb_applies_to_services_without_the_annotation(
 
 def test_listeners_instances_and_health_check_converge_in_place(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("evolving", [(80, "TCP", 30080), (443, "TCP", 30443)], annotations=CLB,
+    provider.ensure_service(make_spec("evolving", [(80, "TCP", 30080), (443, "TCP", 30443)], annotations=CLB,
                               backends=backends_of(sandbox, 1)))
     certificate = sandbox.client("acm").request_certificate(DomainName="legacy.example.com")["CertificateArn"]
 
-    provider.ensure(make_spec("evolving", [(80, "TCP", 30080), (8443, "TCP", 30443)],
+    provider.ensure_service(make_spec("evolving", [(80, "TCP", 30080), (8443, "TCP", 30443)],
                               annotations={**CLB, a.SSL_CERT: certificate, a.SSL_PORTS: "8443"},
                               health_check=HealthCheck(port=32000, local=True)))
 
@@ -83,11 +83,11 @@ def test_listeners_instances_and_health_check_converge_in_place(
 def test_removed_nodes_are_deregistered_and_subnets_and_tags_follow_the_annotations(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     first, second = (sandbox.public_subnets[zone] for zone in sorted(sandbox.public_subnets))
-    provider.ensure(make_spec("shrink", annotations={**CLB, a.SUBNETS: first}))
+    provider.ensure_service(make_spec("shrink", annotations={**CLB, a.SUBNETS: first}))
 
     remaining = backends_of(sandbox)[1:]
-    provider.ensure(make_spec("shrink", annotations={**CLB, a.SUBNETS: second, a.ADDITIONAL_RESOURCE_TAGS: "env=prod"},
-                              backends=remaining))
+    provider.ensure_service(make_spec("shrink", backends=remaining,
+                                      annotations={**CLB, a.SUBNETS: second, a.ADDITIONAL_RESOURCE_TAGS: "env=prod"}))
 
     lb = classic(sandbox, clb_name("shrink"))
     assert lb is not None
@@ -100,11 +100,11 @@ def test_removed_nodes_are_deregistered_and_subnets_and_tags_follow_the_annotati
 
 def test_switching_from_nlb_to_clb_replaces_the_load_balancer_after_the_status_moved(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("switch"))
-    provider.ensure(make_spec("switch", annotations=CLB))
+    provider.ensure_service(make_spec("switch"))
+    provider.ensure_service(make_spec("switch", annotations=CLB))
     assert state.load_balancer(sandbox, state.nlb_name("switch"))
 
-    provider.ensure(make_spec("switch", annotations=CLB))
+    provider.ensure_service(make_spec("switch", annotations=CLB))
 
     assert state.elbv2_is_empty(sandbox)
     assert classic(sandbox, clb_name("switch")) is not None
@@ -119,8 +119,8 @@ def test_a_foreign_classic_elb_with_our_name_is_left_alone(
                              Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 22, "InstancePort": 22}])
     try:
         with pytest.raises(NotOwnedError, match=clb_name("theirs")):
-            provider.ensure(make_spec("theirs", annotations=CLB))
-        provider.delete(ServiceRef("default", "theirs"))
+            provider.ensure_service(make_spec("theirs", annotations=CLB))
+        provider.delete_service(ServiceRef("default", "theirs"))
         lb = classic(sandbox, clb_name("theirs"))
         assert lb is not None and listeners(lb) == {("TCP", 22, 22)}
     finally:

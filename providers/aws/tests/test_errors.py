@@ -53,11 +53,11 @@ def test_a_throttled_call_is_retried_by_botocore_and_the_ensure_succeeds(
     spec = make_spec("throttled")
     proxy.fail_call(3, code="Throttling")
 
-    provider.ensure(spec)
+    provider.ensure_service(spec)
 
     assert proxy.failed is not None
     throttled = proxy.failed
     assert proxy.calls[2] == throttled and proxy.calls[3] == throttled, proxy.calls[:5]
     proxy.fail_call(None)
-    provider.delete(spec.service)
+    provider.delete_service(spec.service)
     assert sandbox.leftovers() == []

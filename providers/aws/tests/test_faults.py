@@ -76,10 +76,10 @@ def test_a_failure_at_any_call_of_a_create_leaks_nothing_and_the_retry_converges
     service = ServiceRef("default", "faulty")
 
     def cleanup() -> None:
-        new_provider().delete(service)
+        new_provider().delete_service(service)
         assert sandbox.leftovers() == []
 
-    failed = run_with_each_call_failing(proxy, sandbox, lambda _: None, lambda p: p.ensure(spec), cleanup)
+    failed = run_with_each_call_failing(proxy, sandbox, lambda _: None, lambda p: p.ensure_service(spec), cleanup)
     assert {"elasticloadbalancing:CreateListener", "elasticloadbalancing:RegisterTargets",
             "ec2:CreateSecurityGroup", "elasticloadbalancing:CreateTargetGroup"} <= set(failed)
 
@@ -91,13 +91,13 @@ def test_a_failure_at_any_call_of_an_update_leaks_nothing_and_the_retry_converge
 
     def prepare(provider: AWSProvider) -> None:
         proxy.fail_call(None)
-        provider.ensure(before)
+        provider.ensure_service(before)
 
     def cleanup() -> None:
-        new_provider().delete(before.service)
+        new_provider().delete_service(before.service)
         assert sandbox.leftovers() == []
 
-    failed = run_with_each_call_failing(proxy, sandbox, prepare, lambda p: p.ensure(after), cleanup)
+    failed = run_with_each_call_failing(proxy, sandbox, prepare, lambda p: p.ensure_service(after), cleanup)
     assert {"elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteTargetGroup",
             "ec2:RevokeSecurityGroupIngress"} <= set(failed)
 
@@ -108,9 +108,9 @@ def test_a_failure_at_any_call_of_a_delete_is_finished_by_the_retry(
 
     def prepare(provider: AWSProvider) -> None:
         proxy.fail_call(None)
-        provider.ensure(spec)
+        provider.ensure_service(spec)
 
-    failed = run_with_each_call_failing(proxy, sandbox, prepare, lambda p: p.delete(spec.service), lambda: None)
+    failed = run_with_each_call_failing(proxy, sandbox, prepare, lambda p: p.delete_service(spec.service), lambda: None)
     assert {"elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup"} <= set(failed)
     assert sandbox.leftovers() == []
 
@@ -121,9 +121,9 @@ def test_a_failure_at_any_call_of_a_classic_elb_create_leaks_nothing_and_the_ret
                      annotations={"service.beta.kubernetes.io/aws-load-balancer-type": "clb"})
 
     def cleanup() -> None:
-        new_provider().delete(spec.service)
+        new_provider().delete_service(spec.service)
         assert sandbox.leftovers() == []
 
-    failed = run_with_each_call_failing(proxy, sandbox, lambda _: None, lambda p: p.ensure(spec), cleanup)
+    failed = run_with_each_call_failing(proxy, sandbox, lambda _: None, lambda p: p.ensure_service(spec), cleanup)
     assert {"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:ConfigureHealthCheck",
             "elasticloadbalancing:RegisterInstancesWithLoadBalancer"} <= set(failed)

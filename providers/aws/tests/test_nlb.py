@@ -19,7 +19,7 @@ from .support import CLUSTER, SpecFactory, backends_of, delete_and_expect_nothin
 
 def test_two_port_tcp_service_gets_listeners_target_groups_targets_tags_and_hostname(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    status = provider.ensure(make_spec("web", [(80, "TCP", 30080), (443, "TCP", 30443)],
+    status = provider.ensure_service(make_spec("web", [(80, "TCP", 30080), (443, "TCP", 30443)],
                                        annotations={a.ADDITIONAL_RESOURCE_TAGS: "team=payments"}))
 
     lb = state.load_balancer(sandbox, nlb_name("web"))
@@ -47,7 +47,7 @@ def test_two_port_tcp_service_gets_listeners_target_groups_targets_tags_and_host
 
 def test_tcp_and_udp_on_one_port_become_one_tcp_udp_listener(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("dns", [(53, "TCP", 30053), (53, "UDP", 30053)]))
+    provider.ensure_service(make_spec("dns", [(53, "TCP", 30053), (53, "UDP", 30053)]))
 
     lb = state.load_balancer(sandbox, nlb_name("dns"))
     assert lb is not None
@@ -63,7 +63,7 @@ def test_tcp_and_udp_on_one_port_become_one_tcp_udp_listener(
 
 def test_mixed_tcp_and_udp_ports_each_get_their_own_listener(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("mixed", [(80, "TCP", 30080), (5353, "UDP", 31353)]))
+    provider.ensure_service(make_spec("mixed", [(80, "TCP", 30080), (5353, "UDP", 31353)]))
 
     lb = state.load_balancer(sandbox, nlb_name("mixed"))
     assert lb is not None
@@ -78,7 +78,7 @@ def test_mixed_tcp_and_udp_ports_each_get_their_own_listener(
 
 def test_tcp_and_udp_on_one_port_with_different_node_ports_report_the_udp_port(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    status = provider.ensure(make_spec("split", [(53, "TCP", 30053), (53, "UDP", 30054)]))
+    status = provider.ensure_service(make_spec("split", [(53, "TCP", 30053), (53, "UDP", 30054)]))
 
     assert status.port_errors == {PortKey(53, Protocol.UDP): "TCPAndUDPNeedSameNodePort"}
     lb = state.load_balancer(sandbox, nlb_name("split"))
@@ -90,7 +90,7 @@ def test_tcp_and_udp_on_one_port_with_different_node_ports_report_the_udp_port(
 
 def test_source_ranges_are_rules_of_the_load_balancers_own_group_and_nodes_admit_that_group(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("ranged", [(80, "TCP", 30080), (81, "TCP", 30081)],
+    provider.ensure_service(make_spec("ranged", [(80, "TCP", 30080), (81, "TCP", 30081)],
                               source_ranges=("203.0.113.0/24", "198.51.100.0/25", "198.51.100.128/25")))
 
     lb = state.load_balancer(sandbox, nlb_name("ranged"))
@@ -106,7 +106,8 @@ def test_source_ranges_are_rules_of_the_load_balancers_own_group_and_nodes_admit
     assert pairs == [("-1", own_id)]
 
     # Narrowing the ranges revokes exactly the dropped rule.
-    provider.ensure(make_spec("ranged", [(80, "TCP", 30080), (81, "TCP", 30081)], source_ranges=("203.0.113.0/24",)))
+    provider.ensure_service(make_spec("ranged", [(80, "TCP", 30080), (81, "TCP", 30081)],
+                                      source_ranges=("203.0.113.0/24",)))
     own = state.security_group(sandbox, own_id)
     assert [(p["FromPort"], r["CidrIp"]) for p in own["IpPermissions"] for r in p["IpRanges"]] == [
         (80, "203.0.113.0/24")]
@@ -116,7 +117,7 @@ def test_source_ranges_are_rules_of_the_load_balancers_own_group_and_nodes_admit
 
 def test_internal_service_gets_an_internal_nlb_in_the_private_subnets(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("inside", internal=True))
+    provider.ensure_service(make_spec("inside", internal=True))
 
     lb = state.load_balancer(sandbox, nlb_name("inside", internal=True))
     assert lb is not None and lb["Scheme"] == "internal"
@@ -130,7 +131,7 @@ def test_eip_allocations_pin_public_addresses_that_the_status_reports(
     (first, first_ip), (second, second_ip) = sandbox.allocate_addresses(2)
     annotations = {a.EIP_ALLOCATIONS: f"{first},{second}",
                    a.SUBNETS: ",".join(sandbox.public_subnets[z] for z in sorted(sandbox.public_subnets))}
-    status = provider.ensure(make_spec("fixed", annotations=annotations))
+    status = provider.ensure_service(make_spec("fixed", annotations=annotations))
 
     assert [i.ip for i in status.ingress if i.ip] == [first_ip, second_ip]
     assert all(i.ip_mode == "VIP" for i in status.ingress if i.ip)
@@ -144,7 +145,7 @@ def test_eip_allocations_pin_public_addresses_that_the_status_reports(
 def test_private_ipv4_addresses_of_an_internal_nlb_are_in_the_status(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     annotations = {a.PRIVATE_IPV4_ADDRESSES: "10.0.100.50,10.0.101.50"}
-    status = provider.ensure(make_spec("privy", internal=True, annotations=annotations))
+    status = provider.ensure_service(make_spec("privy", internal=True, annotations=annotations))
 
     assert [i.ip for i in status.ingress if i.ip] == ["10.0.100.50", "10.0.101.50"]
 
@@ -155,7 +156,7 @@ def test_eip_count_that_does_not_match_the_discovered_subnets_is_a_permanent_err
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     ((allocation, _),) = sandbox.allocate_addresses(1)
     with pytest.raises(PermanentError, match="one per subnet"):
-        provider.ensure(make_spec("onlyone", annotations={a.EIP_ALLOCATIONS: allocation}))
+        provider.ensure_service(make_spec("onlyone", annotations={a.EIP_ALLOCATIONS: allocation}))
 
     delete_and_expect_nothing_left(provider, sandbox, "onlyone")
     sandbox.client("ec2").release_address(AllocationId=allocation)
@@ -164,18 +165,18 @@ def test_eip_count_that_does_not_match_the_discovered_subnets_is_a_permanent_err
 def test_targets_follow_nodes_as_they_are_added_and_removed(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     ports = [(80, "TCP", 30080), (53, "UDP", 30053)]
-    provider.ensure(make_spec("follow", ports, backends=backends_of(sandbox, 1)))
+    provider.ensure_service(make_spec("follow", ports, backends=backends_of(sandbox, 1)))
     lb = state.load_balancer(sandbox, nlb_name("follow"))
     assert lb is not None
     groups = list(state.target_groups(sandbox, lb["LoadBalancerArn"]))
     first = {sandbox.instances[0].provider_id.rsplit("/", 1)[-1]}
     assert all(state.targets(sandbox, g) == first for g in groups)
 
-    provider.ensure(make_spec("follow", ports))  # all three nodes
+    provider.ensure_service(make_spec("follow", ports))  # all three nodes
     assert all(state.targets(sandbox, g) == state.instance_ids(sandbox) for g in groups)
 
     remaining = backends_of(sandbox)[1:]
-    provider.ensure(make_spec("follow", ports, backends=remaining))
+    provider.ensure_service(make_spec("follow", ports, backends=remaining))
     wanted = {b.provider_id.rsplit("/", 1)[-1] for b in remaining}
     assert all(state.targets(sandbox, g) == wanted for g in groups)
 
@@ -184,12 +185,12 @@ def test_targets_follow_nodes_as_they_are_added_and_removed(
 
 def test_a_changed_port_replaces_only_that_listener_and_target_group(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("moving", [(80, "TCP", 30080), (443, "TCP", 30443)]))
+    provider.ensure_service(make_spec("moving", [(80, "TCP", 30080), (443, "TCP", 30443)]))
     lb = state.load_balancer(sandbox, nlb_name("moving"))
     assert lb is not None
     before = state.listeners(sandbox, lb["LoadBalancerArn"])
 
-    provider.ensure(make_spec("moving", [(8080, "TCP", 30080), (443, "TCP", 30443)]))
+    provider.ensure_service(make_spec("moving", [(8080, "TCP", 30080), (443, "TCP", 30443)]))
 
     after = state.listeners(sandbox, lb["LoadBalancerArn"])
     assert sorted(after) == [443, 8080]
@@ -204,12 +205,12 @@ def test_a_changed_port_replaces_only_that_listener_and_target_group(
 
 def test_a_changed_node_port_switches_the_listener_to_a_new_target_group(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("renode", [(80, "TCP", 30080)]))
+    provider.ensure_service(make_spec("renode", [(80, "TCP", 30080)]))
     lb = state.load_balancer(sandbox, nlb_name("renode"))
     assert lb is not None
     before = state.listeners(sandbox, lb["LoadBalancerArn"])[80]
 
-    provider.ensure(make_spec("renode", [(80, "TCP", 30099)]))
+    provider.ensure_service(make_spec("renode", [(80, "TCP", 30099)]))
 
     after = state.listeners(sandbox, lb["LoadBalancerArn"])[80]
     assert after["ListenerArn"] == before["ListenerArn"]
@@ -222,7 +223,7 @@ def test_a_changed_node_port_switches_the_listener_to_a_new_target_group(
 
 def test_local_traffic_policy_probes_the_health_check_node_port(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("local", health_check=HealthCheck(port=32100, path="/healthz", local=True)))
+    provider.ensure_service(make_spec("local", health_check=HealthCheck(port=32100, path="/healthz", local=True)))
 
     lb = state.load_balancer(sandbox, nlb_name("local"))
     assert lb is not None
@@ -235,12 +236,12 @@ def test_local_traffic_policy_probes_the_health_check_node_port(
 
 def test_health_check_annotations_override_and_are_converged_in_place(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("probed"))
+    provider.ensure_service(make_spec("probed"))
     lb = state.load_balancer(sandbox, nlb_name("probed"))
     assert lb is not None
     (before,) = state.target_groups(sandbox, lb["LoadBalancerArn"]).values()
 
-    provider.ensure(make_spec("probed", annotations={
+    provider.ensure_service(make_spec("probed", annotations={
         a.HEALTHCHECK_PROTOCOL: "http", a.HEALTHCHECK_PATH: "/ready", a.HEALTHCHECK_INTERVAL: "30",
         a.HEALTHCHECK_HEALTHY_THRESHOLD: "5"}))
 
@@ -255,7 +256,7 @@ def test_health_check_annotations_override_and_are_converged_in_place(
 def test_tls_ports_get_tls_listeners_with_the_certificate(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     certificate = sandbox.client("acm").request_certificate(DomainName="shop.example.com")["CertificateArn"]
-    provider.ensure(make_spec("secure", [(80, "TCP", 30080), (443, "TCP", 30443)], annotations={
+    provider.ensure_service(make_spec("secure", [(80, "TCP", 30080), (443, "TCP", 30443)], annotations={
         a.SSL_CERT: certificate, a.SSL_PORTS: "443"}))
 
     lb = state.load_balancer(sandbox, nlb_name("secure"))
@@ -273,7 +274,7 @@ def test_an_unknown_certificate_is_a_permanent_error_that_leaves_nothing_behind(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     missing = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
     with pytest.raises(PermanentError, match="CertificateNotFound"):
-        provider.ensure(make_spec("badcert", [(443, "TCP", 30443)], annotations={a.SSL_CERT: missing}))
+        provider.ensure_service(make_spec("badcert", [(443, "TCP", 30443)], annotations={a.SSL_CERT: missing}))
 
     lb = state.load_balancer(sandbox, nlb_name("badcert"))
     assert lb is not None and state.target_groups(sandbox, lb["LoadBalancerArn"]) == {}
@@ -290,8 +291,8 @@ def test_a_foreign_load_balancer_with_our_name_is_never_modified_or_deleted(
 
     try:
         with pytest.raises(NotOwnedError, match=nlb_name("taken")):
-            provider.ensure(make_spec("taken"))
-        provider.delete(ServiceRef("default", "taken"))
+            provider.ensure_service(make_spec("taken"))
+        provider.delete_service(ServiceRef("default", "taken"))
 
         after = state.load_balancer(sandbox, nlb_name("taken"))
         assert after is not None
@@ -306,14 +307,14 @@ def test_a_foreign_load_balancer_with_our_name_is_never_modified_or_deleted(
 
 def test_a_scheme_change_creates_the_new_load_balancer_before_deleting_the_old(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    old = provider.ensure(make_spec("flip"))
-    new = provider.ensure(make_spec("flip", internal=True))
+    old = provider.ensure_service(make_spec("flip"))
+    new = provider.ensure_service(make_spec("flip", internal=True))
 
     # Both exist until the status has named the new one once.
     assert new.ingress[0].hostname != old.ingress[0].hostname
     assert state.load_balancer(sandbox, nlb_name("flip")) is not None
     assert any("replaced" in w for w in new.warnings)
-    again = provider.ensure(make_spec("flip", internal=True))
+    again = provider.ensure_service(make_spec("flip", internal=True))
 
     assert again.ingress == new.ingress
     assert state.load_balancer(sandbox, nlb_name("flip")) is None
@@ -328,10 +329,10 @@ def test_a_service_in_another_namespace_gets_its_own_load_balancer(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     spec = make_spec("same")
     other = dataclasses.replace(spec, service=ServiceRef("other", "same"))
-    first, second = provider.ensure(spec), provider.ensure(other)
+    first, second = provider.ensure_service(spec), provider.ensure_service(other)
 
     assert first.ingress[0].hostname != second.ingress[0].hostname
-    provider.delete(other.service)
+    provider.delete_service(other.service)
     assert state.load_balancer(sandbox, nlb_name("same")) is not None
     delete_and_expect_nothing_left(provider, sandbox, "same")
 
@@ -345,9 +346,9 @@ def test_cross_zone_annotation_is_applied_and_changed_in_place(
             LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]
         return str({x["Key"]: x["Value"] for x in attributes}["load_balancing.cross_zone.enabled"])
 
-    provider.ensure(make_spec("zones", annotations={a.CROSS_ZONE: "true"}))
+    provider.ensure_service(make_spec("zones", annotations={a.CROSS_ZONE: "true"}))
     assert cross_zone() == "true"
-    provider.ensure(make_spec("zones", annotations={a.CROSS_ZONE: "false"}))
+    provider.ensure_service(make_spec("zones", annotations={a.CROSS_ZONE: "false"}))
     assert cross_zone() == "false"
 
     delete_and_expect_nothing_left(provider, sandbox, "zones")
@@ -356,12 +357,12 @@ def test_cross_zone_annotation_is_applied_and_changed_in_place(
 def test_annotated_subnets_are_followed_when_they_change(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     first, second = (sandbox.public_subnets[zone] for zone in sorted(sandbox.public_subnets))
-    provider.ensure(make_spec("placed", annotations={a.SUBNETS: first}))
+    provider.ensure_service(make_spec("placed", annotations={a.SUBNETS: first}))
     lb = state.load_balancer(sandbox, nlb_name("placed"))
     assert lb is not None and {z["SubnetId"] for z in lb["AvailabilityZones"]} == {first}
 
     # By Name tag this time, as upstream allows.
-    provider.ensure(make_spec("placed", annotations={a.SUBNETS: "public-us-east-1a,public-us-east-1b"}))
+    provider.ensure_service(make_spec("placed", annotations={a.SUBNETS: "public-us-east-1a,public-us-east-1b"}))
 
     lb = state.load_balancer(sandbox, nlb_name("placed"))
     assert lb is not None and {z["SubnetId"] for z in lb["AvailabilityZones"]} == {first, second}
@@ -371,15 +372,15 @@ def test_annotated_subnets_are_followed_when_they_change(
 def test_an_annotated_subnet_that_does_not_exist_is_a_permanent_error(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     with pytest.raises(PermanentError, match="public-us-west-9z"):
-        provider.ensure(make_spec("nowhere", annotations={a.SUBNETS: "public-us-west-9z"}))
+        provider.ensure_service(make_spec("nowhere", annotations={a.SUBNETS: "public-us-west-9z"}))
     assert sandbox.leftovers() == []
 
 
 def test_changed_additional_tags_reach_every_existing_resource(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec("tagged", [(80, "TCP", 30080), (53, "UDP", 30053)],
+    provider.ensure_service(make_spec("tagged", [(80, "TCP", 30080), (53, "UDP", 30053)],
                               annotations={a.ADDITIONAL_RESOURCE_TAGS: "team=payments"}))
-    provider.ensure(make_spec("tagged", [(80, "TCP", 30080), (53, "UDP", 30053)],
+    provider.ensure_service(make_spec("tagged", [(80, "TCP", 30080), (53, "UDP", 30053)],
                               annotations={a.ADDITIONAL_RESOURCE_TAGS: "team=checkout,env=prod"}))
 
     lb = state.load_balancer(sandbox, nlb_name("tagged"))
@@ -401,7 +402,7 @@ def test_stopped_and_unknown_instances_are_not_registered_and_come_back_when_run
     ports = [(80, "TCP", 30080)]
     ec2.stop_instances(InstanceIds=[stopped])
     try:
-        status = provider.ensure(make_spec("stopped", ports, backends=(*backends_of(sandbox), ghost)))
+        status = provider.ensure_service(make_spec("stopped", ports, backends=(*backends_of(sandbox), ghost)))
         lb = state.load_balancer(sandbox, nlb_name("stopped"))
         assert lb is not None
         (group,) = state.target_groups(sandbox, lb["LoadBalancerArn"])
@@ -410,7 +411,7 @@ def test_stopped_and_unknown_instances_are_not_registered_and_come_back_when_run
     finally:
         ec2.start_instances(InstanceIds=[stopped])
     # A stopped instance was never cached, so the next ensure reads its state again and registers it.
-    status = provider.ensure(make_spec("stopped", ports, backends=backends_of(sandbox)))
+    status = provider.ensure_service(make_spec("stopped", ports, backends=backends_of(sandbox)))
     assert state.targets(sandbox, group) == state.instance_ids(sandbox)
     assert not any("not registered" in w for w in status.warnings)
     delete_and_expect_nothing_left(provider, sandbox, "stopped")
@@ -419,12 +420,12 @@ def test_stopped_and_unknown_instances_are_not_registered_and_come_back_when_run
 def test_delete_finds_our_group_even_when_a_foreign_group_with_its_name_lives_in_another_vpc(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     ec2 = sandbox.client("ec2")
-    provider.ensure(make_spec("twin", [(80, "TCP", 30080)]))
+    provider.ensure_service(make_spec("twin", [(80, "TCP", 30080)]))
     name = security_group_name(CLUSTER, ServiceRef("default", "twin"))
     other_vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
     foreign = ec2.create_security_group(GroupName=name, Description="someone else's", VpcId=other_vpc)["GroupId"]
     try:
-        provider.delete(ServiceRef("default", "twin"))
+        provider.delete_service(ServiceRef("default", "twin"))
         remaining = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])
         assert [g["GroupId"] for g in remaining["SecurityGroups"]] == [foreign], "ours deleted, the foreign kept"
     finally:

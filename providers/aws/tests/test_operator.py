@@ -36,8 +36,8 @@ def clean_cloud(sandbox: MotoSandbox) -> Iterator[None]:
     """After a failed test, remove what it left, so that the next test starts from an empty cloud."""
     yield
     provider = new_provider()
-    for service in provider.list_owned():
-        provider.delete(service)
+    for service in provider.owned_services():
+        provider.delete_service(service)
 
 
 def ingress(service: dict[str, Any]) -> list[dict[str, Any]]:
@@ -162,7 +162,7 @@ def test_a_foreign_load_balancer_with_our_name_gets_a_warning_and_is_untouched(
 def test_an_orphan_whose_service_is_gone_is_garbage_collected_on_start(
         kube: EmulatedKubernetes, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     # A Service deleted while the controller was down left its load balancer behind.
-    new_provider().ensure(make_spec("ghost", annotations={a.TYPE: "nlb"}))
+    new_provider().ensure_service(make_spec("ghost", annotations={a.TYPE: "nlb"}))
     assert sandbox.leftovers() != []
     with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment,
                         gc_initial_delay=0.2) as ctl:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cloudlb.provider import Provider, ProviderOption, ProviderPlugin, ProviderSettings
 from cloudlb_gcp.capabilities import CAPABILITIES
 
@@ -12,7 +14,7 @@ OPTIONS = (
 )
 
 
-def create(settings: ProviderSettings) -> Provider:
+def create(settings: ProviderSettings) -> Provider[Any]:
     """Clients on the given endpoint (anonymous) or Google's (default credentials); project and region from
     the options, else from the metadata server of the VM the controller runs on."""
     # Imported here so that listing plugins does not import google-cloud-compute.

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 from google.cloud import compute_v1
 
+from cloudlb.legacy import WholeServiceProvider
 from cloudlb.model import Ingress, LoadBalancerSpec, LoadBalancerStatus, ServiceRef
 from cloudlb.problems import Problem
-from cloudlb.provider import Capabilities, NotOwnedError, Offering, Provider, RetryLater
+from cloudlb.provider import Capabilities, NotOwnedError, Offering, RetryLater
 from cloudlb_gcp import gke_annotations
 from cloudlb_gcp.capabilities import CAPABILITIES
 from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
@@ -37,7 +38,7 @@ from cloudlb_gcp.resources.calls import read
 log = logging.getLogger(__name__)
 
 
-class GCPProvider(Provider):
+class GCPProvider(WholeServiceProvider):
     capabilities: Capabilities = CAPABILITIES
 
     def __init__(self, cluster_name: str, compute: Compute) -> None:
@@ -60,7 +61,7 @@ class GCPProvider(Provider):
 
     # -- ensure ----------------------------------------------------------------------------------------
 
-    def ensure(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
+    def ensure_service(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
         compute = self.compute
         names = names_for(self.cluster_name, spec.service)
         mark = OwnerMark(self.cluster_name, spec.service)
@@ -171,7 +172,7 @@ class GCPProvider(Provider):
 
     # -- delete and list ------------------------------------------------------------------------------
 
-    def delete(self, service: ServiceRef) -> None:
+    def delete_service(self, service: ServiceRef) -> None:
         compute = self.compute
         names = names_for(self.cluster_name, service)
         mark = OwnerMark(self.cluster_name, service)
@@ -184,7 +185,7 @@ class GCPProvider(Provider):
         self._remove_unused_groups(
             instance_groups.zones_of(used_groups) | instance_groups.cluster_zones(compute, self.group_name))
 
-    def list_owned(self) -> Sequence[ServiceRef]:
+    def owned_services(self) -> Sequence[ServiceRef]:
         compute = self.compute
         regional = {**compute.in_region, "retry": READ_RETRY, "timeout": REQUEST_TIMEOUT}
         listings = [

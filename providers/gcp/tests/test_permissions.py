@@ -20,17 +20,17 @@ ROLE = Path(__file__).parent.parent / "gcp-permissions.yaml"
 
 def drive_every_code_path(provider: GCPProvider, make_spec: SpecFactory, emulator: GCEEmulator) -> None:
     """Create, update in every way, switch addresses, shrink, list and delete: external and internal."""
-    provider.ensure(make_spec(ports=[(80, "TCP")]))
-    provider.ensure(make_spec(ports=[(80, "TCP"), (53, "UDP")],
+    provider.ensure_service(make_spec(ports=[(80, "TCP")]))
+    provider.ensure_service(make_spec(ports=[(80, "TCP"), (53, "UDP")],
                               health_check=HealthCheck(port=31000, local=True)))
-    provider.ensure(make_spec(ports=[(80, "TCP"), (53, "UDP")], nodes=NODES[:2]))
-    provider.ensure(make_spec(ports=[(80, "TCP")], nodes=[n for n in NODES if n[0] == "us-central1-a"]))
+    provider.ensure_service(make_spec(ports=[(80, "TCP"), (53, "UDP")], nodes=NODES[:2]))
+    provider.ensure_service(make_spec(ports=[(80, "TCP")], nodes=[n for n in NODES if n[0] == "us-central1-a"]))
     emulator.add_address("users-ip", ip="203.0.113.250")
-    provider.ensure(make_spec(ports=[(80, "TCP")], requested_ips=["203.0.113.250"]))
-    provider.ensure(make_spec("internal", ports=[(80, "TCP"), (3868, "SCTP")], internal=True))
-    provider.list_owned()
-    provider.delete(make_spec().service)
-    provider.delete(make_spec("internal").service)
+    provider.ensure_service(make_spec(ports=[(80, "TCP")], requested_ips=["203.0.113.250"]))
+    provider.ensure_service(make_spec("internal", ports=[(80, "TCP"), (3868, "SCTP")], internal=True))
+    provider.owned_services()
+    provider.delete_service(make_spec().service)
+    provider.delete_service(make_spec("internal").service)
 
 
 def test_role_matches_the_methods_the_provider_calls(emulator: GCEEmulator, provider: GCPProvider,

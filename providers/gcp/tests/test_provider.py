@@ -42,7 +42,7 @@ def writes(emulator: GCEEmulator) -> list[str]:
 def test_tcp_service_gets_every_resource(emulator: GCEEmulator, provider: GCPProvider,
                                          make_spec: SpecFactory) -> None:
     spec = make_spec(ports=[(80, "TCP"), (443, "TCP")])
-    status = provider.ensure(spec)
+    status = provider.ensure_service(spec)
     names = names_for(CLUSTER, spec.service)
 
     address = client(emulator, compute_v1.AddressesClient).get(address=names.address, **WHERE)
@@ -82,7 +82,7 @@ def test_tcp_service_gets_every_resource(emulator: GCEEmulator, provider: GCPPro
 
 def test_tcp_and_udp_share_one_ip_with_two_rules(emulator: GCEEmulator, provider: GCPProvider,
                                                  make_spec: SpecFactory) -> None:
-    status = provider.ensure(make_spec(ports=[(53, "TCP"), (53, "UDP"), (8080, "TCP")]))
+    status = provider.ensure_service(make_spec(ports=[(53, "TCP"), (53, "UDP"), (8080, "TCP")]))
     rules = {r.I_p_protocol: r for r in rules_of(emulator)}
     assert set(rules) == {"TCP", "UDP"}
     assert {r.I_p_address for r in rules.values()} == {status.ingress[0].ip}
@@ -98,7 +98,7 @@ def test_internal_with_sctp_is_one_l3_default_rule_in_the_named_subnet(
         "networking.gke.io/internal-load-balancer-subnet": "lb-subnet",
         "networking.gke.io/internal-load-balancer-allow-global-access": "true",
     })
-    status = provider.ensure(spec)
+    status = provider.ensure_service(spec)
     [rule] = rules_of(emulator)
     assert (rule.I_p_protocol, rule.all_ports, rule.load_balancing_scheme, rule.allow_global_access) == (
         "L3_DEFAULT", True, "INTERNAL", True)
@@ -112,7 +112,7 @@ def test_internal_with_sctp_is_one_l3_default_rule_in_the_named_subnet(
 
 def test_internal_tcp_uses_the_nodes_subnet_and_a_shared_internal_address(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
-    status = provider.ensure(make_spec(ports=[(80, "TCP"), (53, "UDP")], internal=True))
+    status = provider.ensure_service(make_spec(ports=[(80, "TCP"), (53, "UDP")], internal=True))
     assert {r.I_p_protocol for r in rules_of(emulator)} == {"TCP", "UDP"}
     address = client(emulator, compute_v1.AddressesClient).list(**WHERE)
     [ours] = list(address)
@@ -124,14 +124,14 @@ def test_internal_tcp_uses_the_nodes_subnet_and_a_shared_internal_address(
 def test_local_policy_probes_the_health_check_node_port(emulator: GCEEmulator, provider: GCPProvider,
                                                         make_spec: SpecFactory) -> None:
     spec = make_spec(health_check=HealthCheck(port=31999, path="/healthz", local=True))
-    provider.ensure(spec)
+    provider.ensure_service(spec)
     names = names_for(CLUSTER, spec.service)
     check = client(emulator, compute_v1.RegionHealthChecksClient).get(health_check=names.health_check, **WHERE)
     assert check.http_health_check.port == 31999
     assert [list(a.ports) for a in firewall(emulator, names.health_check_firewall).allowed] == [["31999"]]
     # Back to Cluster: the check and its firewall are patched in place.
     emulator.clear_requests()
-    provider.ensure(make_spec())
+    provider.ensure_service(make_spec())
     assert client(emulator, compute_v1.RegionHealthChecksClient).get(
         health_check=names.health_check, **WHERE).http_health_check.port == 10256
     assert sorted(writes(emulator)) == ["firewalls.patch", "regionHealthChecks.patch"]
@@ -140,7 +140,7 @@ def test_local_policy_probes_the_health_check_node_port(emulator: GCEEmulator, p
 def test_source_ranges_become_the_firewall_sources(emulator: GCEEmulator, provider: GCPProvider,
                                                     make_spec: SpecFactory) -> None:
     spec = make_spec(source_ranges=["192.0.2.0/24", "198.51.100.7/32"])
-    provider.ensure(spec)
+    provider.ensure_service(spec)
     traffic = firewall(emulator, names_for(CLUSTER, spec.service).traffic_firewall)
     assert sorted(traffic.source_ranges) == ["192.0.2.0/24", "198.51.100.7/32"]
 
@@ -149,19 +149,19 @@ def test_load_balancer_ip_of_a_users_reserved_address_is_used_and_kept(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
     emulator.add_address("users-ip", ip="203.0.113.200")
     spec = make_spec(requested_ips=["203.0.113.200"])
-    assert provider.ensure(spec).ingress[0].ip == "203.0.113.200"
+    assert provider.ensure_service(spec).ingress[0].ip == "203.0.113.200"
     assert [r.I_p_address for r in rules_of(emulator)] == ["203.0.113.200"]
-    provider.delete(spec.service)
+    provider.delete_service(spec.service)
     assert emulator.leftovers() == ["addresses/us-central1/users-ip"]
 
 
 def test_address_named_by_annotation_is_used_and_switching_away_releases_ours(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
-    first = provider.ensure(make_spec()).ingress[0].ip
+    first = provider.ensure_service(make_spec()).ingress[0].ip
     emulator.add_address("static-web")
     users = client(emulator, compute_v1.AddressesClient).get(address="static-web", **WHERE).address
     spec = make_spec(annotations={"networking.gke.io/load-balancer-ip-addresses": "static-web"})
-    assert provider.ensure(spec).ingress[0].ip == users != first
+    assert provider.ensure_service(spec).ingress[0].ip == users != first
     addresses = [a.name for a in client(emulator, compute_v1.AddressesClient).list(**WHERE)]
     assert addresses == ["static-web"]
 
@@ -169,28 +169,28 @@ def test_address_named_by_annotation_is_used_and_switching_away_releases_ours(
 def test_load_balancer_ip_of_another_services_address_is_refused_and_its_owner_still_deletes(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
     web = make_spec("web")
-    taken = provider.ensure(web).ingress[0].ip
+    taken = provider.ensure_service(web).ingress[0].ip
     assert taken is not None
     emulator.clear_requests()
     with pytest.raises(PermanentError, match="Service default/web of cluster test-cluster"):
-        provider.ensure(make_spec("api", ports=[(8080, "TCP")], requested_ips=[taken]))
+        provider.ensure_service(make_spec("api", ports=[(8080, "TCP")], requested_ips=[taken]))
     assert writes(emulator) == []
     assert [r.name for r in rules_of(emulator)] == [names_for(CLUSTER, web.service).forwarding_rule("TCP")]
-    provider.delete(web.service)
+    provider.delete_service(web.service)
     assert emulator.leftovers() == []
 
 
 def test_address_annotation_naming_another_services_address_is_refused(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
     web = make_spec("web")
-    provider.ensure(web)
+    provider.ensure_service(web)
     theirs = names_for(CLUSTER, web.service).address
     emulator.clear_requests()
     with pytest.raises(PermanentError, match=f"{theirs} .*Service default/web of cluster test-cluster"):
-        provider.ensure(make_spec("api", ports=[(8080, "TCP")],
+        provider.ensure_service(make_spec("api", ports=[(8080, "TCP")],
                                  annotations={"networking.gke.io/load-balancer-ip-addresses": theirs}))
     assert writes(emulator) == []
-    provider.delete(web.service)
+    provider.delete_service(web.service)
     assert emulator.leftovers() == []
 
 
@@ -198,34 +198,34 @@ def test_load_balancer_ip_of_another_clusters_address_is_refused(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
     other = GCPProvider("other-cluster", provider.compute)
     spec = make_spec("web")
-    taken = other.ensure(make_spec("web", nodes=[])).ingress[0].ip
+    taken = other.ensure_service(make_spec("web", nodes=[])).ingress[0].ip
     assert taken is not None
     emulator.clear_requests()
     with pytest.raises(PermanentError, match="Service default/web of cluster other-cluster"):
-        provider.ensure(make_spec("web", ports=[(8080, "TCP")], requested_ips=[taken]))
+        provider.ensure_service(make_spec("web", ports=[(8080, "TCP")], requested_ips=[taken]))
     assert writes(emulator) == []
-    other.delete(spec.service)
+    other.delete_service(spec.service)
     assert emulator.leftovers() == []
 
 
 def test_node_changes_only_touch_instance_group_membership(emulator: GCEEmulator, provider: GCPProvider,
                                                            make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec())
+    provider.ensure_service(make_spec())
     emulator.clear_requests()
     with_node_4 = [*NODES, NODE_4]
-    provider.ensure(make_spec(nodes=with_node_4))
+    provider.ensure_service(make_spec(nodes=with_node_4))
     assert writes(emulator) == ["instanceGroups.addInstances"]
     assert emulator.members("us-central1-b", GROUP) == ["node-2", "node-4"]
     emulator.clear_requests()
-    provider.ensure(make_spec(nodes=with_node_4[1:]))
+    provider.ensure_service(make_spec(nodes=with_node_4[1:]))
     assert writes(emulator) == ["instanceGroups.removeInstances"]
     assert emulator.members("us-central1-a", GROUP) == ["node-3"]
 
 
 def test_a_zone_without_nodes_leaves_the_backend_service_and_its_group_goes(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec())
-    provider.ensure(make_spec(nodes=[n for n in NODES if n[0] == "us-central1-a"]))
+    provider.ensure_service(make_spec())
+    provider.ensure_service(make_spec(nodes=[n for n in NODES if n[0] == "us-central1-a"]))
     assert f"instanceGroups/us-central1-b/{GROUP}" not in emulator.leftovers()
     assert f"instanceGroups/us-central1-a/{GROUP}" in emulator.leftovers()
 
@@ -233,20 +233,20 @@ def test_a_zone_without_nodes_leaves_the_backend_service_and_its_group_goes(
 def test_no_change_resync_writes_nothing(emulator: GCEEmulator, provider: GCPProvider,
                                          make_spec: SpecFactory) -> None:
     spec = make_spec(ports=[(80, "TCP"), (53, "UDP")], source_ranges=["10.0.0.0/8"])
-    provider.ensure(spec)
+    provider.ensure_service(spec)
     emulator.clear_requests()
-    provider.ensure(spec)
+    provider.ensure_service(spec)
     assert emulator.requests, "the resync must have read the cloud"
     assert writes(emulator) == []
 
 
 def test_port_change_replaces_the_rule_and_keeps_the_ip(emulator: GCEEmulator, provider: GCPProvider,
                                                         make_spec: SpecFactory) -> None:
-    ip = provider.ensure(make_spec(ports=[(80, "TCP")])).ingress[0].ip
-    assert provider.ensure(make_spec(ports=[(8080, "TCP"), (53, "UDP")])).ingress[0].ip == ip
+    ip = provider.ensure_service(make_spec(ports=[(80, "TCP")])).ingress[0].ip
+    assert provider.ensure_service(make_spec(ports=[(8080, "TCP"), (53, "UDP")])).ingress[0].ip == ip
     assert sorted((r.I_p_protocol, tuple(r.ports)) for r in rules_of(emulator)) == [
         ("TCP", ("8080",)), ("UDP", ("53",))]
-    provider.ensure(make_spec(ports=[(9000 + i, "TCP") for i in range(7)]))
+    provider.ensure_service(make_spec(ports=[(9000 + i, "TCP") for i in range(7)]))
     [rule] = rules_of(emulator)
     assert (rule.port_range, rule.I_p_address) == ("9000-9006", ip)
 
@@ -254,16 +254,16 @@ def test_port_change_replaces_the_rule_and_keeps_the_ip(emulator: GCEEmulator, p
 def test_delete_leaves_nothing_and_tolerates_missing_parts(emulator: GCEEmulator, provider: GCPProvider,
                                                            make_spec: SpecFactory) -> None:
     web, api = make_spec("web"), make_spec("api", ports=[(53, "UDP")])
-    provider.ensure(web)
-    provider.ensure(api)
-    assert sorted(provider.list_owned()) == [ServiceRef("default", "api"), ServiceRef("default", "web")]
-    provider.delete(web.service)
+    provider.ensure_service(web)
+    provider.ensure_service(api)
+    assert sorted(provider.owned_services()) == [ServiceRef("default", "api"), ServiceRef("default", "web")]
+    provider.delete_service(web.service)
     # The cluster's instance groups stay while another load balancer uses them.
     assert f"instanceGroups/us-central1-a/{GROUP}" in emulator.leftovers()
-    provider.delete(api.service)
+    provider.delete_service(api.service)
     assert emulator.leftovers() == []
-    provider.delete(api.service)
-    assert provider.list_owned() == []
+    provider.delete_service(api.service)
+    assert provider.owned_services() == []
 
 
 def test_foreign_resource_with_our_name_is_never_touched(emulator: GCEEmulator, provider: GCPProvider,
@@ -275,8 +275,8 @@ def test_foreign_resource_with_our_name_is_never_touched(emulator: GCEEmulator, 
     checks = client(emulator, compute_v1.RegionHealthChecksClient)
     checks.insert_unary(health_check_resource=foreign, **WHERE)
     with pytest.raises(NotOwnedError, match=names.health_check):
-        provider.ensure(spec)
-    provider.delete(spec.service)
+        provider.ensure_service(spec)
+    provider.delete_service(spec.service)
     kept = checks.get(health_check=names.health_check, **WHERE)
     assert (kept.type_, kept.tcp_health_check.port, kept.description) == ("TCP", 22, "made by hand")
     assert emulator.leftovers() == [f"healthChecks/us-central1/{names.health_check}"]
@@ -284,11 +284,11 @@ def test_foreign_resource_with_our_name_is_never_touched(emulator: GCEEmulator, 
 
 def test_another_clusters_service_is_not_ours(emulator: GCEEmulator, provider: GCPProvider,
                                               make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec())
+    provider.ensure_service(make_spec())
     other = GCPProvider("other-cluster", provider.compute)
-    assert other.list_owned() == []
-    other.delete(ServiceRef("default", "web"))
-    assert provider.list_owned() == [ServiceRef("default", "web")]
+    assert other.owned_services() == []
+    other.delete_service(ServiceRef("default", "web"))
+    assert provider.owned_services() == [ServiceRef("default", "web")]
 
 
 WRITE_STEPS = [
@@ -305,50 +305,50 @@ def test_a_fault_at_any_step_retries_and_converges_without_leaks(
     # An outage longer than the client's own short retry of reads absorbs.
     emulator.fail(method, status=503, times=1000)
     with pytest.raises(RetryLater):
-        provider.ensure(spec)
+        provider.ensure_service(spec)
     emulator.clear_faults()
-    status = provider.ensure(spec)
+    status = provider.ensure_service(spec)
     assert status.ingress[0].ip is not None
     assert len(rules_of(emulator)) == 2
-    provider.delete(spec.service)
+    provider.delete_service(spec.service)
     assert emulator.leftovers() == []
 
 
 def test_bad_request_is_permanent(emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
     spec = make_spec(internal=True, annotations={"networking.gke.io/internal-load-balancer-subnet": "missing"})
     with pytest.raises(PermanentError):
-        provider.ensure(spec)
+        provider.ensure_service(spec)
 
 
 def test_parallel_ensures_and_deletes_share_the_cluster_groups_safely(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
     specs = [make_spec(f"svc-{i}", ports=[(8000 + i, "TCP")]) for i in range(6)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        statuses = list(pool.map(provider.ensure, specs))
+        statuses = list(pool.map(provider.ensure_service, specs))
     assert len({s.ingress[0].ip for s in statuses}) == 6
     assert emulator.members("us-central1-a", GROUP) == ["node-1", "node-3"]
     # Half go away while the other half resync with one more node.
     more = [*NODES, NODE_4]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        work: list[Future[object]] = [pool.submit(provider.delete, s.service) for s in specs[:3]]
-        work += [pool.submit(provider.ensure, make_spec(s.service.name, ports=[(s.ports[0].port, "TCP")],
+        work: list[Future[object]] = [pool.submit(provider.delete_service, s.service) for s in specs[:3]]
+        work += [pool.submit(provider.ensure_service, make_spec(s.service.name, ports=[(s.ports[0].port, "TCP")],
                                                         nodes=more)) for s in specs[3:]]
         for done in work:
             done.result()
     assert emulator.members("us-central1-b", GROUP) == ["node-2", "node-4"]
-    assert sorted(r.name for r in provider.list_owned()) == ["svc-3", "svc-4", "svc-5"]
+    assert sorted(r.name for r in provider.owned_services()) == ["svc-3", "svc-4", "svc-5"]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(provider.delete, [s.service for s in specs[3:]]))
+        list(pool.map(provider.delete_service, [s.service for s in specs[3:]]))
     assert emulator.leftovers() == []
 
 
 def test_internal_load_balancer_ip_is_reserved_as_ours_and_released(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
     spec = make_spec(internal=True, requested_ips=["10.128.0.77"])
-    assert provider.ensure(spec).ingress[0].ip == "10.128.0.77"
+    assert provider.ensure_service(spec).ingress[0].ip == "10.128.0.77"
     [reserved] = list(client(emulator, compute_v1.AddressesClient).list(**WHERE))
     assert (reserved.name, reserved.address) == (names_for(CLUSTER, spec.service).address, "10.128.0.77")
-    provider.delete(spec.service)
+    provider.delete_service(spec.service)
     assert emulator.leftovers() == []
 
 
@@ -360,12 +360,12 @@ DELETE_STEPS = ["forwardingRules.delete", "regionBackendServices.delete", "regio
 def test_a_fault_during_delete_is_retried_to_completion(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory, method: str) -> None:
     spec = make_spec(ports=[(80, "TCP"), (53, "UDP")])
-    provider.ensure(spec)
+    provider.ensure_service(spec)
     emulator.fail(method, status=503, times=1000)
     with pytest.raises(RetryLater):
-        provider.delete(spec.service)
+        provider.delete_service(spec.service)
     emulator.clear_faults()
-    provider.delete(spec.service)
+    provider.delete_service(spec.service)
     assert emulator.leftovers() == []
 
 
@@ -376,9 +376,9 @@ def test_a_failed_operation_is_typed_by_its_code(emulator: GCEEmulator, provider
     spec = make_spec()
     emulator.fail("regionBackendServices.insert", operation_error=code)
     with pytest.raises(error, match=code):
-        provider.ensure(spec)
-    assert provider.ensure(spec).ingress[0].ip
-    provider.delete(spec.service)
+        provider.ensure_service(spec)
+    assert provider.ensure_service(spec).ingress[0].ip
+    provider.delete_service(spec.service)
     assert emulator.leftovers() == []
 
 
@@ -386,16 +386,16 @@ def test_operations_that_take_several_polls_are_awaited(make_spec: SpecFactory) 
     with seeded(GCEEmulator(project=PROJECT, region=REGION, operation_polls=3)) as emulator:
         provider = GCPProvider(CLUSTER, connect(Location(PROJECT, REGION), emulator.url))
         spec = make_spec()
-        assert provider.ensure(spec).ingress[0].ip
+        assert provider.ensure_service(spec).ingress[0].ip
         waits = [c.method for c in emulator.requests if c.method.endswith("Operations.wait")]
         assert len(waits) == 3 * len(writes(emulator))
-        provider.delete(spec.service)
+        provider.delete_service(spec.service)
         assert emulator.leftovers() == []
 
 
 def test_a_node_without_an_instance_is_left_out_with_a_warning(emulator: GCEEmulator, provider: GCPProvider,
                                                                 make_spec: SpecFactory) -> None:
-    status = provider.ensure(make_spec(nodes=[*NODES, ("us-central1-b", "ghost", "10.128.0.9")]))
+    status = provider.ensure_service(make_spec(nodes=[*NODES, ("us-central1-b", "ghost", "10.128.0.9")]))
     assert status.warnings == (
         f"node ghost: its instance projects/{PROJECT}/zones/us-central1-b/instances/ghost does not exist; "
         "left out of the load balancer",)
@@ -408,7 +408,7 @@ def test_a_node_whose_provider_id_is_not_gce_is_left_out_with_a_warning(
     foreign = (Backend("kind-node", "kind://docker/kind/kind-node", "10.128.0.20", "us-central1-a"),
                Backend("aws-node", "aws:///us-east-1a/i-0123456789abcdef0", "10.128.0.21", "us-central1-a"),
                Backend("short-node", f"gce://{PROJECT}/us-central1-b", "10.128.0.22", "us-central1-b"))
-    status = provider.ensure(replace(spec, backends=tuple(sorted((*spec.backends, *foreign)))))
+    status = provider.ensure_service(replace(spec, backends=tuple(sorted((*spec.backends, *foreign)))))
     assert status.ingress[0].ip
     assert sorted(status.warnings) == [
         "node aws-node: its provider id 'aws:///us-east-1a/i-0123456789abcdef0' is not "
@@ -425,8 +425,8 @@ def test_a_node_whose_provider_id_is_not_gce_is_left_out_with_a_warning(
 
 def test_switching_between_external_and_internal_rebuilds_what_must_change(
         emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
-    provider.ensure(make_spec(ports=[(80, "TCP")]))
-    internal_ip = provider.ensure(make_spec(ports=[(80, "TCP")], internal=True)).ingress[0].ip
+    provider.ensure_service(make_spec(ports=[(80, "TCP")]))
+    internal_ip = provider.ensure_service(make_spec(ports=[(80, "TCP")], internal=True)).ingress[0].ip
     assert internal_ip is not None and internal_ip.startswith("10.128.")
     [rule] = rules_of(emulator)
     assert (rule.load_balancing_scheme, rule.I_p_address) == ("INTERNAL", internal_ip)
@@ -434,9 +434,9 @@ def test_switching_between_external_and_internal_rebuilds_what_must_change(
     assert service.load_balancing_scheme == "INTERNAL"
     [address] = list(client(emulator, compute_v1.AddressesClient).list(**WHERE))
     assert address.address_type == "INTERNAL"
-    back = provider.ensure(make_spec(ports=[(80, "TCP")])).ingress[0].ip
+    back = provider.ensure_service(make_spec(ports=[(80, "TCP")])).ingress[0].ip
     assert back is not None and back.startswith("203.0.113.")
-    provider.delete(make_spec().service)
+    provider.delete_service(make_spec().service)
     assert emulator.leftovers() == []
 
 
@@ -444,8 +444,8 @@ def test_list_owned_follows_every_page(make_spec: SpecFactory) -> None:
     with seeded(GCEEmulator(project=PROJECT, region=REGION, page_size=2)) as emulator:
         provider = GCPProvider(CLUSTER, connect(Location(PROJECT, REGION), emulator.url))
         for index in range(5):
-            provider.ensure(make_spec(f"svc-{index}"))
-        assert [s.name for s in provider.list_owned()] == [f"svc-{i}" for i in range(5)]
+            provider.ensure_service(make_spec(f"svc-{index}"))
+        assert [s.name for s in provider.owned_services()] == [f"svc-{i}" for i in range(5)]
         lists = [c for c in emulator.requests if c.method == "forwardingRules.list"]
         assert len(lists) == 3
 
@@ -456,4 +456,4 @@ def test_an_unreachable_endpoint_is_retried_later() -> None:
         port = probe.getsockname()[1]
     provider = GCPProvider(CLUSTER, connect(Location(PROJECT, REGION), f"http://127.0.0.1:{port}"))
     with pytest.raises(RetryLater, match="listing forwarding rules"):
-        provider.list_owned()
+        provider.owned_services()

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 from cloudlb_gcp.plugin import plugin
 
-from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, LoadBalancerSpec, Port, Protocol, ServiceRef
+from cloudlb.model import (
+    KUBE_PROXY_HEALTH_CHECK,
+    Backend,
+    DesiredLoadBalancer,
+    LoadBalancerKey,
+    LoadBalancerSpec,
+    Port,
+    Protocol,
+    ServiceRef,
+)
 from cloudlb.provider import ProviderSettings
 from cloudlb.sandbox_cloud import SandboxCloud
 
@@ -30,10 +39,10 @@ def test_sandbox_serves_a_load_balancer_round_trip() -> None:
             backends=tuple(Backend(i.name, i.provider_id, i.internal_ip, i.zone) for i in cloud.instances),
             health_check=KUBE_PROXY_HEALTH_CHECK,
         )
-        assert provider.ensure(spec).ingress[0].ip
+        assert provider.ensure(DesiredLoadBalancer.single(spec))[spec.service].ingress[0].ip
         kinds = {entry.split("/")[0] for entry in cloud.leftovers()}
         assert kinds == {"addresses", "backendServices", "firewalls", "forwardingRules", "healthChecks",
                          "instanceGroups"}
-        provider.delete(spec.service)
+        provider.delete(LoadBalancerKey.of(spec.service))
         assert cloud.leftovers() == []
     cloud.close()  # idempotent

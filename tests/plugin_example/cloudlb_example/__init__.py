@@ -12,7 +12,9 @@ import ipaddress
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from cloudlb.legacy import WholeServiceProvider
 from cloudlb.model import Ingress, LoadBalancerSpec, LoadBalancerStatus, Protocol, ServiceRef
 from cloudlb.problems import INVALID_ANNOTATION, Problem
 from cloudlb.provider import (
@@ -61,7 +63,7 @@ class InMemoryCloud:
             return sum(1 for m, s in self.calls if m == method and (service is None or s == str(service)))
 
 
-class ExampleProvider(Provider):
+class ExampleProvider(WholeServiceProvider):
     capabilities = CAPABILITIES
 
     def __init__(self, cluster_name: str, cloud: InMemoryCloud | None = None) -> None:
@@ -92,7 +94,7 @@ class ExampleProvider(Provider):
                             f"{value!r} is not a whole number of seconds", fatal=True)]
         return []
 
-    def ensure(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
+    def ensure_service(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
         self._enter("ensure", spec.service)
         name = self._name(spec.service)
         with self.cloud.lock:
@@ -106,7 +108,7 @@ class ExampleProvider(Provider):
             existing.spec = spec
             return LoadBalancerStatus(ingress=(Ingress(ip=existing.ip, ip_mode="VIP"),))
 
-    def delete(self, service: ServiceRef) -> None:
+    def delete_service(self, service: ServiceRef) -> None:
         self._enter("delete", service)
         name = self._name(service)
         with self.cloud.lock:
@@ -114,7 +116,7 @@ class ExampleProvider(Provider):
             if existing is not None and existing.owner == self._owner(service):
                 del self.cloud.load_balancers[name]
 
-    def list_owned(self) -> Sequence[ServiceRef]:
+    def owned_services(self) -> Sequence[ServiceRef]:
         self._enter("list_owned", None)
         prefix = f"{self.cluster_name}/"
         with self.cloud.lock:
@@ -122,11 +124,11 @@ class ExampleProvider(Provider):
         return [ServiceRef(*owner[len(prefix):].split("/", 1)) for owner in owners]
 
 
-def _create(settings: ProviderSettings) -> Provider:
+def _create(settings: ProviderSettings) -> Provider[Any]:
     return ExampleProvider(settings.cluster_name)
 
 
-create: Callable[[ProviderSettings], Provider] = _create
+create: Callable[[ProviderSettings], Provider[Any]] = _create
 
 plugin = ProviderPlugin(
     name="example",

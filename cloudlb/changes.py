@@ -1,0 +1,84 @@
+"""What a provider's ``plan`` decides: the ordered cloud changes for one load balancer, each with its reason.
+
+A plan is a value: it is computed without I/O from the desired load balancer
+and the observed inventory, printed by ``cloudlb plan``, compared in unit tests
+and executed by the provider's ``apply``. Each change carries a
+provider-private ``payload`` (the request to send), which is neither printed
+nor compared.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudlb.model import LoadBalancerKey
+
+logger = logging.getLogger(__name__)
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write to the cloud: what is done to which resource, and why.
+
+    ``resource`` is the kind ("load-balancer", "listener", "targets", ...),
+    ``name`` the cloud's name or id of the one resource, ``reason`` what the plan
+    saw that makes the write necessary ("missing", "port 80: TCP -> UDP", ...).
+    """
+
+    action: Action
+    resource: str
+    name: str
+    reason: str
+    payload: Any = field(default=None, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.resource} {self.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ChangePlan:
+    """The changes that make one load balancer what its Services want, in the order they must run.
+
+    ``retire`` holds what those changes replace (a load balancer of the other
+    scheme or type, which AWS cannot change in place): it is deleted only once
+    every member's status names the replacement, so clients are never left
+    with an address that no longer answers.
+    """
+
+    key: LoadBalancerKey
+    changes: tuple[Change, ...] = ()
+    retire: tuple[Change, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes and not self.retire
+
+    def all_changes(self) -> tuple[Change, ...]:
+        return self.changes + self.retire
+
+
+def run_changes(key: LoadBalancerKey, changes: Iterable[Change], run_one: Callable[[Change], None]) -> None:
+    """Run ``changes`` in order, one log line per cloud write; the first failure stops the rest.
+
+    Stopping is safe because every plan is recomputed from the inventory on
+    the next attempt: what was done is not done again, what was not is planned again.
+    """
+    for change in changes:
+        started = time.monotonic()
+        try:
+            run_one(change)
+        except Exception as error:
+            logger.warning("%s: %s failed after %.2fs: %s", key, change, time.monotonic() - started, error)
+            raise
+        logger.info("%s: %s (%.2fs)", key, change, time.monotonic() - started)
