@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import ipaddress
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, Self, TypeVar
 
 import aiohttp.web
 
-from cloudlb.kubeapi import namespaces, patching, selectors
+from cloudlb.kubeapi import bootstrap, namespaces, patching, selectors
 from cloudlb.kubeapi.errors import ApiError
 from cloudlb.kubeapi.kubeconfig import write_kubeconfig
 from cloudlb.kubeapi.recording import RecordedRequest
@@ -44,28 +43,6 @@ Obj = dict[str, Any]
 _START_TIMEOUT = 15.0
 _CALL_TIMEOUT = 15.0
 REQUEST_LOG_SIZE = 10_000
-# What the real control plane writes itself, recorded under its name in managedFields.
-_CONTROL_PLANE = WriteOptions(manager="kube-apiserver")
-
-
-def kubernetes_service() -> Obj:
-    """The ``default/kubernetes`` Service every cluster has (the first address of the service range)."""
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.1", "sessionAffinity": "None",
-                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}
-
-
-def kubernetes_endpoint_slice(host: str, port: int) -> Obj:
-    """Where the ``kubernetes`` Service leads: this server."""
-    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"kubernetes.io/service-name": "kubernetes"}},
-            "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
-            "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
-
-
 class EmulatedKubernetes:
     """An in-process Kubernetes API server for tests, kopf and kubectl (start/stop or ``with``)."""
 
@@ -151,28 +128,12 @@ class EmulatedKubernetes:
                 await site.start()
                 self._port = runner.addresses[0][1]
                 emulator.server_address = f"{self.host}:{self._port}"
-                self._seed(store, self._port)
+                bootstrap.seed(store, self.host, self._port)
                 self._started.set()
                 await self._stopping.wait()
             finally:
                 store.close()
                 await runner.cleanup()
-
-    def _seed(self, store: ObjectStore, port: int) -> None:
-        namespaces_type = self._catalogue.find("", "v1", "namespaces")
-        if namespaces_type is not None:
-            for namespace in namespaces.initial_namespaces():
-                store.create(namespaces_type, None, namespace, _CONTROL_PLANE)
-        services = self._catalogue.find("", "v1", "services")
-        if services is not None:
-            store.create(services, "default", kubernetes_service(), _CONTROL_PLANE)
-        slices = self._catalogue.find("discovery.k8s.io", "v1", "endpointslices")
-        try:
-            ipaddress.IPv4Address(self.host)
-        except ValueError:
-            return  # an IPv4 slice cannot name a host name; the Service stays without one
-        if slices is not None:
-            store.create(slices, "default", kubernetes_endpoint_slice(self.host, port), _CONTROL_PLANE)
 
     # --- addresses and kubeconfig ---------------------------------------------------------------
 

@@ -213,7 +213,7 @@ def merge(live: Any, applied: Any, node: Node) -> Any:
         merged = dict(live)
         for key, value in applied.items():
             child = (node.field(key) or UNTYPED) if shape == "struct" else node.element()
-            merged[key] = merge(live.get(key, _MISSING), value, child) if key in live else copy.deepcopy(value)
+            merged[key] = merge(live[key], value, child) if key in live else copy.deepcopy(value)
         return merged
     if isinstance(live, list) and isinstance(applied, list) and shape == "list":
         if node.list_type == "set":

@@ -16,6 +16,7 @@ from typing import Any
 
 from cloudlb.kubeapi import fieldsets
 from cloudlb.kubeapi.fieldsets import FieldSet
+from cloudlb.kubeapi.schemas import Node
 
 APPLY = "Apply"
 UPDATE = "Update"
@@ -105,3 +106,20 @@ def record_update(entries: list[dict[str, Any]], manager: Manager, taken: FieldS
 def is_reset_request(value: Any) -> bool:
     """``managedFields: [{}]`` clears every entry, as on the real server."""
     return bool(value == [{}])
+
+
+def after_update(old: dict[str, Any], intended: dict[str, Any], schema: Node, manager: Manager,
+                 sent: Any) -> list[dict[str, Any]]:
+    """The entries after an update: ``intended`` is what the client asked for, before the server's defaults.
+
+    A client may send managedFields itself: ``[{}]`` clears them, another list replaces them (kubectl does
+    this when it moves an object from client-side to server-side apply); status writes cannot.
+    """
+    previous: list[dict[str, Any]] = list(old["metadata"].get("managedFields") or [])
+    if is_reset_request(sent):
+        return []
+    if isinstance(sent, list) and sent != previous and manager.subresource != "status":
+        return sent
+    part = "status" if manager.subresource == "status" else None
+    dropped = fieldsets.of_object(old, schema, part) - fieldsets.of_object(intended, schema, part)
+    return record_update(previous, manager, fieldsets.changed(old, intended, schema, part), dropped)

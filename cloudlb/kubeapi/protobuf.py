@@ -127,9 +127,8 @@ def _message(name: str, data: bytes) -> Any:
         value = _message(field["message"], raw) if "message" in field else _scalar(field["scalar"], raw)
         if field["repeated"]:
             obj.setdefault(key, []).append(value)
-        elif value is not None and (value not in ("", 0, False) or (name, key) in _POINTER_FIELDS
-                                    or (isinstance(value, bool) and value)):
-            obj[key] = value
+        elif value is not None and (value not in ("", 0) or (name, key) in _POINTER_FIELDS):
+            obj[key] = value  # ("", 0) covers False: Go's JSON omits every zero but a set pointer's
     return obj
 
 

@@ -418,8 +418,12 @@ class ObjectStore:
         if subresource != "status":
             self._admit(resource, new, old, options)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        new["metadata"]["managedFields"] = self._managed_fields_after_update(
-            resource, old, intended, subresource, options, old_managed, sent_managed, applied_managed)
+        if applied_managed is not None:
+            new["metadata"]["managedFields"] = applied_managed
+        else:
+            manager = Manager(options.manager, managedfields.UPDATE, resource.api_version, subresource or "")
+            new["metadata"]["managedFields"] = managedfields.after_update(
+                old, intended, _schema(resource), manager, sent_managed)
         if not new["metadata"]["managedFields"]:
             del new["metadata"]["managedFields"]
         # A no-op write changes nothing, not even managedFields' times, as on a real server; a write that
@@ -438,23 +442,6 @@ class ObjectStore:
                 resource is not self._namespaces):
             return copy.deepcopy(self._remove(resource, key))
         return copy.deepcopy(committed)
-
-    @staticmethod
-    def _managed_fields_after_update(resource: ResourceType, old: Obj, intended: Obj, subresource: str | None,
-                                     options: WriteOptions, old_managed: Entries, sent_managed: Any,
-                                     applied_managed: Entries | None) -> Entries:
-        if applied_managed is not None:
-            return applied_managed
-        if managedfields.is_reset_request(sent_managed):
-            return []
-        if isinstance(sent_managed, list) and sent_managed != old_managed and subresource != "status":
-            return sent_managed  # a client may rewrite managedFields (kubectl does, moving to server-side apply)
-        part = "status" if subresource == "status" else None
-        schema = _schema(resource)
-        manager = Manager(options.manager, managedfields.UPDATE, resource.api_version, subresource or "")
-        dropped = fieldsets.of_object(old, schema, part) - fieldsets.of_object(intended, schema, part)
-        return managedfields.record_update(old_managed, manager, fieldsets.changed(old, intended, schema, part),
-                                           dropped)
 
     def _refuse_new_finalizers_while_deleting(self, resource: ResourceType, old: Obj, new: Obj) -> None:
         if not old["metadata"].get("deletionTimestamp"):
