@@ -11,6 +11,7 @@ everything else as a whole.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,9 @@ from cloudlb.kubeapi.managedfields import Manager
 from cloudlb.kubeapi.schemas import Node
 
 APPLY_PATCH = "application/apply-patch+yaml"
-APPLY_PATCH_CBOR = "application/apply-patch+cbor"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# The manager kubectl applies as; only it inherits what its client-side apply annotation recorded.
+KUBECTL = "kubectl"
 
 
 def parse_configuration(body: bytes) -> dict[str, Any]:
@@ -62,6 +65,26 @@ def conflict_error(conflicts: list[tuple[Manager, Path]]) -> ApiError:
     return ApiError(409, "Conflict", message, {"causes": causes})
 
 
+def _upgrading_from_client_side_apply(live: dict[str, Any], conflicts: list[tuple[Manager, Path]], schema: Node,
+                                      manager: Manager) -> bool:
+    """kubectl moving from client- to server-side apply takes the fields its annotation lists, without a conflict.
+
+    The apiserver's lastAppliedManager does this for the ``kubectl`` manager only: conflicts on fields the
+    ``last-applied-configuration`` annotation records become a forced apply.
+    """
+    if manager.name != KUBECTL or manager.operation != managedfields.APPLY:
+        return False
+    annotation = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    try:
+        last_applied = json.loads(annotation) if isinstance(annotation, str) else None
+    except ValueError:
+        return False
+    if not isinstance(last_applied, dict):
+        return False
+    allowed = fieldsets.of_object(last_applied, schema, None)
+    return all(path in allowed for _, path in conflicts)
+
+
 def apply(live: dict[str, Any] | None, configuration: dict[str, Any], schema: Node, manager: Manager,
           force: bool) -> Applied:
     """Apply ``configuration`` as ``manager`` over ``live`` (None: the object does not exist yet)."""
@@ -77,7 +100,7 @@ def apply(live: dict[str, Any] | None, configuration: dict[str, Any], schema: No
         if fieldsets.is_leaf(path, applied_fields)
         and fieldsets.value_at(base, path) != fieldsets.value_at(configuration, path)
     ]
-    if conflicts and not force:
+    if conflicts and not force and not _upgrading_from_client_side_apply(base, conflicts, schema, manager):
         raise conflict_error(conflicts)
     taken = frozenset(path for _, path in conflicts)
     previous: FieldSet = frozenset().union(*(fields for other, fields in ownership if other == manager))

@@ -77,6 +77,18 @@ def test_apply_server_side_owns_fields_and_reports_conflicts(kube: EmulatedKuber
     assert "kubectl" in managers
 
 
+def test_moving_from_client_side_to_server_side_apply_inherits_the_fields(kube: EmulatedKubernetes,
+                                                                         kubectl: Kubectl, tmp_path: Path) -> None:
+    """The apiserver lets the `kubectl` manager take what its last-applied annotation lists, without conflicts."""
+    kubectl("apply", "-f", write(tmp_path, "web2.yaml", WEB2))
+    changed = write(tmp_path, "changed.yaml", WEB2.replace("targetPort: 8080", "targetPort: 8081"))
+    assert kubectl("apply", "--server-side", "-f", changed).stdout.strip() == "service/web2 serverside-applied"
+    service = kube.get("v1", "services", "default", "web2")
+    assert service is not None and service["spec"]["ports"][0]["targetPort"] == 8081
+    owners = {entry["manager"]: entry for entry in service["metadata"]["managedFields"]}
+    assert owners["kubectl"]["operation"] == "Apply"
+
+
 def test_create_service_loadbalancer_sends_protobuf_and_works(kube: EmulatedKubernetes, kubectl: Kubectl) -> None:
     assert kubectl("create", "service", "loadbalancer", "lb1", "--tcp=80:8080").stdout.strip() == \
         "service/lb1 created"
@@ -102,10 +114,8 @@ def test_server_dry_run_and_diff(kube: EmulatedKubernetes, kubectl: Kubectl, tmp
     diff = kubectl("diff", "-f", changed, check=False)
     assert diff.returncode == 1
     assert "-    targetPort: 8080" in diff.stdout and "+    targetPort: 8081" in diff.stdout
-    # The field belongs to client-side apply: a server-side diff conflicts, as on a real server, unless forced.
-    conflicting = kubectl("diff", "--server-side", "-f", changed, check=False)
-    assert conflicting.returncode > 1 and 'conflict with "kubectl-client-side-apply" using v1' in conflicting.stderr
-    server_side = kubectl("diff", "--server-side", "--force-conflicts", "-f", changed, check=False)
+    # The field belongs to client-side apply; kubectl's manager inherits it, as on a real server.
+    server_side = kubectl("diff", "--server-side", "-f", changed, check=False)
     assert server_side.returncode == 1 and "+    targetPort: 8081" in server_side.stdout
     stored = kube.get("v1", "services", "default", "web2")
     assert stored is not None and stored["spec"]["ports"][0]["targetPort"] == 8080
