@@ -33,8 +33,11 @@ def _forbidden(plural: str, group: str, name: str, reason: str) -> ApiError:
 
 
 def terminating(resource: ResourceType, name: str, namespace: str) -> ApiError:
-    return _forbidden(resource.plural, resource.group, name,
-                      f"unable to create new content in namespace {namespace} because it is being terminated")
+    error = _forbidden(resource.plural, resource.group, name,
+                       f"unable to create new content in namespace {namespace} because it is being terminated")
+    error.details["causes"] = [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being "
+                                "terminated", "field": "metadata.namespace"}]
+    return error
 
 
 def refuse_deleting_immortal(name: str) -> None:

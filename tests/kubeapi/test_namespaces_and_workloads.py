@@ -50,6 +50,8 @@ def test_deleting_a_namespace_empties_it_and_waits_for_finalizers(kube: Emulated
     assert refused.status == 403 and refused.body["reason"] == "Forbidden"
     assert refused.body["message"] == ("services is forbidden: unable to create new content in namespace shop "
                                        "because it is being terminated")
+    assert refused.body["details"]["causes"] == [{"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                                                  "message": "namespace shop is being terminated"}]
     call(kube, "PATCH", "/api/v1/namespaces/shop/services/held", {"metadata": {"finalizers": None}}, MERGE)
     assert kube.get("v1", "namespaces", None, "shop") is None
 
