@@ -21,12 +21,18 @@ class ControllerConfig:
     standalone: bool = False
     # How often a replica re-reads the peering object to learn whether it is the active one.
     peering_poll_interval: float = 5.0
+    # The fast sweep (list calls, drift repair) and the deep one (per-resource reads such as target health).
     resync_interval: float = 600.0
+    deep_resync_interval: float = 6 * 3600.0
     gc_interval: float = 600.0
     # Garbage collection waits this long after start so that the Service cache is complete.
     gc_initial_delay: float = 60.0
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
+    # How long a failure caused by the cloud's state (a quota, a resource in use) waits before the next try.
+    cloud_state_retry: float = 120.0
+    # Groups of namespaces whose Services may share load balancers: "team-a,team-b;x,y".
+    share_namespaces: str = ""
     provider_options: Mapping[str, str | None] = field(default_factory=dict)
     # For tests and the sandbox: talk to this API server URL instead of logging in.
     api_server: str | None = None

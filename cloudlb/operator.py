@@ -67,7 +67,6 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, metrics: Me
         reconciler.connect(KubeClient(settings), EventRecorder(settings), gate.active)
         background.append(asyncio.create_task(gate.watch(settings), name="cloudlb-leadership"))
         # Not awaited here: API calls wait for kopf's login, which runs after the startup handlers.
-        background.append(asyncio.create_task(reconciler.sync_nodes(), name="cloudlb-node-sync"))
         if config.metrics_port:
             metrics.serve(config.metrics_port)
         background.extend(housekeeping.start(reconciler, config, metrics))

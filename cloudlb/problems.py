@@ -17,6 +17,8 @@ INVALID_SOURCE_RANGE = "InvalidSourceRange"
 INVALID_ANNOTATION = "InvalidAnnotation"
 INVALID_LOAD_BALANCER_IP = "InvalidLoadBalancerIP"
 UNSUPPORTED_OPTION = "UnsupportedOption"
+# Reading the Service raised an exception: a bug of ours or a plugin's, reported instead of retried forever.
+UNPROCESSABLE_SERVICE = "UnprocessableService"
 
 
 @dataclass(frozen=True)

@@ -208,8 +208,9 @@ class Provider(abc.ABC, Generic[ObservedT]):
         """The ordered changes that turn ``observed`` into ``desired`` (None: remove everything of ``key``).
 
         An empty plan means the cloud already matches. Any resource without
-        this cluster's ownership mark is never in a plan; finding one where ours
-        should be raises ``NotOwnedError``.
+        this cluster's ownership mark is never in a plan: where ``desired``
+        needs its name, ``NotOwnedError`` is raised; when removing, it is
+        simply not ours to remove.
         """
 
     # -- blocking: called from worker threads ------------------------------------------------------

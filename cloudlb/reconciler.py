@@ -1,10 +1,14 @@
-"""Level-triggered reconciliation of one Service at a time.
+"""Level-triggered reconciliation of one cloud load balancer at a time.
 
-Every trigger (a Service event, a node-set change, a retry, a periodic resync)
-only puts the Service's key on the work queue; a worker then recomputes the
-whole desired state from the latest cached Service and nodes and converges the
-cloud to it. Provider calls are blocking SDK calls and run in a bounded thread
-pool, so the event loop (watches, peering, probes) never stalls on the cloud.
+Every trigger (a Service event, a node-set change, a retry, drift found by the
+sweep) only puts a load-balancer key on the work queue; a worker then
+recomputes the desired state of that load balancer from the latest cached
+Services and nodes, asks the provider for a plan against what it observed,
+applies it, and writes each member Service's status. Most keys are one
+Service's own load balancer; a shared one (``cloudlb.io/share-key``) has
+several member Services. Provider calls are blocking SDK calls and run in a
+bounded thread pool, so the event loop (watches, leadership, probes) never
+stalls on the cloud.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import dataclasses
 import datetime
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from cloudlb import events
+from cloudlb import events, sharing
+from cloudlb.changes import ChangePlan
 from cloudlb.config import ControllerConfig
+from cloudlb.desired import NO_SERVABLE_PORTS, DesiredState, MemberOutcome, desired_state
 from cloudlb.events import EventRecorder
 from cloudlb.kube import KubeClient, ServiceConflict, ServiceGone
 from cloudlb.metrics import Metrics
@@ -34,15 +40,23 @@ from cloudlb.model import (
     ServiceRef,
 )
 from cloudlb.nodes import eligible_backends, slim
-from cloudlb.plan import Plan, plan
 from cloudlb.problems import Problem
-from cloudlb.provider import NotOwnedError, PermanentError, Provider, RetryLater
+from cloudlb.provider import (
+    CloudStateError,
+    NotOwnedError,
+    PermanentError,
+    Provider,
+    ProviderError,
+    RetryLater,
+    SweepResult,
+)
 from cloudlb.status import cleared_status, desired_status, status_differs
-from cloudlb.translate import service_ref, translate
+from cloudlb.translate import service_ref
 from cloudlb.workqueue import Backoff, WorkQueue
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+TAKEOVER_REFUSED = "LoadBalancerNotAdopted"
 
 
 def is_load_balancer(service: Mapping[str, Any]) -> bool:
@@ -57,6 +71,15 @@ def class_matches(service: Mapping[str, Any], config: ControllerConfig) -> bool:
     return bool(cls == config.effective_class)
 
 
+def has_finalizer(service: Mapping[str, Any]) -> bool:
+    return FINALIZER in ((service.get("metadata") or {}).get("finalizers") or [])
+
+
+def is_leaving(service: Mapping[str, Any]) -> bool:
+    """Being deleted, or no longer of type LoadBalancer: its part of the cloud must go."""
+    return bool((service.get("metadata") or {}).get("deletionTimestamp")) or not is_load_balancer(service)
+
+
 def input_digest(service: Mapping[str, Any]) -> tuple[Any, ...]:
     """What a reconcile depends on.
 
@@ -68,15 +91,39 @@ def input_digest(service: Mapping[str, Any]) -> tuple[Any, ...]:
             metadata.get("deletionTimestamp"), metadata.get("uid"))
 
 
+def ingress_addresses(service: Mapping[str, Any]) -> list[str]:
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return [str(address) for entry in ingress if (address := entry.get("hostname") or entry.get("ip"))]
+
+
 @dataclass
 class ServiceState:
     """What the controller remembers about one Service between reconciles (memory only)."""
 
     seen_digest: tuple[Any, ...] | None = None
+    # The spec last applied for this Service; kept while its input is unusable (a typo never removes a port).
     ensured: LoadBalancerSpec | None = None
-    # The plan of a permanent failure: the same plan is not retried until the Service or nodes change.
-    failed: Plan | None = None
     warned: frozenset[Problem] = field(default_factory=frozenset)
+    refused_takeover: bool = False
+
+
+@dataclass
+class KeyState:
+    """What the controller remembers about one load balancer between reconciles."""
+
+    # The desired state (with each member's outcome) that failed with a configuration error: not
+    # retried until a member Service or the nodes change it.
+    failed: tuple[DesiredLoadBalancer | None, tuple[tuple[ServiceRef, MemberOutcome], ...]] | None = None
+    # The backends it was last planned with, so that a node change re-plans only what it affects.
+    backends: tuple[Backend, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """One Service of the key in this reconcile, as cached from its last event."""
+
+    ref: ServiceRef
+    service: dict[str, Any]
 
 
 class Reconciler:
@@ -84,12 +131,19 @@ class Reconciler:
         self.config = config
         self.provider = provider
         self.metrics = metrics
+        self.sharing = sharing.parse_policy(config.share_namespaces)
         self.services: dict[ServiceRef, dict[str, Any]] = {}
+        self.key_of: dict[ServiceRef, LoadBalancerKey] = {}
+        self.members: dict[LoadBalancerKey, set[ServiceRef]] = {}
         self.nodes: dict[str, dict[str, Any]] = {}
         self.backends: tuple[Backend, ...] = ()
         self.states: dict[ServiceRef, ServiceState] = {}
-        self.queue: WorkQueue[ServiceRef] = WorkQueue()
-        self.backoff: Backoff[ServiceRef] = Backoff(config.backoff_base, config.backoff_cap)
+        self.keys: dict[LoadBalancerKey, KeyState] = {}
+        # Load balancers the cloud holds for this cluster: from the sweeps, kept in step with our own writes.
+        self.owned: dict[LoadBalancerKey, frozenset[ServiceRef]] = {}
+        self.last_sweep: SweepResult | None = None
+        self.queue: WorkQueue[LoadBalancerKey] = WorkQueue()
+        self.backoff: Backoff[LoadBalancerKey] = Backoff(config.backoff_base, config.backoff_cap)
         self.executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="cloudlb-provider")
         self.kube: KubeClient | None = None
         self._recorder: EventRecorder | None = None
@@ -124,6 +178,9 @@ class Reconciler:
         for node in nodes:
             self.nodes[str(node["metadata"]["name"])] = slim(node)
         self.backends = eligible_backends(self.nodes.values())
+
+    def mark_synced(self) -> None:
+        """Nodes are listed and the provider's inventory is warm: workers may start."""
         assert self.synced is not None
         self.synced.set()
 
@@ -136,20 +193,36 @@ class Reconciler:
 
     def on_service_event(self, event_type: str | None, service: Mapping[str, Any]) -> None:
         ref = service_ref(service)
-        has_finalizer = FINALIZER in ((service.get("metadata") or {}).get("finalizers") or [])
-        if event_type == "DELETED" or not (is_load_balancer(service) or has_finalizer):
+        before = self.key_of.get(ref)
+        if event_type == "DELETED" or not (is_load_balancer(service) or has_finalizer(service)):
             # Only Services that want a load balancer, or still hold our finalizer, are kept:
             # a large cluster's ClusterIP Services cost no memory here.
             self.services.pop(ref, None)
             self.states.pop(ref, None)
-            self.backoff.reset(ref)
+            self._leave(ref)
+            if before is not None and self.members.get(before):
+                self.queue.add(before)  # the others of a shared load balancer lose this member's ports
             return
         self.services[ref] = dict(service)
+        key = sharing.key_for(service, self.sharing)
+        if key != before:
+            self._leave(ref)
+            self.key_of[ref] = key
+            self.members.setdefault(key, set()).add(ref)
         state = self.states.setdefault(ref, ServiceState())
         digest = input_digest(service)
-        if digest != state.seen_digest:
+        if digest != state.seen_digest or key != before:
             state.seen_digest = digest
-            self.queue.add(ref)
+            self.queue.add(key)
+            if before is not None and key != before:
+                self.queue.add(before)  # the load balancer it leaves drops its ports (or goes)
+
+    def _leave(self, ref: ServiceRef) -> None:
+        key = self.key_of.pop(ref, None)
+        if key is not None:
+            self.members.get(key, set()).discard(ref)
+            if not self.members.get(key):
+                self.members.pop(key, None)
 
     def on_node_event(self, event_type: str | None, node: Mapping[str, Any]) -> None:
         name = str((node.get("metadata") or {}).get("name", ""))
@@ -162,16 +235,21 @@ class Reconciler:
             return  # a label or status change that does not change who serves traffic
         self.backends = backends
         # Only the load balancers whose backend set really differs are touched.
-        for ref, state in self.states.items():
-            last = state.ensured or (state.failed.spec if state.failed is not None else None)
-            if last is not None and last.backends != backends:
-                self.queue.add(ref)
+        for key, state in self.keys.items():
+            if state.backends is not None and state.backends != backends:
+                self.queue.add(key)
 
-    def resync_all(self) -> None:
+    def requeue(self, keys: Sequence[LoadBalancerKey]) -> None:
+        """Re-plan these load balancers (drift found by a sweep); keys of no live Service go to GC."""
         if self.active is not None and not self.active.is_set():
             return
-        for ref in list(self.services):
-            self.queue.add(ref)
+        for key in keys:
+            if key in self.members:
+                self.queue.add(key)
+
+    def resync_all(self) -> None:
+        """Re-plan every load balancer (tests and operators force a full re-sync this way)."""
+        self.requeue(list(self.members))
 
     # --- the work -------------------------------------------------------------------------
 
@@ -180,23 +258,24 @@ class Reconciler:
         await self.synced.wait()
         assert self.active is not None
         while True:
-            ref = await self.queue.get()
+            key = await self.queue.get()
             await self.active.wait()  # a paused replica keeps its queue but does not act on it
             started = time.monotonic()
             try:
-                await self.reconcile(ref)
+                await self.reconcile(key)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # one Service's failure must never stop the worker
-                logger.exception("unexpected error reconciling %s", ref)
+            except Exception:  # one load balancer's failure must never stop the worker
+                logger.exception("unexpected error reconciling %s", key, extra={"service": str(key)})
                 self.metrics.reconciles.labels("error").inc()
-                self.queue.add_after(ref, self.backoff.next_delay(ref))
+                self.queue.add_after(key, self.backoff.next_delay(key))
             finally:
-                self.queue.done(ref)
+                self.queue.done(key)
                 self.metrics.reconcile_seconds.observe(time.monotonic() - started)
                 self.metrics.queue_depth.set(self.queue.pending())
 
-    async def _call(self, method: str, fn: Callable[..., T], *args: Any) -> T:
+    async def call(self, method: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking provider method in the worker pool, counting its outcome."""
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(self.executor, fn, *args)
@@ -206,157 +285,279 @@ class Reconciler:
         self.metrics.provider_calls.labels(method, "ok").inc()
         return result
 
-    async def reconcile(self, ref: ServiceRef) -> None:
-        service = self.services.get(ref)
-        if service is None or not class_matches(service, self.config):
-            return  # gone, or another controller's: never touched
-        metadata = service.get("metadata") or {}
-        has_finalizer = FINALIZER in (metadata.get("finalizers") or [])
-        if metadata.get("deletionTimestamp") or not is_load_balancer(service):
-            if has_finalizer:
-                await self._clean_up(ref, service)
-            return
-        await self._ensure(ref, service)
+    def _observe_and_plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None) -> ChangePlan:
+        observed = self.provider.observe([key])[key]
+        return self.provider.plan(key, desired, observed)
 
-    async def _clean_up(self, ref: ServiceRef, service: dict[str, Any]) -> None:
-        assert self.kube is not None
-        await self.recorder.normal(service, events.DELETING, "Deleting load balancer")
+    async def reconcile(self, key: LoadBalancerKey) -> None:
+        started = time.monotonic()
+        wanted: list[Member] = []
+        leaving: list[Member] = []
+        for ref in sorted(self.members.get(key, ())):
+            service = self.services.get(ref)
+            if service is None or not class_matches(service, self.config):
+                continue  # gone, or another controller's: never touched
+            if is_leaving(service):
+                if has_finalizer(service):
+                    leaving.append(Member(ref, service))
+            elif await self._may_take(key, ref, service):
+                wanted.append(Member(ref, service))
+        if not wanted and not leaving and key not in self.owned:
+            return  # nothing of ours exists and nothing is wanted
+
+        previous = {m.ref: spec for m in wanted if (spec := self.states[m.ref].ensured) is not None}
+        state = desired_state(key, [m.service for m in wanted], self.backends, self.provider, previous)
+        key_state = self.keys.setdefault(key, KeyState())
+        for member in wanted:
+            await self._warn_new_problems(member, state.outcomes.get(member.ref, MemberOutcome()))
+        fingerprint = (state.desired, tuple(sorted(state.outcomes.items())))
+        if key_state.failed is not None and key_state.failed == fingerprint and not leaving:
+            return  # a configuration error waits for a change of a Service or of the nodes
+
+        served = {spec.service for spec in state.desired.members} if state.desired else set()
         try:
-            await self._call("delete", self.provider.delete, LoadBalancerKey.of(ref))
-        except Exception as exc:
-            await self.recorder.warning(service, events.DELETE_FAILED, f"Error deleting load balancer: {exc}")
-            self._retry(ref, exc)
+            for member in wanted:
+                if member.ref in served:
+                    # Before any cloud resource can exist for it.
+                    self.services[member.ref] = await self._kube().add_finalizer(member.service)
+        except ServiceConflict:
+            self.queue.add_after(key, self.config.backoff_base)
             return
-        await self.recorder.normal(service, events.DELETED, "Deleted load balancer")
+        except ServiceGone:
+            self.queue.add(key)
+            return
+        wanted = [Member(m.ref, self.services.get(m.ref, m.service)) for m in wanted]
+        key_state.backends = self.backends
+
+        if not self.backends and state.desired is not None:
+            for member in wanted:
+                if member.ref in served:
+                    await self.recorder.warning(member.service, events.UNAVAILABLE,
+                                                f"There are no available nodes for LoadBalancer service {member.ref}")
+        try:
+            plan = await self.call("plan", self._observe_and_plan, key, state.desired)
+            await self._announce(plan, state.desired, wanted, leaving)
+            statuses = await self.call("apply", self.provider.apply, plan)
+        except Exception as exc:
+            await self._failed(key, state, wanted, leaving, exc, fingerprint, started)
+            return
+
+        key_state.failed = None
+        self.backoff.reset(key)
+        self._record_owned(key, state.desired)
+        written = await self._write_member_statuses(state, wanted, statuses)
+        if plan.retire and written:
+            try:
+                await self.call("retire", self.provider.retire, plan)
+            except Exception as exc:
+                logger.warning("%s: could not yet delete the load balancer it replaced: %s", key, exc,
+                               extra={"service": str(key)})
+                self._retry_after(key, exc)
+        for member in leaving:
+            await self._release(member, plan)
+        self._log_done(key, state, wanted, leaving, statuses, plan, started)
+
+    def _kube(self) -> KubeClient:
+        assert self.kube is not None, "connect() is called at startup"
+        return self.kube
+
+    async def _may_take(self, key: LoadBalancerKey, ref: ServiceRef, service: dict[str, Any]) -> bool:
+        """An unclassed Service that already has an address we did not make belongs to another controller."""
         state = self.states.setdefault(ref, ServiceState())
-        state.ensured = state.failed = None
-        self.metrics.managed.set(self._managed_count())
+        addresses = ingress_addresses(service)
+        unclassed = (service.get("spec") or {}).get("loadBalancerClass") is None
+        if not unclassed or not addresses or key in self.owned or state.ensured is not None:
+            state.refused_takeover = False
+            return True
+        if not state.refused_takeover:
+            state.refused_takeover = True
+            message = (f"status.loadBalancer.ingress already names {', '.join(addresses)}, which cloudlb did not "
+                       f"create: another controller serves this Service, so cloudlb leaves it alone. To hand it "
+                       f"over, stop the other controller for it and clear the status (kubectl patch service "
+                       f"{ref.name} -n {ref.namespace} --subresource=status --type=merge "
+                       "-p '{\"status\":{\"loadBalancer\":null}}'), or recreate it with "
+                       f"spec.loadBalancerClass: {self.config.effective_class}")
+            logger.warning("%s: %s", ref, message, extra={"service": str(ref), "action": "skip"})
+            await self.recorder.warning(service, TAKEOVER_REFUSED, message)
+        return False
+
+    async def _announce(self, plan: ChangePlan, desired: DesiredLoadBalancer | None, wanted: Sequence[Member],
+                        leaving: Sequence[Member]) -> None:
+        """Ensuring for each member whose wish changed; Deleting only where there is something to delete."""
+        specs = {spec.service: spec for spec in desired.members} if desired else {}
+        for member in wanted:
+            spec = specs.get(member.ref)
+            if spec is not None and self.states[member.ref].ensured != spec:
+                await self.recorder.normal(member.service, events.ENSURING, "Ensuring load balancer")
+        for member in leaving:
+            if not plan.empty and self._had_load_balancer(member):
+                await self.recorder.normal(member.service, events.DELETING, "Deleting load balancer")
+
+    def _had_load_balancer(self, member: Member) -> bool:
+        return self.states.get(member.ref, ServiceState()).ensured is not None or bool(
+            ingress_addresses(member.service))
+
+    async def _write_member_statuses(self, state: DesiredState, wanted: Sequence[Member],
+                                     statuses: Mapping[ServiceRef, LoadBalancerStatus]) -> bool:
+        """Each wanted member's status and Events; True when every status now names what was applied."""
+        all_written = True
+        members = {spec.service: spec for spec in state.desired.members} if state.desired else {}
+        for member in wanted:
+            outcome = state.outcomes.get(member.ref, MemberOutcome())
+            member_state = self.states[member.ref]
+            spec = members.get(member.ref)
+            if outcome.blocked:
+                fatal = outcome.fatal[0]
+                message = "; ".join(str(problem) for problem in outcome.fatal)
+                all_written &= await self._write_status(member, statuses.get(member.ref) if spec else None,
+                                                        outcome.problems, sync_error=(fatal.reason, message),
+                                                        keep_ingress=True)
+                self.metrics.reconciles.labels("invalid").inc()
+                continue
+            if spec is None:
+                # Nothing servable: no listener of it remains, and it has no address.
+                member_state.ensured = None
+                reason = NO_SERVABLE_PORTS if outcome.unservable else sharing.PORT_IN_USE
+                message = ("none of the Service's ports can be served by this load balancer" if outcome.unservable
+                           else "every port of the Service is already served by another member")
+                all_written &= await self._write_status(member, None, outcome.problems, sync_error=(reason, message))
+                continue
+            observed = statuses.get(member.ref)
+            if observed is None:
+                continue  # the provider did not report it: the next reconcile does
+            for message in observed.warnings:
+                await self.recorder.warning(member.service, events.PROVIDER_WARNING, message)
+            before = member_state.ensured
+            member_state.ensured = spec
+            all_written &= await self._write_status(member, observed, outcome.problems, sync_error=None)
+            if before is None or before != spec:
+                only_backends = before is not None and dataclasses.replace(before, backends=spec.backends) == spec
+                if only_backends:
+                    await self.recorder.normal(member.service, events.UPDATED, "Updated load balancer with new hosts")
+                else:
+                    await self.recorder.normal(member.service, events.ENSURED, "Ensured load balancer")
+            self.metrics.reconciles.labels("ensured").inc()
+        self.metrics.managed.set(len(self.owned))
+        return all_written
+
+    async def _release(self, member: Member, plan: ChangePlan) -> None:
+        """The member's part of the cloud is gone: clear its status and let Kubernetes finish the delete."""
+        had = self._had_load_balancer(member)
+        self.states.setdefault(member.ref, ServiceState()).ensured = None
+        if had and not plan.empty:
+            await self.recorder.normal(member.service, events.DELETED, "Deleted load balancer")
+        service = member.service
         try:
             if not (service.get("metadata") or {}).get("deletionTimestamp"):
                 current = service.get("status") or {}
                 wanted = cleared_status(current)
                 if status_differs(current, wanted):
-                    service = await self.kube.patch_status(service, wanted)
-            await self.kube.remove_finalizer(service)
+                    service = await self._kube().patch_status(service, wanted)
+            await self._kube().remove_finalizer(service)
         except ServiceConflict:
-            self.queue.add_after(ref, self.config.backoff_base)  # the next event carries the fresh version
+            self.queue.add_after(self.key_of.get(member.ref, LoadBalancerKey.of(member.ref)), self.config.backoff_base)
+            return
         except ServiceGone:
             return
-        self.backoff.reset(ref)
         self.metrics.reconciles.labels("deleted").inc()
 
-    async def _ensure(self, ref: ServiceRef, service: dict[str, Any]) -> None:
-        assert self.kube is not None
-        state = self.states.setdefault(ref, ServiceState())
-        the_plan = plan(translate(service, self.backends), self.provider)
-
-        if state.failed is not None and state.failed == the_plan:
-            return  # a permanent failure waits for a change of the Service or the nodes
-        await self._warn_new_problems(service, state, the_plan)
-
-        if the_plan.fatal:
-            state.failed = the_plan
-            message = "; ".join(str(problem) for problem in the_plan.fatal)
-            # The load balancer, if any, is left as it was: its addresses stay in the status.
-            await self._write_status(service, None, the_plan, sync_error=(the_plan.fatal[0].reason, message),
-                                     keep_ingress=True)
-            self.metrics.reconciles.labels("invalid").inc()
+    async def _failed(self, key: LoadBalancerKey, state: DesiredState, wanted: Sequence[Member],
+                      leaving: Sequence[Member], exc: Exception, fingerprint: Any, started: float) -> None:
+        code = getattr(exc, "code", "") or ""
+        reason = events.NOT_OWNED if isinstance(exc, NotOwnedError) else events.SYNC_FAILED
+        served = {spec.service for spec in state.desired.members} if state.desired else set()
+        for member in wanted:
+            outcome = state.outcomes.get(member.ref, MemberOutcome())
+            logger.warning("%s: ensure failed after %.2fs: %s", member.ref, time.monotonic() - started, exc,
+                           extra={"service": str(member.ref), "action": "ensure", "outcome": "failed",
+                                  "seconds": round(time.monotonic() - started, 3), "error_code": code})
+            if member.ref not in served:
+                continue
+            await self.recorder.warning(member.service, reason, f"Error syncing load balancer: {exc}")
+            await self._write_status(member, None, outcome.problems, keep_ingress=True,
+                                     sync_error=(sync_failure_reason(exc), str(exc)))
+        for member in leaving:
+            logger.warning("%s: delete failed after %.2fs: %s", member.ref, time.monotonic() - started, exc,
+                           extra={"service": str(member.ref), "action": "delete", "outcome": "failed",
+                                  "error_code": code})
+            await self.recorder.warning(member.service, events.DELETE_FAILED, f"Error deleting load balancer: {exc}")
+        if isinstance(exc, PermanentError) and not leaving:
+            self.keys.setdefault(key, KeyState()).failed = fingerprint
+            self.metrics.reconciles.labels("permanent_error").inc()
             return
+        self._retry_after(key, exc)
 
-        try:
-            service = await self.kube.add_finalizer(service)  # before any cloud resource can exist
-        except ServiceConflict:
-            self.queue.add_after(ref, self.config.backoff_base)
-            return
-        except ServiceGone:
-            return
-        self.services[ref] = service
-
-        if not the_plan.spec.ports:
-            # Nothing servable remains (every port unsupported): no load balancer should exist.
-            await self._call("delete", self.provider.delete, LoadBalancerKey.of(ref))
-            state.ensured, state.failed = None, the_plan
-            await self._write_status(service, None, the_plan, sync_error=(
-                "NoServablePorts", "none of the Service's ports can be served by this load balancer"))
-            return
-
-        if not the_plan.spec.backends:
-            await self.recorder.warning(service, events.UNAVAILABLE,
-                           f"There are no available nodes for LoadBalancer service {ref}")
-
-        changed = state.ensured != the_plan.spec
-        if changed:
-            await self.recorder.normal(service, events.ENSURING, "Ensuring load balancer")
-        try:
-            statuses = await self._call("ensure", self.provider.ensure, DesiredLoadBalancer.single(the_plan.spec))
-            observed = statuses[ref]
-        except Exception as exc:
-            reason = events.NOT_OWNED if isinstance(exc, NotOwnedError) else events.SYNC_FAILED
-            await self.recorder.warning(service, reason, f"Error syncing load balancer: {exc}")
-            await self._write_status(service, None, the_plan, sync_error=(sync_failure_reason(exc), str(exc)),
-                                     keep_ingress=True)
-            if isinstance(exc, PermanentError):
-                state.failed = the_plan
-                self.metrics.reconciles.labels("permanent_error").inc()
-            else:
-                self._retry(ref, exc)
-            return
-
-        only_backends = (state.ensured is not None
-                         and state.ensured.backends != the_plan.spec.backends
-                         and state.ensured == _with_backends(the_plan.spec, state.ensured.backends))
-        state.ensured, state.failed = the_plan.spec, None
-        self.backoff.reset(ref)
-        self.metrics.managed.set(self._managed_count())
-        for message in observed.warnings:
-            await self.recorder.warning(service, events.PROVIDER_WARNING, message)
-        await self._write_status(service, observed, the_plan, sync_error=None)
-        if changed:
-            if only_backends:
-                await self.recorder.normal(service, events.UPDATED, "Updated load balancer with new hosts")
-            else:
-                await self.recorder.normal(service, events.ENSURED, "Ensured load balancer")
-        self.metrics.reconciles.labels("ensured").inc()
-
-    def _retry(self, ref: ServiceRef, exc: Exception) -> None:
-        delay = self.backoff.next_delay(ref)
-        if isinstance(exc, RetryLater) and exc.delay is not None:
+    def _retry_after(self, key: LoadBalancerKey, exc: Exception) -> None:
+        """Transient errors back off exponentially; the cloud's state (quota, in use) is retried slowly."""
+        delay = self.backoff.next_delay(key)
+        if isinstance(exc, CloudStateError):
+            delay = exc.delay if exc.delay is not None else self.config.cloud_state_retry
+        elif isinstance(exc, RetryLater) and exc.delay is not None:
             delay = max(delay, exc.delay)
-        logger.info("retrying %s in %.1fs after: %s", ref, delay, exc)
+        logger.info("%s: retrying in %.1fs after: %s", key, delay, exc, extra={"service": str(key)})
         self.metrics.reconciles.labels("retry").inc()
-        self.queue.add_after(ref, delay)
+        self.queue.add_after(key, delay)
 
-    async def _warn_new_problems(self, service: Mapping[str, Any], state: ServiceState, the_plan: Plan) -> None:
-        """One Warning per problem, when it first appears (not again on every resync)."""
-        current = frozenset(the_plan.problems)
-        for problem in the_plan.problems:
+    def _record_owned(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None) -> None:
+        if desired is not None:
+            self.owned[key] = frozenset(desired.services)
+            return
+        self.owned.pop(key, None)
+        if key not in self.members:
+            self.keys.pop(key, None)  # nothing of it remains, in the cloud or in the cluster
+
+    async def _warn_new_problems(self, member: Member, outcome: MemberOutcome) -> None:
+        """One Warning per problem, when it first appears (not again on every re-plan)."""
+        state = self.states[member.ref]
+        current = frozenset(outcome.problems)
+        for problem in outcome.problems:
             if problem not in state.warned:
-                await self.recorder.warning(service, problem.reason, str(problem))
+                logger.warning("%s: %s", member.ref, problem, extra={"service": str(member.ref)})
+                await self.recorder.warning(member.service, problem.reason, str(problem))
         state.warned = current
 
-    async def _write_status(self, service: dict[str, Any], observed: LoadBalancerStatus | None, the_plan: Plan,
-                            sync_error: tuple[str, str] | None, keep_ingress: bool = False) -> None:
-        assert self.kube is not None
+    async def _write_status(self, member: Member, observed: LoadBalancerStatus | None,
+                            problems: Sequence[Problem], sync_error: tuple[str, str] | None,
+                            keep_ingress: bool = False) -> bool:
+        """Write the member's status if it differs; False when the write did not happen."""
+        service = self.services.get(member.ref, member.service)
         current = service.get("status") or {}
         wanted = desired_status(current, generation=(service.get("metadata") or {}).get("generation"),
-                                observed=observed, keep_ingress=keep_ingress or (observed is None and bool(
-                                    the_plan.spec.ports and sync_error and not the_plan.fatal)),
-                                problems=the_plan.problems, sync_error=sync_error, now=self.clock())
+                                observed=observed, keep_ingress=keep_ingress, problems=problems,
+                                sync_error=sync_error, now=self.clock())
         if not status_differs(current, wanted):
-            return  # written only when it changes
+            return True  # written only when it changes
         try:
-            patched = await self.kube.patch_status(service, wanted)
+            patched = await self._kube().patch_status(service, wanted)
         except (ServiceGone, ServiceConflict):
+            return False
+        if member.ref in self.services:
+            self.services[member.ref] = {**self.services[member.ref], "status": patched.get("status", wanted)}
+        return True
+
+    def _log_done(self, key: LoadBalancerKey, state: DesiredState, wanted: Sequence[Member],
+                  leaving: Sequence[Member], statuses: Mapping[ServiceRef, LoadBalancerStatus], plan: ChangePlan,
+                  started: float) -> None:
+        """One line per Service whose load balancer this reconcile changed (a no-op re-plan logs nothing)."""
+        if plan.empty:
             return
-        ref = service_ref(service)
-        if ref in self.services:
-            self.services[ref] = {**self.services[ref], "status": patched.get("status", wanted)}
-
-    def _managed_count(self) -> int:
-        return sum(1 for state in self.states.values() if state.ensured is not None)
-
-
-RETRYING = "RetryingAfterError"
+        seconds = round(time.monotonic() - started, 3)
+        changes = len(plan.all_changes())
+        for member in wanted:
+            observed = statuses.get(member.ref)
+            address = ",".join(i.hostname or i.ip or "" for i in observed.ingress) if observed else ""
+            only_backends = all(change.resource in ("targets", "instance-group-members")
+                                for change in plan.all_changes())
+            action = "update-backends" if only_backends else "ensure"
+            logger.info("%s: %s done in %.2fs (%d cloud changes), address %s", member.ref, action, seconds,
+                        changes, address or "-", extra={"service": str(member.ref), "action": action,
+                                                        "outcome": "ok", "seconds": seconds, "address": address})
+        for member in leaving:
+            logger.info("%s: delete done in %.2fs (%d cloud changes)", member.ref, seconds, changes,
+                        extra={"service": str(member.ref), "action": "delete", "outcome": "ok", "seconds": seconds})
+        if not wanted and not leaving:
+            logger.info("%s: removed the load balancer no Service uses in %.2fs", key, seconds,
+                        extra={"service": str(key), "action": "delete", "outcome": "ok", "seconds": seconds})
 
 
 def sync_failure_reason(exc: Exception) -> str:
@@ -365,8 +566,10 @@ def sync_failure_reason(exc: Exception) -> str:
         return events.NOT_OWNED
     if isinstance(exc, PermanentError):
         return "PermanentError"
+    if isinstance(exc, CloudStateError):
+        return "WaitingForCloud"
     return RETRYING
 
 
-def _with_backends(spec: LoadBalancerSpec, backends: tuple[Backend, ...]) -> LoadBalancerSpec:
-    return dataclasses.replace(spec, backends=backends)
+RETRYING = "RetryingAfterError"
+__all__ = ["ProviderError", "Reconciler", "class_matches", "is_load_balancer"]

@@ -12,7 +12,10 @@ from cloudlb.problems import Problem
 PORTS_ERROR_CONDITION = "LoadBalancerPortsError"
 # Whether the last sync of the load balancer succeeded; False carries the reason for the user.
 SYNCED_CONDITION = "cloudlb.io/LoadBalancerSynced"
-OUR_CONDITIONS = (PORTS_ERROR_CONDITION, SYNCED_CONDITION)
+# Whether every field and annotation of the Service is honoured; False lists what is not (e.g. an
+# annotation the provider does not support), which the Service is served without.
+HONOURED_CONDITION = "cloudlb.io/ConfigurationHonoured"
+OUR_CONDITIONS = (PORTS_ERROR_CONDITION, SYNCED_CONDITION, HONOURED_CONDITION)
 
 
 def port_errors(problems: Sequence[Problem], observed: LoadBalancerStatus | None) -> dict[PortKey, str]:
@@ -94,6 +97,13 @@ def desired_status(
     else:
         conditions.append(condition(PORTS_ERROR_CONDITION, False, "AllPortsServed", "every port is served",
                                     generation, previous, now))
+    ignored = [problem for problem in problems if problem.port is None and not problem.fatal]
+    if ignored:
+        conditions.append(condition(HONOURED_CONDITION, False, ignored[0].reason,
+                                    "; ".join(str(problem) for problem in ignored), generation, previous, now))
+    else:
+        conditions.append(condition(HONOURED_CONDITION, True, "Honoured",
+                                    "every field and annotation is honoured", generation, previous, now))
     if sync_error is None:
         conditions.append(condition(SYNCED_CONDITION, True, "Synced", "the load balancer matches the Service",
                                     generation, previous, now))

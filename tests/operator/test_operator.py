@@ -53,16 +53,17 @@ def test_create_adds_finalizer_builds_load_balancer_and_writes_status(kube: Emul
         ctl.wait_for(lambda: expected <= set(ctl.event_reasons("default", "web")), message="Ensuring/Ensured events")
 
 
-def test_no_change_resync_calls_ensure_but_writes_nothing(kube: EmulatedKubernetes) -> None:
+def test_no_change_resync_replans_but_writes_nothing(kube: EmulatedKubernetes) -> None:
     with run_controller(kube, provider="example") as ctl:
         kube.create(service_manifest("web"))
         version = ctl.wait_for_ingress("default", "web")["metadata"]["resourceVersion"]
         settle(ctl)
         events_before = len(ctl.events("default", "web"))
-        ensures = cloud(ctl).cloud.count("ensure", WEB)
+        ensures, observes = cloud(ctl).cloud.count("ensure", WEB), cloud(ctl).cloud.count("observe")
         ctl.resync()
-        ctl.wait_for(lambda: cloud(ctl).cloud.count("ensure", WEB) > ensures, message="a resync ensure")
+        ctl.wait_for(lambda: cloud(ctl).cloud.count("observe") > observes, message="a resync plan")
         settle(ctl)
+        assert cloud(ctl).cloud.count("ensure", WEB) == ensures, "an empty plan changes nothing in the cloud"
         assert ctl.service("default", "web")["metadata"]["resourceVersion"] == version  # type: ignore[index]
         assert len(ctl.events("default", "web")) == events_before
 

@@ -1,21 +1,33 @@
 """An example cloudlb provider: a load balancer "cloud" that lives in memory.
 
-It shows everything a plugin needs: static capabilities, an offering choice
-from annotations, its own annotation checks, idempotent ensure/delete,
-ownership, and list_owned. Tests use it to watch what the core asks of a
-provider, and to inject failures.
+It shows everything a plugin needs, on provider contract v2: static
+capabilities, an offering choice from annotations, its own annotation checks,
+a batched ``observe``, a pure ``plan`` of changes with reasons, an ``apply``
+that runs them, a ``sweep`` that reports drift and ownership, and load
+balancers shared by several Services. Tests use it to watch what the core asks
+of a provider, to change the "cloud" behind the controller's back, and to
+inject failures.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudlb.legacy import WholeServiceProvider
-from cloudlb.model import Ingress, LoadBalancerSpec, LoadBalancerStatus, Protocol, ServiceRef
+from cloudlb.changes import Action, Change, ChangePlan, run_changes
+from cloudlb.model import (
+    DesiredLoadBalancer,
+    Ingress,
+    LoadBalancerKey,
+    LoadBalancerSpec,
+    LoadBalancerStatus,
+    Protocol,
+    ServiceRef,
+)
 from cloudlb.problems import INVALID_ANNOTATION, Problem
 from cloudlb.provider import (
     Capabilities,
@@ -25,27 +37,46 @@ from cloudlb.provider import (
     ProviderOption,
     ProviderPlugin,
     ProviderSettings,
+    Statuses,
+    SweepResult,
 )
 
 IDLE_TIMEOUT_ANNOTATION = "example.cloudlb.io/idle-timeout"
+# ASCII digits only: str.isdigit() and \d also accept other scripts' digits, which no cloud does.
+WHOLE_SECONDS = re.compile(r"^[0-9]{1,6}$")
 
-CAPABILITIES = Capabilities(offerings=(
-    Offering("external", "example external load balancer", frozenset({Protocol.TCP, Protocol.UDP}), max_ports=8),
-    Offering("internal", "example internal load balancer",
-             frozenset({Protocol.TCP, Protocol.UDP, Protocol.SCTP}), max_ports=8),
-))
+CAPABILITIES = Capabilities(
+    offerings=(
+        Offering("external", "example external load balancer", frozenset({Protocol.TCP, Protocol.UDP}), max_ports=8),
+        Offering("internal", "example internal load balancer",
+                 frozenset({Protocol.TCP, Protocol.UDP, Protocol.SCTP}), max_ports=8),
+    ),
+    annotation_prefixes=("example.cloudlb.io/",),
+    annotations=frozenset({IDLE_TIMEOUT_ANNOTATION}),
+)
 
 
 @dataclass
 class FakeLoadBalancer:
-    owner: str  # "<cluster>/<namespace>/<name>", or anything else for a foreign one
-    spec: LoadBalancerSpec | None
+    """One load balancer of the in-memory cloud; ``owner`` is its ownership mark."""
+
+    owner: str  # "<cluster>/<key>", or anything else for a foreign one
+    spec: LoadBalancerSpec | None  # its first (or only) member, as last applied
     ip: str
+    members: tuple[LoadBalancerSpec, ...] = ()
+
+    def copy(self) -> FakeLoadBalancer:
+        return FakeLoadBalancer(self.owner, self.spec, self.ip, self.members)
 
 
 @dataclass
 class InMemoryCloud:
-    """The "cloud": load balancers by name, plus a log of calls and scheduled failures."""
+    """The "cloud": load balancers by name, plus a log of calls and scheduled failures.
+
+    The log records ``("ensure" | "delete", service)`` for each load balancer an
+    ``apply`` converges or removes (once per member Service), and
+    ``("observe" | "sweep", "")`` for reads.
+    """
 
     load_balancers: dict[str, FakeLoadBalancer] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -54,7 +85,7 @@ class InMemoryCloud:
     next_ip: int = 1
 
     def fail(self, method: str, *errors: Exception) -> None:
-        """The next calls of ``method`` raise these errors, one per call."""
+        """The next calls of ``method`` ("ensure", "delete", "observe", "sweep") raise these errors, one per call."""
         with self.lock:
             self.failures.setdefault(method, []).extend(errors)
 
@@ -62,66 +93,157 @@ class InMemoryCloud:
         with self.lock:
             return sum(1 for m, s in self.calls if m == method and (service is None or s == str(service)))
 
+    def enter(self, method: str, subject: str = "") -> None:
+        with self.lock:
+            self.calls.append((method, subject))
+            pending = self.failures.get(method)
+            error = pending.pop(0) if pending else None
+        if error is not None:
+            raise error
 
-class ExampleProvider(WholeServiceProvider):
+
+Observed = FakeLoadBalancer | None
+
+
+class ExampleProvider(Provider[Observed]):
     capabilities = CAPABILITIES
 
     def __init__(self, cluster_name: str, cloud: InMemoryCloud | None = None) -> None:
         self.cluster_name = cluster_name
         self.cloud = cloud or InMemoryCloud()
+        # What the last sweep or apply saw of each of our load balancers, to tell drift from our own writes.
+        self._seen: dict[LoadBalancerKey, tuple[Any, ...]] = {}
+        self._seen_lock = threading.Lock()
 
-    def _name(self, service: ServiceRef) -> str:
-        return f"{self.cluster_name}-{service.namespace}-{service.name}"
+    def name(self, key: LoadBalancerKey) -> str:
+        if key.shared:
+            return f"{self.cluster_name}-shared-{key.namespace}-{key.name}"
+        return f"{self.cluster_name}-{key.namespace}-{key.name}"
 
-    def _owner(self, service: ServiceRef) -> str:
-        return f"{self.cluster_name}/{service.namespace}/{service.name}"
+    def owner(self, key: LoadBalancerKey) -> str:
+        return f"{self.cluster_name}/{key}"
 
-    def _enter(self, method: str, service: ServiceRef | None) -> None:
-        with self.cloud.lock:
-            self.cloud.calls.append((method, str(service) if service else ""))
-            pending = self.cloud.failures.get(method)
-            error = pending.pop(0) if pending else None
-        if error is not None:
-            raise error
+    # -- pure --------------------------------------------------------------------------------------
 
     def offering_for(self, spec: LoadBalancerSpec) -> Offering:
         return CAPABILITIES.offering("internal" if spec.internal else "external")
 
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
         value = spec.annotations.get(IDLE_TIMEOUT_ANNOTATION)
-        if value is not None and not value.isdigit():
+        if value is not None and not WHOLE_SECONDS.match(value):
             return [Problem(f"metadata.annotations[{IDLE_TIMEOUT_ANNOTATION}]", INVALID_ANNOTATION,
                             f"{value!r} is not a whole number of seconds", fatal=True)]
         return []
 
-    def ensure_service(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
-        self._enter("ensure", spec.service)
-        name = self._name(spec.service)
-        with self.cloud.lock:
-            existing = self.cloud.load_balancers.get(name)
-            if existing is not None and existing.owner != self._owner(spec.service):
-                raise NotOwnedError(f"load balancer {name}")
-            if existing is None:
-                ip = str(ipaddress.ip_address("198.51.100.0") + self.cloud.next_ip)
-                self.cloud.next_ip += 1
-                existing = self.cloud.load_balancers[name] = FakeLoadBalancer(self._owner(spec.service), spec, ip)
-            existing.spec = spec
-            return LoadBalancerStatus(ingress=(Ingress(ip=existing.ip, ip_mode="VIP"),))
+    def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> ChangePlan:
+        name = self.name(key)
+        foreign = observed is not None and observed.owner != self.owner(key)
+        if desired is None:
+            if observed is None or foreign:
+                return ChangePlan(key)  # nothing of ours to delete; someone else's is never touched
+            return ChangePlan(key, (Change(Action.DELETE, "load-balancer", name, "no Service wants it"),))
+        if foreign:
+            raise NotOwnedError(f"load balancer {name}")
+        if observed is None:
+            return ChangePlan(key, (Change(Action.CREATE, "load-balancer", name, "missing", payload=desired),))
+        differences = _differences(observed.members, desired.members)
+        if not differences:
+            return ChangePlan(key)
+        return ChangePlan(key, (Change(Action.UPDATE, "load-balancer", name, "; ".join(differences),
+                                       payload=desired),))
 
-    def delete_service(self, service: ServiceRef) -> None:
-        self._enter("delete", service)
-        name = self._name(service)
-        with self.cloud.lock:
-            existing = self.cloud.load_balancers.get(name)
-            if existing is not None and existing.owner == self._owner(service):
-                del self.cloud.load_balancers[name]
+    # -- the "cloud" -------------------------------------------------------------------------------
 
-    def owned_services(self) -> Sequence[ServiceRef]:
-        self._enter("list_owned", None)
+    def observe(self, keys: Sequence[LoadBalancerKey]) -> Mapping[LoadBalancerKey, Observed]:
+        self.cloud.enter("observe")
+        with self.cloud.lock:
+            found = {key: self.cloud.load_balancers.get(self.name(key)) for key in keys}
+        return {key: lb.copy() if lb is not None else None for key, lb in found.items()}
+
+    def apply(self, plan: ChangePlan) -> Statuses:
+        def run(change: Change) -> None:
+            services = [str(s) for s in (change.payload.services if change.payload else ())] or [str(plan.key)]
+            for service in services:
+                self.cloud.enter("delete" if change.action is Action.DELETE else "ensure", service)
+            with self.cloud.lock:
+                if change.action is Action.DELETE:
+                    self.cloud.load_balancers.pop(change.name, None)
+                    return
+                existing = self.cloud.load_balancers.get(change.name)
+                if existing is None:
+                    ip = str(ipaddress.ip_address("198.51.100.0") + self.cloud.next_ip)
+                    self.cloud.next_ip += 1
+                    existing = self.cloud.load_balancers[change.name] = FakeLoadBalancer(
+                        self.owner(plan.key), None, ip)
+                existing.spec, existing.members = change.payload.first, change.payload.members
+
+        run_changes(plan.key, plan.changes, run)
+        with self.cloud.lock:
+            current = self.cloud.load_balancers.get(self.name(plan.key))
+            self._remember(plan.key, current)
+        if current is None or current.owner != self.owner(plan.key):
+            return {}
+        status = LoadBalancerStatus(ingress=(Ingress(ip=current.ip, ip_mode="VIP"),))
+        return {member.service: status for member in current.members}
+
+    def sweep(self, *, deep: bool = False) -> SweepResult:
+        self.cloud.enter("sweep")
         prefix = f"{self.cluster_name}/"
         with self.cloud.lock:
-            owners = [lb.owner for lb in self.cloud.load_balancers.values() if lb.owner.startswith(prefix)]
-        return [ServiceRef(*owner[len(prefix):].split("/", 1)) for owner in owners]
+            ours = [lb.copy() for lb in self.cloud.load_balancers.values() if lb.owner.startswith(prefix)]
+        owned: dict[LoadBalancerKey, frozenset[ServiceRef]] = {}
+        drifted: set[LoadBalancerKey] = set()
+        for lb in ours:
+            key = _key_of(lb.owner[len(prefix):])
+            owned[key] = frozenset(member.service for member in lb.members) or frozenset(
+                {key.service} if key.service else ())
+            with self._seen_lock:
+                if self._seen.get(key) != _fingerprint(lb):
+                    drifted.add(key)
+        with self._seen_lock:
+            drifted |= set(self._seen) - set(owned)  # deleted behind our back
+            self._seen = {key: _fingerprint(lb) for lb in ours if (key := _key_of(lb.owner[len(prefix):]))}
+        return SweepResult(drifted=frozenset(drifted), owned=owned)
+
+    def _remember(self, key: LoadBalancerKey, current: FakeLoadBalancer | None) -> None:
+        with self._seen_lock:
+            if current is None:
+                self._seen.pop(key, None)
+            else:
+                self._seen[key] = _fingerprint(current)
+
+
+def _fingerprint(lb: FakeLoadBalancer) -> tuple[Any, ...]:
+    return (lb.ip, lb.members)
+
+
+def _key_of(text: str) -> LoadBalancerKey:
+    shared = text.startswith("shared:")
+    namespace, _, name = text.removeprefix("shared:").partition("/")
+    return LoadBalancerKey(namespace, name, shared)
+
+
+def _differences(observed: Sequence[LoadBalancerSpec], desired: Sequence[LoadBalancerSpec]) -> list[str]:
+    """Why the load balancer must change, one reason per member that differs."""
+    before = {spec.service: spec for spec in observed}
+    after = {spec.service: spec for spec in desired}
+    reasons = [f"{service}: member added" for service in sorted(after.keys() - before.keys())]
+    reasons += [f"{service}: member removed" for service in sorted(before.keys() - after.keys())]
+    for service in sorted(after.keys() & before.keys()):
+        old, new = before[service], after[service]
+        changed = []
+        if old.ports != new.ports:
+            changed.append(f"{service}: ports {_ports(old)} -> {_ports(new)}")
+        if old.backends != new.backends:
+            changed.append(f"{service}: backends {len(old.backends)} -> {len(new.backends)} nodes")
+        if old != new and not changed:
+            changed.append(f"{service}: settings changed")
+        reasons += changed
+    return reasons
+
+
+def _ports(spec: LoadBalancerSpec) -> str:
+    return ",".join(str(port.key) for port in spec.ports) or "none"
 
 
 def _create(settings: ProviderSettings) -> Provider[Any]:
