@@ -56,8 +56,9 @@ class Admission(Protocol):
 class Change:
     """One committed change, as watch streams replay and deliver it.
 
-    ``obj`` and ``old`` are the store's own snapshots, taken at commit and never
-    mutated afterwards, so every watcher is handed the same ``obj``.
+    ``obj`` and ``old`` are the very dicts the store held: a committed object is
+    never mutated (a write replaces it with a new dict, reads hand out copies), so
+    history and every watcher share them instead of keeping copies of their own.
     """
 
     type: str  # ADDED, MODIFIED, DELETED
@@ -459,15 +460,16 @@ class ObjectStore:
         self._objects[resource][key] = obj
         if resource.expires:
             self._expiry[(resource, key)] = time.monotonic() + self._event_ttl
-        self._publish(Change(change_type, resource, copy.deepcopy(obj), copy.deepcopy(old), self._resource_version))
+        self._publish(Change(change_type, resource, obj, old, self._resource_version))
         return obj
 
     def _remove(self, resource: ResourceType, key: ObjectKey) -> Obj:
-        obj = self._objects[resource].pop(key)
+        stored = self._objects[resource].pop(key)
         self._expiry.pop((resource, key), None)
         self._resource_version += 1
-        obj["metadata"]["resourceVersion"] = str(self._resource_version)
-        self._publish(Change("DELETED", resource, copy.deepcopy(obj), None, self._resource_version))
+        # A new top level and metadata: the stored dict may still be a Change's ``obj`` (see Change).
+        obj = {**stored, "metadata": {**stored["metadata"], "resourceVersion": str(self._resource_version)}}
+        self._publish(Change("DELETED", resource, obj, None, self._resource_version))
         namespace = key[0]
         if namespace is not None and self._is_terminating(namespace):
             self._finish_namespace_if_empty(namespace)
