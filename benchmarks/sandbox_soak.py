@@ -1,15 +1,20 @@
-"""Does a long-running ``cloudlb sandbox`` keep its memory flat? One Service change a second, RSS sampled.
+"""Does a long-running ``cloudlb sandbox`` keep its memory bounded? One Service change a second, RSS sampled.
 
 Starts ``cloudlb sandbox`` as a user does (a subprocess: the emulated API, the
-emulated cloud and the real controller in one process), then for ``--duration``
-seconds changes one Service a second over the API's HTTP interface, rotating
-through a fixed set: a port added or removed, source ranges changed, and every
-30th change a Service deleted and created again (finalizers, cloud deletes,
-Events). The sandbox's resident memory is read from /proc every ``--sample``
-seconds. Prints a Markdown table and saves it with a PNG plot under
+emulated cloud and the real controller in one process), one per Event TTL to
+compare, side by side, then for ``--duration`` seconds gives each the same change
+every second over the API's HTTP interface, rotating through a fixed set of
+Services: a port added or removed, source ranges changed, and every 30th change
+a Service deleted and created again (finalizers, cloud deletes, Events). Each
+sandbox's resident memory is read from /proc every ``--sample`` seconds.
+
+Events are what a real API server keeps longest (an hour by default): memory
+grows with them until the first ones expire, then stays flat. Running a sandbox
+with a short TTL beside one with the default shows both the plateau and that
+nothing else grows. Prints a Markdown table and saves it with a PNG plot under
 benchmarks/results/.
 
-    uv run python benchmarks/sandbox_soak.py [--duration 3600] [--provider aws]
+    uv run python benchmarks/sandbox_soak.py [--duration 3600] [--event-ttls 3600 300] [--provider aws]
 """
 
 from __future__ import annotations
@@ -95,49 +100,74 @@ def change(api: Api, step: int) -> str:
     return kind if code == 200 else f"{kind} failed ({code})"
 
 
-def soak(duration: float, sample: float, provider: str, extra: list[str]) -> list[tuple[float, float]]:
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="sandbox-soak-") as scratch:
-        process = subprocess.Popen(
+class SoakedSandbox:
+    """One ``cloudlb sandbox`` subprocess, its API and its changes so far."""
+
+    def __init__(self, provider: str, event_ttl: float, scratch: Path) -> None:
+        self.event_ttl = event_ttl
+        port = free_port()
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "cloudlb", "sandbox", "--provider", provider, "--port", str(port),
-             "--kubeconfig", str(Path(scratch) / "kubeconfig"), *extra],
+             "--kubeconfig", str(scratch / f"kubeconfig-{event_ttl:.0f}"), "--event-ttl", str(event_ttl)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if "controller running" in line:
+                break
+        else:
+            raise RuntimeError("the sandbox exited before its controller ran")
+        self.api = Api(port)
+        self.api.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                     "metadata": {"name": NAMESPACE}})
+        self.failures: dict[str, int] = {}
+        self.samples: list[tuple[float, float]] = []
+
+    def change(self, step: int) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the sandbox exited ({self.process.returncode})")
+        outcome = change(self.api, step)
+        if "failed" in outcome:
+            self.failures[outcome] = self.failures.get(outcome, 0) + 1
+
+    def sample(self, elapsed: float) -> None:
+        self.samples.append((elapsed, rss_mib(self.process.pid)))
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            assert process.stdout is not None
-            for line in process.stdout:
-                if "controller running" in line:
-                    break
-            else:
-                raise RuntimeError("the sandbox exited before its controller ran")
-            api = Api(port)
-            api.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                    "metadata": {"name": NAMESPACE}})
-            samples: list[tuple[float, float]] = []
-            failures: dict[str, int] = {}
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def soak(duration: float, sample: float, provider: str, event_ttls: list[float]) -> list[SoakedSandbox]:
+    """Run one sandbox per Event TTL side by side, each given the same change every second."""
+    with tempfile.TemporaryDirectory(prefix="sandbox-soak-") as scratch:
+        sandboxes: list[SoakedSandbox] = []
+        try:
+            for ttl in event_ttls:
+                sandboxes.append(SoakedSandbox(provider, ttl, Path(scratch)))
             started = time.monotonic()
             next_sample = started
             step = 0
             while (elapsed := time.monotonic() - started) < duration:
-                if process.poll() is not None:
-                    raise RuntimeError(f"the sandbox exited ({process.returncode})")
-                outcome = change(api, step)
-                if "failed" in outcome:
-                    failures[outcome] = failures.get(outcome, 0) + 1
+                for sandbox in sandboxes:
+                    sandbox.change(step)
                 step += 1
                 if time.monotonic() >= next_sample:
-                    samples.append((elapsed, rss_mib(process.pid)))
+                    for sandbox in sandboxes:
+                        sandbox.sample(elapsed)
                     next_sample += sample
                 time.sleep(max(0.0, started + step - time.monotonic()))  # one change a second
-            samples.append((time.monotonic() - started, rss_mib(process.pid)))
-            print(f"{step} changes in {duration:.0f}s; failed writes: {failures or 'none'}")
-            return samples
+            for sandbox in sandboxes:
+                sandbox.sample(time.monotonic() - started)
+            print(f"{step} changes in {duration:.0f}s; failed writes: "
+                  + "; ".join(f"event TTL {s.event_ttl:.0f}s: {s.failures or 'none'}" for s in sandboxes))
+            return sandboxes
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            for sandbox in sandboxes:
+                sandbox.stop()
 
 
 def slope_mib_per_hour(points: list[tuple[float, float]]) -> float:
@@ -149,35 +179,50 @@ def slope_mib_per_hour(points: list[tuple[float, float]]) -> float:
     return 3600 * sum((t - mean_t) * (r - mean_r) for t, r in points) / spread if spread else 0.0
 
 
-def report(samples: list[tuple[float, float]], duration: float, provider: str) -> str:
-    warm = [point for point in samples if point[0] >= duration / 6] or samples
-    second_half = [point for point in samples if point[0] >= duration / 2] or samples
-    rows = [samples[0], *[point for point in samples[1:-1]
-                          if int(point[0] // (duration / 12)) != int((point[0] - 1e-9) // (duration / 12))],
-            samples[-1]]
+def _label(ttl: float) -> str:
+    return f"Event TTL {ttl / 60:g} min"
+
+
+def report(sandboxes: list[SoakedSandbox], duration: float, provider: str) -> str:
+    times = [t for t, _ in sandboxes[0].samples]
+    every = duration / 14
+    rows = [index for index, t in enumerate(times)
+            if index in (0, len(times) - 1) or int(t // every) != int(times[index - 1] // every)]
     lines = [
         f"# Sandbox soak ({provider} provider, 1 Service change per second, {duration / 60:.0f} min)",
         "",
-        "| elapsed (min) | RSS (MiB) |",
-        "|---:|---:|",
-        *[f"| {t / 60:.1f} | {r:.1f} |" for t, r in rows],
+        "One `cloudlb sandbox` per Event TTL, side by side, each given the same change every second "
+        "(ports, source ranges, a delete and re-create every 30th change); RSS of the sandbox process.",
         "",
-        f"- RSS after warm-up (first sample past {duration / 6 / 60:.0f} min): {warm[0][1]:.1f} MiB; "
-        f"at the end: {samples[-1][1]:.1f} MiB; peak: {max(r for _, r in samples):.1f} MiB",
-        f"- trend over the second half: {slope_mib_per_hour(second_half):+.2f} MiB/hour",
+        "| elapsed (min) | " + " | ".join(f"RSS, {_label(s.event_ttl)} (MiB)" for s in sandboxes) + " |",
+        "|---:|" + "---:|" * len(sandboxes),
+        *[f"| {times[i] / 60:.1f} | " + " | ".join(f"{s.samples[i][1]:.1f}" for s in sandboxes) + " |"
+          for i in rows],
         "",
     ]
+    for sandbox in sandboxes:
+        settled = [point for point in sandbox.samples if point[0] >= sandbox.event_ttl + 300]
+        trend = (f"{slope_mib_per_hour(settled):+.1f} MiB/hour over the last {(duration - settled[0][0]) / 60:.0f} "
+                 f"min (once Events expire as fast as they come)" if len(settled) > 2 else
+                 "no settled period in this run: Events had not started to expire")
+        lines.append(f"- {_label(sandbox.event_ttl)}: {sandbox.samples[0][1]:.1f} MiB at the start, "
+                     f"{sandbox.samples[-1][1]:.1f} MiB at the end, peak {max(r for _, r in sandbox.samples):.1f} "
+                     f"MiB; trend {trend}")
+    lines.append("")
     return "\n".join(lines)
 
 
-def plot(samples: list[tuple[float, float]], path: Path, title: str) -> None:
+def plot(sandboxes: list[SoakedSandbox], path: Path, title: str) -> None:
     figure, axes = plt.subplots(figsize=(8, 4))
-    axes.plot([t / 60 for t, _ in samples], [r for _, r in samples], marker=".", linewidth=1)
+    for sandbox in sandboxes:
+        axes.plot([t / 60 for t, _ in sandbox.samples], [r for _, r in sandbox.samples], marker=".", linewidth=1,
+                  label=_label(sandbox.event_ttl))
     axes.set_xlabel("elapsed (minutes)")
     axes.set_ylabel("sandbox RSS (MiB)")
     axes.set_ylim(bottom=0)
     axes.set_title(title)
     axes.grid(alpha=0.3)
+    axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
@@ -188,17 +233,15 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=3600.0, help="seconds of changes (default: one hour)")
     parser.add_argument("--sample", type=float, default=30.0, help="seconds between RSS samples")
     parser.add_argument("--provider", default="aws")
-    parser.add_argument("--event-ttl", type=float, default=None,
-                        help="passed to the sandbox (default: the sandbox's own, kube-apiserver's one hour)")
+    parser.add_argument("--event-ttls", type=float, nargs="+", default=[3600.0, 300.0],
+                        help="one sandbox per value of its --event-ttl (default: kube-apiserver's hour, and 5 min)")
     args = parser.parse_args()
-    extra = ["--event-ttl", str(args.event_ttl)] if args.event_ttl else []
-    samples = soak(args.duration, args.sample, args.provider, extra)
-    table = report(samples, args.duration, args.provider)
+    sandboxes = soak(args.duration, args.sample, args.provider, args.event_ttls)
+    table = report(sandboxes, args.duration, args.provider)
     print(table)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "sandbox_soak.md").write_text(table + "\n![RSS over time](sandbox_soak.png)\n", encoding="utf-8")
-    plot(samples, RESULTS / "sandbox_soak.png",
-         f"cloudlb sandbox RSS, 1 Service change/s ({args.provider})")
+    plot(sandboxes, RESULTS / "sandbox_soak.png", f"cloudlb sandbox RSS, 1 Service change/s ({args.provider})")
 
 
 if __name__ == "__main__":
