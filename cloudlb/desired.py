@@ -43,9 +43,17 @@ class MemberOutcome:
 
 @dataclass(frozen=True)
 class DesiredState:
+    """The desired load balancer of a key, and what became of each member Service.
+
+    ``unknown`` lists members whose input is unusable and whose last good spec
+    this process does not know (it restarted since): where the load balancer
+    exists, it must be left exactly as it is rather than planned without them.
+    """
+
     key: LoadBalancerKey
     desired: DesiredLoadBalancer | None
     outcomes: Mapping[ServiceRef, MemberOutcome] = field(default_factory=dict)
+    unknown: tuple[ServiceRef, ...] = ()
 
 
 def fit_service(service: Mapping[str, Any], backends: Sequence[Backend], provider: Provider[Any]) -> Fit | Problem:
@@ -95,7 +103,8 @@ def desired_state(key: LoadBalancerKey, services: Sequence[Mapping[str, Any]], b
         for refusal in assignment.refusals:
             outcomes[refusal.service] = _refused(outcomes.get(refusal.service, MemberOutcome()), refusal)
     desired = DesiredLoadBalancer(key, members) if members else None
-    return DesiredState(key, desired, outcomes)
+    unknown = tuple(sorted(ref for ref, outcome in outcomes.items() if outcome.blocked and ref not in previous))
+    return DesiredState(key, desired, outcomes, unknown)
 
 
 def _kept(spec: LoadBalancerSpec, backends: Sequence[Backend]) -> LoadBalancerSpec:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudlb import problems as p
+from cloudlb.annotations import unhonoured_annotations
 from cloudlb.model import LoadBalancerSpec, Protocol
 from cloudlb.problems import Problem
 from cloudlb.provider import Offering, Provider
@@ -35,20 +36,17 @@ def plan(translation: Translation, provider: Provider[Any]) -> Plan:
     spec = translation.spec
     found = list(translation.problems)
     offering = provider.offering_for(spec)
-    kind = "internal" if spec.internal else "external"
 
-    servable = []
+    servable = [port for port in spec.ports if port.protocol in offering.protocols]
     for port in spec.ports:
         if port.protocol not in offering.protocols:
             served = ", ".join(sorted(offering.protocols))
+            others = "; the other ports are served" if servable else ""
             found.append(Problem(
                 f"spec.ports[{port.port}/{port.protocol}]", p.PROTOCOL_NOT_SUPPORTED,
-                f"{port.protocol} is not supported by the {kind} {offering.description} (it serves {served}); "
-                "the other ports are served",
+                f"{port.protocol} is not supported by the {offering.description} (it serves {served}){others}",
                 port=port.key,
             ))
-        else:
-            servable.append(port)
 
     if not offering.same_port_tcp_udp:
         by_number = Counter(port.port for port in servable)
@@ -69,4 +67,5 @@ def plan(translation: Translation, provider: Provider[Any]) -> Plan:
 
     spec = dataclasses.replace(spec, ports=tuple(servable))
     found.extend(provider.validate(spec))
+    found.extend(unhonoured_annotations(spec.annotations, provider.capabilities))
     return Plan(spec=spec, offering=offering, problems=tuple(found))

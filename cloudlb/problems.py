@@ -17,6 +17,11 @@ INVALID_SOURCE_RANGE = "InvalidSourceRange"
 INVALID_ANNOTATION = "InvalidAnnotation"
 INVALID_LOAD_BALANCER_IP = "InvalidLoadBalancerIP"
 UNSUPPORTED_OPTION = "UnsupportedOption"
+# An annotation in a namespace the provider speaks for that it does not honour (ignored, never silently).
+UNSUPPORTED_ANNOTATION = "UnsupportedAnnotation"
+# A field of the wrong type (a string where a list belongs): the API server never sends one, a fuzzer or a
+# hand-made object in a test cluster might.
+INVALID_FIELD = "InvalidField"
 # Reading the Service raised an exception: a bug of ours or a plugin's, reported instead of retried forever.
 UNPROCESSABLE_SERVICE = "UnprocessableService"
 

@@ -7,10 +7,9 @@ status error instead of a half-built load balancer.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from cloudlb import problems as p
 from cloudlb.model import (
@@ -23,6 +22,7 @@ from cloudlb.model import (
     Protocol,
     ServiceRef,
 )
+from cloudlb.parsing import GO_SPACE, ascii_lower, cidr, ip_address, quoted, trimmed
 from cloudlb.problems import Problem
 
 SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
@@ -53,22 +53,34 @@ class Translation:
         return tuple(problem for problem in self.problems if problem.fatal)
 
 
+def _object(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _kind(value: object) -> str:
+    """How a message names the type of a JSON value that is not what the field needs."""
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
 def service_ref(service: Mapping[str, Any]) -> ServiceRef:
-    metadata = service.get("metadata") or {}
+    metadata = _object(service.get("metadata"))
     return ServiceRef(namespace=str(metadata.get("namespace", "default")), name=str(metadata.get("name", "")))
 
 
 def translate(service: Mapping[str, Any], backends: Sequence[Backend]) -> Translation:
-    metadata = service.get("metadata") or {}
-    spec = service.get("spec") or {}
-    annotations: dict[str, str] = {str(k): str(v) for k, v in (metadata.get("annotations") or {}).items()}
+    """Never raises: whatever the Service holds, every value that cannot be used is a named problem."""
     found: list[Problem] = []
+    metadata = _section(service, "metadata", found)
+    spec = _section(service, "spec", found)
+    annotations = _annotations(metadata, found)
 
-    ports = _ports(spec.get("ports") or [], found)
+    ports = _ports(spec.get("ports"), found)
     health_check = _health_check(spec, found)
     source_ranges = _source_ranges(spec, annotations, found)
     internal = _internal(annotations, found)
     requested_ips = _requested_ips(spec, found)
+    load_balancer_class = spec.get("loadBalancerClass")
 
     return Translation(
         spec=LoadBalancerSpec(
@@ -81,27 +93,74 @@ def translate(service: Mapping[str, Any], backends: Sequence[Backend]) -> Transl
             internal=internal,
             requested_ips=requested_ips,
             annotations=annotations,
-            load_balancer_class=spec.get("loadBalancerClass"),
+            load_balancer_class=load_balancer_class if isinstance(load_balancer_class, str) else None,
         ),
         problems=tuple(found),
     )
 
 
-def _ports(raw_ports: Sequence[Mapping[str, Any]], found: list[Problem]) -> tuple[Port, ...]:
+def _section(service: Mapping[str, Any], name: str, found: list[Problem]) -> Mapping[str, Any]:
+    value = service.get(name)
+    if value is None or isinstance(value, Mapping):
+        return value or {}
+    found.append(Problem(name, p.INVALID_FIELD, f"is {_kind(value)}, not an object", fatal=True))
+    return {}
+
+
+def _annotations(metadata: Mapping[str, Any], found: list[Problem]) -> dict[str, str]:
+    """The annotations that are strings, as Kubernetes only stores; any other is fatal.
+
+    Fatal, because an unreadable annotation might be the one that asks for an
+    internal load balancer.
+    """
+    raw = metadata.get("annotations")
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        found.append(Problem("metadata.annotations", p.INVALID_FIELD, f"is {_kind(raw)}, not a map of strings",
+                             fatal=True))
+        return {}
+    annotations: dict[str, str] = {}
+    for name, value in raw.items():
+        if isinstance(name, str) and isinstance(value, str):
+            annotations[name] = value
+        else:
+            found.append(Problem(f"metadata.annotations[{name}]", p.INVALID_FIELD,
+                                 f"is {_kind(value)}, not a string", fatal=True))
+    return annotations
+
+
+def _is_port_number(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+
+
+def _ports(raw_ports: object, found: list[Problem]) -> tuple[Port, ...]:
+    if raw_ports is None:
+        return ()
+    if not isinstance(raw_ports, list):
+        # Fatal: serving "no ports" would delete a load balancer that the Service still wants.
+        found.append(Problem("spec.ports", p.INVALID_FIELD, f"is {_kind(raw_ports)}, not a list of ports",
+                             fatal=True))
+        return ()
     ports: list[Port] = []
     seen: set[tuple[int, Protocol]] = set()
     for index, raw in enumerate(raw_ports):
         where = f"spec.ports[{index}]"
-        raw_protocol = str(raw.get("protocol") or "TCP")
+        if not isinstance(raw, Mapping):
+            found.append(Problem(where, p.INVALID_PORT, f"is {_kind(raw)}, not a port"))
+            continue
+        raw_protocol = raw.get("protocol")
+        raw_protocol = "TCP" if raw_protocol is None else raw_protocol  # the API server's default
         number = raw.get("port")
-        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 65535:
-            found.append(Problem(f"{where}.port", p.INVALID_PORT, f"port {number!r} is not a number from 1 to 65535"))
+        if not _is_port_number(number):
+            found.append(Problem(f"{where}.port", p.INVALID_PORT,
+                                 f"port {_shown(number)} is not a number from 1 to 65535"))
             continue
         try:
             protocol = Protocol(raw_protocol)
         except ValueError:
             found.append(Problem(f"{where}.protocol", p.PROTOCOL_NOT_SUPPORTED,
-                                 f"protocol {raw_protocol!r} is not one of TCP, UDP, SCTP"))
+                                 f"protocol {_shown(raw_protocol)} is not one of TCP, UDP, SCTP"))
             continue
         key = (number, protocol)
         if key in seen:
@@ -110,7 +169,7 @@ def _ports(raw_ports: Sequence[Mapping[str, Any]], found: list[Problem]) -> tupl
             continue
         seen.add(key)
         node_port = raw.get("nodePort")
-        if not isinstance(node_port, int) or isinstance(node_port, bool) or not 1 <= node_port <= 65535:
+        if not _is_port_number(node_port):
             found.append(Problem(
                 f"{where}.nodePort", p.MISSING_NODE_PORT,
                 f"port {number}/{protocol} has no nodePort (is allocateLoadBalancerNodePorts false?); "
@@ -118,53 +177,70 @@ def _ports(raw_ports: Sequence[Mapping[str, Any]], found: list[Problem]) -> tupl
                 port=PortKey(number, protocol),
             ))
             continue
-        ports.append(Port(number, protocol, node_port, str(raw.get("name") or "")))
+        name = raw.get("name")
+        ports.append(Port(number, protocol, node_port, name if isinstance(name, str) else ""))
     return tuple(ports)
+
+
+def _shown(value: object) -> str:
+    """A user's value in a message: strings quoted and shortened, anything else by its repr, shortened."""
+    return quoted(value) if isinstance(value, str) else quoted(repr(value))[1:-1]
 
 
 def _health_check(spec: Mapping[str, Any], found: list[Problem]) -> HealthCheck:
     if spec.get("externalTrafficPolicy") != "Local":
         return KUBE_PROXY_HEALTH_CHECK
     port = spec.get("healthCheckNodePort")
-    if isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535:
+    if _is_port_number(port):
         return HealthCheck(port=port, path="/healthz", local=True)
     found.append(Problem("spec.healthCheckNodePort", p.INVALID_PORT,
-                         f"externalTrafficPolicy is Local but healthCheckNodePort is {port!r}; "
+                         f"externalTrafficPolicy is Local but healthCheckNodePort is {_shown(port)}; "
                          "falling back to kube-proxy's health port 10256"))
     return KUBE_PROXY_HEALTH_CHECK
 
 
 def _source_ranges(spec: Mapping[str, Any], annotations: Mapping[str, str],
                    found: list[Problem]) -> tuple[str, ...]:
-    """The allowed client CIDRs; the field wins over the annotation, as upstream."""
-    raw: list[str]
+    """The allowed client CIDRs; the field wins over the annotation, as upstream.
+
+    Every problem here is fatal: serving without a range could open the load
+    balancer wider than the user asked.
+    """
+    raw: list[object]
     field_name: str
-    if spec.get("loadBalancerSourceRanges"):
-        raw = [str(r) for r in spec["loadBalancerSourceRanges"]]
+    field_value = spec.get("loadBalancerSourceRanges")
+    if field_value:
         field_name = "spec.loadBalancerSourceRanges"
-    elif annotations.get(SOURCE_RANGES_ANNOTATION, "").strip():
-        raw = annotations[SOURCE_RANGES_ANNOTATION].split(",")
+        if not isinstance(field_value, list):
+            found.append(Problem(field_name, p.INVALID_SOURCE_RANGE,
+                                 f"is {_kind(field_value)}, not a list of CIDRs", fatal=True))
+            return ()
+        raw = list(field_value)
+    elif annotations.get(SOURCE_RANGES_ANNOTATION, "").strip(GO_SPACE):
+        raw = list(annotations[SOURCE_RANGES_ANNOTATION].split(","))
         field_name = f"metadata.annotations[{SOURCE_RANGES_ANNOTATION}]"
     else:
         return ()
     cidrs: list[str] = []
     for entry in raw:
-        value = entry.strip()
-        try:
-            # strict=False accepts host bits (10.0.0.1/8) as upstream's ParseCIDR does; we store the network.
-            network = ipaddress.ip_network(value, strict=False)
-        except ValueError:
-            # Fatal: serving without this range could open the load balancer wider than the user asked.
-            found.append(Problem(field_name, p.INVALID_SOURCE_RANGE,
-                                 f"{value!r} is not a CIDR such as 203.0.113.0/24", fatal=True))
-            continue
-        if "/" not in value:
-            found.append(Problem(field_name, p.INVALID_SOURCE_RANGE,
-                                 f"{value!r} has no prefix length; write it as a CIDR such as {network}",
+        if not isinstance(entry, str):
+            found.append(Problem(field_name, p.INVALID_SOURCE_RANGE, f"{_shown(entry)} is not a CIDR string",
                                  fatal=True))
             continue
-        if str(network) not in cidrs:
-            cidrs.append(str(network))
+        value = entry.strip(GO_SPACE)  # the API server trims each entry (a historical allowance)
+        network = cidr(value)
+        if network is not None:
+            # Host bits are allowed (10.0.0.1/8), as upstream's ParseCIDR; we store the network.
+            if str(network) not in cidrs:
+                cidrs.append(str(network))
+        elif "/" not in value and ip_address(value) is not None:
+            found.append(Problem(field_name, p.INVALID_SOURCE_RANGE,
+                                 f"{quoted(value)} has no prefix length; write it as a CIDR such as "
+                                 f"{cidr(value + ('/32' if ':' not in value else '/128'))}", fatal=True))
+        else:
+            found.append(Problem(field_name, p.INVALID_SOURCE_RANGE,
+                                 f"{quoted(value)} is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32 "
+                                 "(no netmask form, no IPv6 zone)", fatal=True))
     return tuple(sorted(cidrs))
 
 
@@ -174,28 +250,30 @@ def _internal(annotations: Mapping[str, str], found: list[Problem]) -> bool:
     for name, (meanings, allowed) in INTERNAL_ANNOTATIONS.items():
         if name not in annotations:
             continue
-        value = annotations[name].strip().lower()
+        value = ascii_lower(trimmed(annotations[name]))
         if value in meanings:
             wishes[name] = meanings[value]
         else:
             # Fatal: guessing wrong here would expose an internal service to the internet.
             found.append(Problem(f"metadata.annotations[{name}]", p.INVALID_ANNOTATION,
-                                 f"{annotations[name]!r} is not one of {allowed}", fatal=True))
+                                 f"{quoted(annotations[name])} is not one of {allowed}", fatal=True))
     if len(set(wishes.values())) > 1:
         found.append(Problem("metadata.annotations", p.INVALID_ANNOTATION,
                              "annotations disagree on internal vs external: "
-                             + ", ".join(f"{k}={annotations[k]!r}" for k in sorted(wishes)), fatal=True))
+                             + ", ".join(f"{k}={quoted(annotations[k])}" for k in sorted(wishes)), fatal=True))
         return True  # never used: the problem is fatal; True is the safer side regardless
     return any(wishes.values())
 
 
 def _requested_ips(spec: Mapping[str, Any], found: list[Problem]) -> tuple[str, ...]:
+    """``spec.loadBalancerIP`` as the API server validates it: an IP address, untrimmed, no IPv6 zone."""
     value = spec.get("loadBalancerIP")
     if not value:
         return ()
-    try:
-        return (str(ipaddress.ip_address(str(value).strip())),)
-    except ValueError:
+    address = ip_address(value) if isinstance(value, str) else None
+    if address is None:
         found.append(Problem("spec.loadBalancerIP", p.INVALID_LOAD_BALANCER_IP,
-                             f"{value!r} is not an IP address", fatal=True))
+                             f"{_shown(value)} is not an IP address such as 203.0.113.10 or 2001:db8::10 "
+                             "(no IPv6 zone)", fatal=True))
         return ()
+    return (str(address),)

@@ -25,7 +25,15 @@ def test_sctp_on_external_is_a_port_problem_and_the_rest_is_served() -> None:
     assert [port.key for port in result.spec.ports] == [PortKey(80, Protocol.TCP)]
     assert [(x.reason, x.port, x.fatal) for x in result.problems] == [
         (p.PROTOCOL_NOT_SUPPORTED, PortKey(9000, Protocol.SCTP), False)]
-    assert "SCTP is not supported by the external" in result.problems[0].message
+    assert result.problems[0].message == ("SCTP is not supported by the example external load balancer "
+                                          "(it serves TCP, UDP); the other ports are served")
+
+
+def test_a_service_with_only_an_unsupported_port_is_not_told_that_other_ports_are_served() -> None:
+    result = plan(translate(service([(9000, "SCTP")]), ()), ExampleProvider("c"))
+    assert result.spec.ports == ()
+    assert result.problems[0].message == ("SCTP is not supported by the example external load balancer "
+                                          "(it serves TCP, UDP)")
 
 
 def test_sctp_on_internal_is_served_where_the_offering_allows_it() -> None:

@@ -13,7 +13,7 @@ from cloudlb.translate import SOURCE_RANGES_ANNOTATION, translate
 BACKENDS = (Backend("node-a", "aws:///us-east-1a/i-1", "10.0.0.1", "us-east-1a"),)
 
 
-def service(ports: list[dict[str, Any]] | None = None, annotations: dict[str, str] | None = None,
+def service(ports: list[Any] | None = None, annotations: dict[str, str] | None = None,
             **spec: Any) -> dict[str, Any]:
     return {
         "metadata": {"name": "web", "namespace": "shop", "uid": "uid-1", "annotations": annotations or {}},
@@ -100,7 +100,8 @@ def test_source_ranges_annotation_is_the_fallback() -> None:
     assert result.spec.source_ranges == ("192.0.2.0/24", "198.51.100.0/25")
 
 
-@pytest.mark.parametrize("bad", ["10.0.0.0/33", "not-a-cidr", "10.0.0.1", "300.1.1.1/8"])
+@pytest.mark.parametrize("bad", ["10.0.0.0/33", "not-a-cidr", "10.0.0.1", "300.1.1.1/8", "fe80::1%eth0/64",
+                                 "10.0.0.0/255.0.0.0", "10.0.0.0/\u0668", "", "2001:db8::1"])
 def test_invalid_source_range_is_fatal(bad: str) -> None:
     result = translate(service(loadBalancerSourceRanges=["10.0.0.0/8", bad]), ())
     assert [(x.field, x.reason, x.fatal) for x in result.problems] == [
@@ -148,10 +149,61 @@ def test_conflicting_internal_annotations_are_fatal() -> None:
     assert result.fatal and "disagree" in result.fatal[0].message
 
 
+def test_scoped_ipv6_in_the_source_ranges_annotation_is_fatal_as_the_api_server_refuses_it() -> None:
+    result = translate(service(annotations={SOURCE_RANGES_ANNOTATION: "10.0.0.0/8, fe80::1%eth0/64"}), ())
+    assert [(x.reason, x.fatal) for x in result.problems] == [(p.INVALID_SOURCE_RANGE, True)]
+    assert "fe80::1%eth0/64" in result.problems[0].message and "zone" in result.problems[0].message
+
+
+def test_source_ranges_keep_the_api_servers_leading_zeros_and_trimming() -> None:
+    result = translate(service(loadBalancerSourceRanges=[" 010.0.0.0/08 ", "\u00a0192.0.2.0/24"]), ())
+    assert result.problems == () and result.spec.source_ranges == ("10.0.0.0/8", "192.0.2.0/24")
+
+
 def test_requested_ip() -> None:
     assert translate(service(loadBalancerIP="203.0.113.10"), ()).spec.requested_ips == ("203.0.113.10",)
-    bad = translate(service(loadBalancerIP="203.0.113.300"), ())
-    assert [(x.field, x.fatal) for x in bad.problems] == [("spec.loadBalancerIP", True)]
+    assert translate(service(loadBalancerIP="2001:DB8::A"), ()).spec.requested_ips == ("2001:db8::a",)
+    for bad in ("203.0.113.300", "fe80::1%eth0", " 203.0.113.10", "\u0661.2.3.4", "203.0.113.0/24"):
+        result = translate(service(loadBalancerIP=bad), ())
+        assert [(x.field, x.reason, x.fatal) for x in result.problems] == [
+            ("spec.loadBalancerIP", p.INVALID_LOAD_BALANCER_IP, True)], bad
+        assert result.spec.requested_ips == ()
+
+
+@pytest.mark.parametrize(("where", "value", "field"), [
+    ("metadata", ["not", "an", "object"], "metadata"),
+    ("spec", "LoadBalancer", "spec"),
+    ("annotations", ["a=b"], "metadata.annotations"),
+    ("annotations", {"service.beta.kubernetes.io/aws-load-balancer-internal": True},
+     "metadata.annotations[service.beta.kubernetes.io/aws-load-balancer-internal]"),
+    ("ports", "80", "spec.ports"),
+    ("loadBalancerSourceRanges", "10.0.0.0/8", "spec.loadBalancerSourceRanges"),
+    ("loadBalancerSourceRanges", [10], "spec.loadBalancerSourceRanges"),
+    ("loadBalancerIP", 167772161, "spec.loadBalancerIP"),
+])
+def test_a_field_of_the_wrong_type_is_a_fatal_named_problem(where: str, value: Any, field: str) -> None:
+    manifest = service()
+    if where in ("metadata", "spec"):
+        manifest[where] = value
+    elif where == "annotations":
+        manifest["metadata"]["annotations"] = value
+    else:
+        manifest["spec"][where] = value
+    result = translate(manifest, ())
+    assert [(x.field, x.fatal) for x in result.fatal] == [(field, True)]
+
+
+def test_a_port_entry_of_the_wrong_type_is_dropped_and_named() -> None:
+    result = translate(service([{"port": 443, "nodePort": 30443}, "80", {"port": 80, "protocol": 6, "nodePort": 1}]),
+                       ())
+    assert [(x.field, x.reason, x.fatal) for x in result.problems] == [
+        ("spec.ports[1]", p.INVALID_PORT, False), ("spec.ports[2].protocol", p.PROTOCOL_NOT_SUPPORTED, False)]
+    assert result.spec.ports == (Port(443, Protocol.TCP, 30443),)
+
+
+def test_long_values_are_quoted_short_in_messages() -> None:
+    result = translate(service(loadBalancerIP="x" * 10_000), ())
+    assert len(result.problems[0].message) < 200
 
 
 def test_annotations_are_carried_and_specs_compare_by_value() -> None:

@@ -2,6 +2,8 @@
 
 from cloudlb.model import Protocol
 from cloudlb.provider import Capabilities, Offering
+from cloudlb.translate import AWS_INTERNAL_ANNOTATION, AWS_SCHEME_ANNOTATION
+from cloudlb_aws import annotations as a
 
 NLB_OFFERING = Offering(
     "nlb",
@@ -21,4 +23,11 @@ CLB_OFFERING = Offering(
     max_ports=100,  # listeners per Classic ELB
     ingress="hostname",
 )
-CAPABILITIES = Capabilities(offerings=(NLB_OFFERING, CLB_OFFERING))
+CAPABILITIES = Capabilities(
+    offerings=(NLB_OFFERING, CLB_OFFERING),
+    annotation_prefixes=(a.PREFIX,),
+    # What the provider acts on today: its own parsed annotations (some on NLBs only, said per Service)
+    # and the scheme annotations the core's translation reads into spec.internal. Every other
+    # aws-load-balancer-* annotation gets a Warning naming it.
+    annotations=frozenset({*a.PARSED, AWS_INTERNAL_ANNOTATION, AWS_SCHEME_ANNOTATION}),
+)

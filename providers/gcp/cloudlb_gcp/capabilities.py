@@ -2,6 +2,8 @@
 
 from cloudlb.model import Protocol
 from cloudlb.provider import Capabilities, Offering
+from cloudlb.translate import GKE_TYPE_ANNOTATION, LEGACY_GKE_TYPE_ANNOTATION
+from cloudlb_gcp import gke_annotations
 
 # One rule per protocol on one address serves TCP and UDP (also on one port number) on one IP.
 # Five listed ports per rule; more become a port range (external) or all ports (internal), so
@@ -15,5 +17,10 @@ CAPABILITIES = Capabilities(
         # SCTP is carried by an L3_DEFAULT forwarding rule, which internal passthrough balancers accept.
         Offering("internal", "Internal passthrough Network Load Balancer",
                  frozenset({Protocol.TCP, Protocol.UDP, Protocol.SCTP}), max_ports=MAX_SERVICE_PORTS),
-    )
+    ),
+    annotation_prefixes=gke_annotations.PREFIXES,
+    # What the provider acts on today: its own options and the type annotations the core's translation
+    # reads into spec.internal. Every other cloud.google.com/ or networking.gke.io/ annotation gets a
+    # Warning naming it.
+    annotations=frozenset({*gke_annotations.PARSED, GKE_TYPE_ANNOTATION, LEGACY_GKE_TYPE_ANNOTATION}),
 )

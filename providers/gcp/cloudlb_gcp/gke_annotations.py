@@ -2,7 +2,8 @@
 
 Upstream names are used so that manifests written for GKE work unchanged.
 Which annotation makes a Service internal is decided by the core
-(``spec.internal``); the options below only shape the load balancer.
+(``spec.internal``); the options below only shape the load balancer. Names
+are matched in full against GCE's ASCII name rule; ``validate`` never raises.
 """
 
 from __future__ import annotations
@@ -12,13 +13,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cloudlb.model import LoadBalancerSpec
+from cloudlb.parsing import quoted, trimmed
 from cloudlb.problems import INVALID_ANNOTATION, UNSUPPORTED_OPTION, Problem
 
 SUBNET = "networking.gke.io/internal-load-balancer-subnet"
 GLOBAL_ACCESS = "networking.gke.io/internal-load-balancer-allow-global-access"
 IP_ADDRESSES = "networking.gke.io/load-balancer-ip-addresses"
 INTERNAL_ONLY = (SUBNET, GLOBAL_ACCESS)
-RESOURCE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Every annotation read here (the load-balancer type annotations are read by the core's translation).
+PARSED = (SUBNET, GLOBAL_ACCESS, IP_ADDRESSES)
+# The namespaces GKE's annotations live in.
+PREFIXES = ("cloud.google.com/", "networking.gke.io/")
+RESOURCE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+# GKE turns global access on for exactly "true" (anything else silently means off); cloudlb takes
+# "true" and "false" and names every other value instead of guessing.
+BOOLEANS = ("true", "false")
 # GKE takes at most one IPv4 and one IPv6 address name (dual stack); IPv6 is not served here.
 MAX_ADDRESS_NAMES = 2
 
@@ -31,14 +40,14 @@ class GCPOptions:
 
 
 def _address_names(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(trimmed(part) for part in value.split(",") if trimmed(part))
 
 
 def read_options(annotations: Mapping[str, str]) -> GCPOptions:
     """The options as the provider uses them; ``validate`` has already refused malformed values."""
     return GCPOptions(
-        subnet=annotations.get(SUBNET, "").strip() or None,
-        global_access=annotations.get(GLOBAL_ACCESS, "").strip().lower() == "true",
+        subnet=trimmed(annotations.get(SUBNET, "")) or None,
+        global_access=trimmed(annotations.get(GLOBAL_ACCESS, "")) == "true",
         address_names=_address_names(annotations.get(IP_ADDRESSES, "")),
     )
 
@@ -51,10 +60,11 @@ def validate(spec: LoadBalancerSpec) -> Sequence[Problem]:
     def bad(name: str, message: str) -> None:
         found.append(Problem(f"metadata.annotations[{name}]", INVALID_ANNOTATION, message, fatal=True))
 
-    if GLOBAL_ACCESS in annotations and annotations[GLOBAL_ACCESS].strip().lower() not in ("true", "false"):
-        bad(GLOBAL_ACCESS, f'must be "true" or "false", not {annotations[GLOBAL_ACCESS]!r}')
-    if SUBNET in annotations and not RESOURCE_NAME.match(annotations[SUBNET].strip()):
-        bad(SUBNET, f"{annotations[SUBNET]!r} is not a valid subnetwork name")
+    if GLOBAL_ACCESS in annotations and trimmed(annotations[GLOBAL_ACCESS]) not in BOOLEANS:
+        bad(GLOBAL_ACCESS, f'must be "true" or "false" (lower case, as GKE reads it), '
+                           f"not {quoted(annotations[GLOBAL_ACCESS])}")
+    if SUBNET in annotations and not RESOURCE_NAME.fullmatch(trimmed(annotations[SUBNET])):
+        bad(SUBNET, f"{quoted(annotations[SUBNET])} is not a subnetwork name (a-z, 0-9 and -, at most 63)")
     if IP_ADDRESSES in annotations:
         names = _address_names(annotations[IP_ADDRESSES])
         if not names:
@@ -62,8 +72,8 @@ def validate(spec: LoadBalancerSpec) -> Sequence[Problem]:
         elif len(names) > MAX_ADDRESS_NAMES:
             bad(IP_ADDRESSES, f"names {len(names)} addresses; at most {MAX_ADDRESS_NAMES} (one per IP family)")
         for name in names:
-            if not RESOURCE_NAME.match(name):
-                bad(IP_ADDRESSES, f"{name!r} is not a valid address name")
+            if not RESOURCE_NAME.fullmatch(name):
+                bad(IP_ADDRESSES, f"{quoted(name)} is not an address name (a-z, 0-9 and -, at most 63)")
         if spec.requested_ips:
             found.append(Problem(
                 "spec.loadBalancerIP", UNSUPPORTED_OPTION,

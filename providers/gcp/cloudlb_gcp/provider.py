@@ -18,7 +18,7 @@ from cloudlb.legacy import WholeServiceProvider
 from cloudlb.model import Ingress, LoadBalancerSpec, LoadBalancerStatus, ServiceRef
 from cloudlb.problems import Problem
 from cloudlb.provider import Capabilities, NotOwnedError, Offering, RetryLater
-from cloudlb_gcp import gke_annotations
+from cloudlb_gcp import gke_annotations, startup
 from cloudlb_gcp.capabilities import CAPABILITIES
 from cloudlb_gcp.compute import READ_RETRY, REQUEST_TIMEOUT, Compute
 from cloudlb_gcp.instances import InstanceDirectory, InstanceNetwork, InstanceRef, parse_provider_id
@@ -55,6 +55,9 @@ class GCPProvider(WholeServiceProvider):
 
     def offering_for(self, spec: LoadBalancerSpec) -> Offering:
         return self.capabilities.offering("internal" if spec.internal else "external")
+
+    def check(self) -> None:
+        startup.check(self.compute)
 
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
         return gke_annotations.validate(spec)

@@ -102,7 +102,9 @@ class InMemoryCloud:
             raise error
 
 
-Observed = FakeLoadBalancer | None
+# Each load balancer of a key that exists, by name: its scheme is part of its name (like AWS, this
+# "cloud" cannot change a scheme in place), so during a change of scheme there are two.
+Observed = Mapping[str, FakeLoadBalancer]
 
 
 class ExampleProvider(Provider[Observed]):
@@ -112,13 +114,14 @@ class ExampleProvider(Provider[Observed]):
         self.cluster_name = cluster_name
         self.cloud = cloud or InMemoryCloud()
         # What the last sweep or apply saw of each of our load balancers, to tell drift from our own writes.
-        self._seen: dict[LoadBalancerKey, tuple[Any, ...]] = {}
+        self._seen: dict[str, tuple[Any, ...]] = {}
         self._seen_lock = threading.Lock()
 
-    def name(self, key: LoadBalancerKey) -> str:
-        if key.shared:
-            return f"{self.cluster_name}-shared-{key.namespace}-{key.name}"
-        return f"{self.cluster_name}-{key.namespace}-{key.name}"
+    def names(self, key: LoadBalancerKey) -> tuple[str, str]:
+        """The external and the internal name of the key's load balancer."""
+        base = (f"{self.cluster_name}-shared-{key.namespace}-{key.name}" if key.shared
+                else f"{self.cluster_name}-{key.namespace}-{key.name}")
+        return base, f"{base}-internal"
 
     def owner(self, key: LoadBalancerKey) -> str:
         return f"{self.cluster_name}/{key}"
@@ -136,29 +139,33 @@ class ExampleProvider(Provider[Observed]):
         return []
 
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> ChangePlan:
-        name = self.name(key)
-        foreign = observed is not None and observed.owner != self.owner(key)
+        ours = {name: lb for name, lb in observed.items() if lb.owner == self.owner(key)}
         if desired is None:
-            if observed is None or foreign:
-                return ChangePlan(key)  # nothing of ours to delete; someone else's is never touched
-            return ChangePlan(key, (Change(Action.DELETE, "load-balancer", name, "no Service wants it"),))
-        if foreign:
+            # Someone else's load balancer with our name is never ours to delete.
+            return ChangePlan(key, tuple(Change(Action.DELETE, "load-balancer", name, "no Service wants it")
+                                         for name in sorted(ours)))
+        name = self.names(key)[desired.first.internal]
+        if name in observed and name not in ours:
             raise NotOwnedError(f"load balancer {name}")
-        if observed is None:
-            return ChangePlan(key, (Change(Action.CREATE, "load-balancer", name, "missing", payload=desired),))
-        differences = _differences(observed.members, desired.members)
+        # The other scheme's load balancer goes once the status names this one.
+        retire = tuple(Change(Action.DELETE, "load-balancer", old, f"replaced by {name} (scheme changed)")
+                       for old in sorted(ours) if old != name)
+        current = ours.get(name)
+        if current is None:
+            return ChangePlan(key, (Change(Action.CREATE, "load-balancer", name, "missing", payload=desired),), retire)
+        differences = _differences(current.members, desired.members)
         if not differences:
-            return ChangePlan(key)
+            return ChangePlan(key, (), retire)
         return ChangePlan(key, (Change(Action.UPDATE, "load-balancer", name, "; ".join(differences),
-                                       payload=desired),))
+                                       payload=desired),), retire)
 
     # -- the "cloud" -------------------------------------------------------------------------------
 
     def observe(self, keys: Sequence[LoadBalancerKey]) -> Mapping[LoadBalancerKey, Observed]:
         self.cloud.enter("observe")
         with self.cloud.lock:
-            found = {key: self.cloud.load_balancers.get(self.name(key)) for key in keys}
-        return {key: lb.copy() if lb is not None else None for key, lb in found.items()}
+            return {key: {name: lb.copy() for name in self.names(key)
+                          if (lb := self.cloud.load_balancers.get(name)) is not None} for key in keys}
 
     def apply(self, plan: ChangePlan) -> Statuses:
         def run(change: Change) -> None:
@@ -168,6 +175,7 @@ class ExampleProvider(Provider[Observed]):
             with self.cloud.lock:
                 if change.action is Action.DELETE:
                     self.cloud.load_balancers.pop(change.name, None)
+                    self._remember(change.name, None)
                     return
                 existing = self.cloud.load_balancers.get(change.name)
                 if existing is None:
@@ -176,45 +184,48 @@ class ExampleProvider(Provider[Observed]):
                     existing = self.cloud.load_balancers[change.name] = FakeLoadBalancer(
                         self.owner(plan.key), None, ip)
                 existing.spec, existing.members = change.payload.first, change.payload.members
+                self._remember(change.name, existing)
 
         run_changes(plan.key, plan.changes, run)
+        retiring = {change.name for change in plan.retire}
         with self.cloud.lock:
-            current = self.cloud.load_balancers.get(self.name(plan.key))
-            self._remember(plan.key, current)
-        if current is None or current.owner != self.owner(plan.key):
+            served = next((lb for name in self.names(plan.key) if name not in retiring
+                           and (lb := self.cloud.load_balancers.get(name)) is not None
+                           and lb.owner == self.owner(plan.key)), None)
+        if served is None:
             return {}
-        status = LoadBalancerStatus(ingress=(Ingress(ip=current.ip, ip_mode="VIP"),))
-        return {member.service: status for member in current.members}
+        status = LoadBalancerStatus(ingress=(Ingress(ip=served.ip, ip_mode="VIP"),))
+        return {member.service: status for member in served.members}
 
     def sweep(self, *, deep: bool = False) -> SweepResult:
         self.cloud.enter("sweep")
         prefix = f"{self.cluster_name}/"
         with self.cloud.lock:
-            ours = [lb.copy() for lb in self.cloud.load_balancers.values() if lb.owner.startswith(prefix)]
+            ours = {name: lb.copy() for name, lb in self.cloud.load_balancers.items() if lb.owner.startswith(prefix)}
         owned: dict[LoadBalancerKey, frozenset[ServiceRef]] = {}
         drifted: set[LoadBalancerKey] = set()
-        for lb in ours:
-            key = _key_of(lb.owner[len(prefix):])
-            owned[key] = frozenset(member.service for member in lb.members) or frozenset(
-                {key.service} if key.service else ())
-            with self._seen_lock:
-                if self._seen.get(key) != _fingerprint(lb):
-                    drifted.add(key)
         with self._seen_lock:
-            drifted |= set(self._seen) - set(owned)  # deleted behind our back
-            self._seen = {key: _fingerprint(lb) for lb in ours if (key := _key_of(lb.owner[len(prefix):]))}
+            for name, lb in ours.items():
+                key = _key_of(lb.owner[len(prefix):])
+                owned[key] = owned.get(key, frozenset()) | frozenset(member.service for member in lb.members)
+                if self._seen.get(name) != _fingerprint(lb):
+                    drifted.add(key)
+            # Deleted behind our back: the key of a name we knew is recorded in what we saw.
+            drifted |= {seen[0] for name, seen in self._seen.items() if name not in ours}
+            self._seen = {name: _fingerprint(lb) for name, lb in ours.items()}
         return SweepResult(drifted=frozenset(drifted), owned=owned)
 
-    def _remember(self, key: LoadBalancerKey, current: FakeLoadBalancer | None) -> None:
+    def _remember(self, name: str, current: FakeLoadBalancer | None) -> None:
         with self._seen_lock:
             if current is None:
-                self._seen.pop(key, None)
+                self._seen.pop(name, None)
             else:
-                self._seen[key] = _fingerprint(current)
+                self._seen[name] = _fingerprint(current)
 
 
 def _fingerprint(lb: FakeLoadBalancer) -> tuple[Any, ...]:
-    return (lb.ip, lb.members)
+    """What a sweep compares; the key comes first, so that a vanished load balancer names its key."""
+    return (_key_of(lb.owner.partition("/")[2]), lb.ip, lb.members)
 
 
 def _key_of(text: str) -> LoadBalancerKey:
