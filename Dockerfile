@@ -24,14 +24,14 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/cloudlb \
 WORKDIR /src
 
 # Third-party dependencies first, from the lock and the members' metadata only,
-# so that this layer is reused while only our sources change. --no-dev leaves
-# out the test tools; the providers' "sandbox" extras (moto, kmock) stay out
-# because no extra is asked for.
+# so that this layer is reused while only our sources change.
+# --no-default-groups leaves out every dependency group: the sandbox's emulated
+# clouds (moto, kmock) and the test tools; no extra is asked for either.
 COPY pyproject.toml uv.lock ./
 COPY providers/aws/pyproject.toml providers/aws/pyproject.toml
 COPY providers/gcp/pyproject.toml providers/gcp/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --all-packages --no-install-workspace
+    uv sync --frozen --no-default-groups --all-packages --no-install-workspace
 
 # Then our own distributions, installed as regular (non-editable) packages so
 # that the final stage needs the virtual environment only, not /src.
@@ -40,7 +40,7 @@ COPY cloudlb cloudlb
 COPY providers/aws providers/aws
 COPY providers/gcp providers/gcp
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --all-packages --no-editable \
+    uv sync --frozen --no-default-groups --all-packages --no-editable \
  && /opt/cloudlb/bin/cloudlb providers
 
 # ---- final: the interpreter, the virtual environment, nothing else -----------
@@ -57,7 +57,7 @@ ENV PATH=/opt/cloudlb/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1
 # Numeric, so that Kubernetes can verify runAsNonRoot without reading /etc/passwd.
 USER 65532:65532
-# 9090: Prometheus /metrics; 8080: kopf's liveness endpoint /healthz.
+# 9090: Prometheus /metrics; 8080: /healthz (liveness) and /readyz (readiness).
 EXPOSE 9090 8080
 ENTRYPOINT ["cloudlb"]
 CMD ["run"]

@@ -7,6 +7,12 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from cloudlb import __version__
+from cloudlb.cloudapi import CloudCall
+
+# Cloud API latencies: from a cached read (milliseconds) to a slow write waiting on the cloud (a minute).
+CLOUD_API_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -27,10 +33,30 @@ class Metrics:
             "cloudlb_queue_depth", "Services waiting, in progress or backing off", registry=self.registry)
         self.garbage_collected = Counter(
             "cloudlb_garbage_collected_load_balancers", "Orphaned load balancers deleted", registry=self.registry)
+        self.build_info = Gauge(
+            "cloudlb_build_info", "Always 1; the version label says which cloudlb runs",
+            ["version"], registry=self.registry)
+        self.build_info.labels(__version__).set(1)
+        self.leader = Gauge(
+            "cloudlb_leader", "1 while this replica is the active one (holds the lease, or runs without one)",
+            registry=self.registry)
+        self.cloud_api_requests = Counter(
+            "cloudlb_cloud_api_requests", "Requests to the cloud's API by provider, service, operation and outcome "
+            "(success, throttled, client_error, server_error)",
+            ["provider", "service", "operation", "outcome"], registry=self.registry)
+        self.cloud_api_seconds = Histogram(
+            "cloudlb_cloud_api_request_duration_seconds", "Latency of requests to the cloud's API",
+            ["provider", "service", "operation"], buckets=CLOUD_API_BUCKETS, registry=self.registry)
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
+    def observe_cloud_call(self, call: CloudCall) -> None:
+        """The observer of the provider's ``CloudApi``: one finished request."""
+        self.cloud_api_requests.labels(call.provider, call.service, call.operation, call.outcome.value).inc()
+        self.cloud_api_seconds.labels(call.provider, call.service, call.operation).observe(call.seconds)
+
     def serve(self, port: int, address: str = "0.0.0.0") -> None:
+        """Serve /metrics; raises OSError when the port is taken."""
         self._server, self._thread = start_http_server(port, addr=address, registry=self.registry)
 
     def close(self) -> None:

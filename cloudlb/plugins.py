@@ -6,19 +6,26 @@ never imports a provider module by name.
 
 from __future__ import annotations
 
+import difflib
 from importlib.metadata import EntryPoint, entry_points
 
 from cloudlb.provider import ProviderPlugin
 
 ENTRY_POINT_GROUP = "cloudlb.providers"
+PROVIDERS_DOCS = "https://github.com/cloudlb/cloudlb/blob/main/docs/providers.md"
 
 
 class UnknownProviderError(LookupError):
+    """No installed plugin has this name. The message lists the installed ones and points at the documented
+    plugins; it never suggests a package name made from the unknown word (an invitation to typosquatting)."""
+
     def __init__(self, name: str, installed: list[str]) -> None:
         shown = ", ".join(installed) if installed else "none"
+        close = difflib.get_close_matches(name, installed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         super().__init__(
-            f"no cloudlb provider named {name!r} is installed (installed: {shown}); "
-            f"install its package, e.g. `pip install cloudlb-{name}`"
+            f"no cloudlb provider named {name!r} is installed (installed: {shown}); {hint}"
+            f"the provider plugins and how to install them are listed at {PROVIDERS_DOCS}"
         )
         self.name = name
         self.installed = installed

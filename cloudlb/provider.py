@@ -43,7 +43,14 @@ Statuses = Mapping[ServiceRef, LoadBalancerStatus]
 
 
 class ProviderError(Exception):
-    """Base of the errors a provider raises; anything else is treated as retry-later."""
+    """Base of the errors a provider raises; anything else is treated as retry-later.
+
+    ``code`` is the cloud's own error code (``Throttling``, ``QUOTA_EXCEEDED``...), for logs and metrics.
+    """
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class RetryLater(ProviderError):
@@ -53,8 +60,8 @@ class RetryLater(ProviderError):
     own capped exponential backoff when no hint is given.
     """
 
-    def __init__(self, message: str, *, delay: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, delay: float | None = None, code: str = "") -> None:
+        super().__init__(message, code=code)
         self.delay = delay
 
 
@@ -71,8 +78,8 @@ class CloudStateError(ProviderError):
     of waiting for an edit.
     """
 
-    def __init__(self, message: str, *, delay: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, delay: float | None = None, code: str = "") -> None:
+        super().__init__(message, code=code)
         self.delay = delay
 
 
@@ -87,7 +94,8 @@ class NotOwnedError(PermanentError):
     """
 
     def __init__(self, resource: str, message: str | None = None) -> None:
-        super().__init__(message or f"{resource} exists but is not owned by this cluster; leaving it untouched")
+        super().__init__(message or f"{resource} exists but is not owned by this cluster; leaving it untouched",
+                         code="NotOwned")
         self.resource = resource
 
 

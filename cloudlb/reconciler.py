@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from cloudlb import events, sharing
+from cloudlb import events, logs, sharing
 from cloudlb.changes import ChangePlan
 from cloudlb.config import ControllerConfig
 from cloudlb.desired import NO_SERVABLE_PORTS, DesiredState, MemberOutcome, desired_state
@@ -64,10 +64,10 @@ def is_load_balancer(service: Mapping[str, Any]) -> bool:
 
 
 def class_matches(service: Mapping[str, Any], config: ControllerConfig) -> bool:
-    """Ours: our class, or no class unless told to leave unclassed Services to a cloud-controller-manager."""
+    """Ours: our class, or no class when told to serve unclassed Services (no cloud-controller-manager does)."""
     cls = (service.get("spec") or {}).get("loadBalancerClass")
     if cls is None:
-        return not config.ignore_unclassed
+        return config.serve_unclassed
     return bool(cls == config.effective_class)
 
 
@@ -381,7 +381,8 @@ class Reconciler:
                        f"{ref.name} -n {ref.namespace} --subresource=status --type=merge "
                        "-p '{\"status\":{\"loadBalancer\":null}}'), or recreate it with "
                        f"spec.loadBalancerClass: {self.config.effective_class}")
-            logger.warning("%s: %s", ref, message, extra={"service": str(ref), "action": "skip"})
+            logs.service_line(logger, ref, action="skip", outcome="not adopted", detail=message,
+                              level=logging.WARNING)
             await self.recorder.warning(service, TAKEOVER_REFUSED, message)
         return False
 
@@ -467,23 +468,23 @@ class Reconciler:
 
     async def _failed(self, key: LoadBalancerKey, state: DesiredState, wanted: Sequence[Member],
                       leaving: Sequence[Member], exc: Exception, fingerprint: Any, started: float) -> None:
-        code = getattr(exc, "code", "") or ""
+        code = exc.code if isinstance(exc, ProviderError) else ""
         reason = events.NOT_OWNED if isinstance(exc, NotOwnedError) else events.SYNC_FAILED
         served = {spec.service for spec in state.desired.members} if state.desired else set()
+        seconds = time.monotonic() - started
+        outcome_word = "failed, retrying" if not isinstance(exc, PermanentError) else "failed"
         for member in wanted:
             outcome = state.outcomes.get(member.ref, MemberOutcome())
-            logger.warning("%s: ensure failed after %.2fs: %s", member.ref, time.monotonic() - started, exc,
-                           extra={"service": str(member.ref), "action": "ensure", "outcome": "failed",
-                                  "seconds": round(time.monotonic() - started, 3), "error_code": code})
+            logs.service_line(logger, member.ref, action="ensure", outcome=outcome_word, seconds=seconds,
+                              error_code=code or type(exc).__name__, detail=str(exc))
             if member.ref not in served:
                 continue
             await self.recorder.warning(member.service, reason, f"Error syncing load balancer: {exc}")
             await self._write_status(member, None, outcome.problems, keep_ingress=True,
                                      sync_error=(sync_failure_reason(exc), str(exc)))
         for member in leaving:
-            logger.warning("%s: delete failed after %.2fs: %s", member.ref, time.monotonic() - started, exc,
-                           extra={"service": str(member.ref), "action": "delete", "outcome": "failed",
-                                  "error_code": code})
+            logs.service_line(logger, member.ref, action="delete", outcome="failed, retrying", seconds=seconds,
+                              error_code=code or type(exc).__name__, detail=str(exc))
             await self.recorder.warning(member.service, events.DELETE_FAILED, f"Error deleting load balancer: {exc}")
         if isinstance(exc, PermanentError) and not leaving:
             self.keys.setdefault(key, KeyState()).failed = fingerprint
@@ -516,7 +517,8 @@ class Reconciler:
         current = frozenset(outcome.problems)
         for problem in outcome.problems:
             if problem not in state.warned:
-                logger.warning("%s: %s", member.ref, problem, extra={"service": str(member.ref)})
+                logs.service_line(logger, member.ref, action="validate", outcome=problem.reason,
+                                  detail=str(problem), level=logging.WARNING)
                 await self.recorder.warning(member.service, problem.reason, str(problem))
         state.warned = current
 
@@ -545,23 +547,22 @@ class Reconciler:
         """One line per Service whose load balancer this reconcile changed (a no-op re-plan logs nothing)."""
         if plan.empty:
             return
-        seconds = round(time.monotonic() - started, 3)
-        changes = len(plan.all_changes())
+        seconds = time.monotonic() - started
+        changes = plan.all_changes()
+        only_backends = all(change.resource in BACKEND_RESOURCES for change in changes)
+        detail = f"{len(changes)} cloud changes"
         for member in wanted:
             observed = statuses.get(member.ref)
             address = ",".join(i.hostname or i.ip or "" for i in observed.ingress) if observed else ""
-            only_backends = all(change.resource in ("targets", "instance-group-members")
-                                for change in plan.all_changes())
-            action = "update-backends" if only_backends else "ensure"
-            logger.info("%s: %s done in %.2fs (%d cloud changes), address %s", member.ref, action, seconds,
-                        changes, address or "-", extra={"service": str(member.ref), "action": action,
-                                                        "outcome": "ok", "seconds": seconds, "address": address})
+            logs.service_line(logger, member.ref, action="update-backends" if only_backends else "ensure",
+                              outcome="succeeded", seconds=seconds, address=address, detail=detail)
         for member in leaving:
-            logger.info("%s: delete done in %.2fs (%d cloud changes)", member.ref, seconds, changes,
-                        extra={"service": str(member.ref), "action": "delete", "outcome": "ok", "seconds": seconds})
+            logs.service_line(logger, member.ref, action="delete", outcome="succeeded", seconds=seconds,
+                              detail=detail)
         if not wanted and not leaving:
-            logger.info("%s: removed the load balancer no Service uses in %.2fs", key, seconds,
-                        extra={"service": str(key), "action": "delete", "outcome": "ok", "seconds": seconds})
+            logger.info("%s: removed the load balancer no Service uses in %.2fs (%s)", key, seconds, detail,
+                        extra=logs.fields(service=str(key), action="delete", outcome="succeeded",
+                                          duration_seconds=round(seconds, 3)))
 
 
 def sync_failure_reason(exc: Exception) -> str:
@@ -576,4 +577,6 @@ def sync_failure_reason(exc: Exception) -> str:
 
 
 RETRYING = "RetryingAfterError"
+# Change resources that only move nodes in or out: a plan of nothing else is a backend update.
+BACKEND_RESOURCES = frozenset({"targets", "instance-group-members"})
 __all__ = ["ProviderError", "Reconciler", "class_matches", "is_load_balancer"]

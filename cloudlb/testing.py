@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cloudlb.config import ControllerConfig
+from cloudlb.config import ControllerConfig, LeaderElection
 from cloudlb.metrics import Metrics
 from cloudlb.operator import run_async
 from cloudlb.plugins import load_plugin
@@ -143,7 +143,7 @@ def run_controller(
     options: Mapping[str, str] | None = None,
     environment: Mapping[str, str] | None = None,
     load_balancer_class: str = "",
-    ignore_unclassed: bool = False,
+    serve_unclassed: bool = True,
     workers: int = 4,
     resync_interval: float = 600.0,
     deep_resync_interval: float = 6 * 3600.0,
@@ -154,14 +154,15 @@ def run_controller(
     cloud_state_retry: float = 120.0,
     share_namespaces: str = "",
     startup_timeout: float = 30.0,
-    standalone: bool = True,
-    peering: str = "cloudlb",
+    leader_election: LeaderElection | None = None,
     instance: Provider[Any] | None = None,
 ) -> Iterator[RunningController]:
     """Run the real kopf operator with the named provider plugin in a thread, against ``kube.url``.
 
-    ``instance`` is a provider built by the test (e.g. on a cloud that outlives one controller run,
-    to restart the controller); otherwise the plugin builds one.
+    The emulated cluster is the test's own, so Services without a class are served by default; without
+    ``leader_election`` the controller runs alone, as a single replica. ``instance`` is a provider built
+    by the test (e.g. on a cloud that outlives one controller run, to restart the controller); otherwise
+    the plugin builds one.
     """
     with _environment(environment or {}):
         plugin = load_plugin(provider)
@@ -170,8 +171,8 @@ def run_controller(
         instance = instance or plugin.create(ProviderSettings(cluster_name=cluster_name, options=provider_options))
         config = ControllerConfig(
             provider=provider, cluster_name=cluster_name, load_balancer_class=load_balancer_class,
-            ignore_unclassed=ignore_unclassed, workers=workers, metrics_port=0, health_port=0,
-            standalone=standalone, peering=peering, peering_poll_interval=0.3,
+            serve_unclassed=serve_unclassed, workers=workers, metrics_port=0, health_port=0,
+            leader_election=leader_election or LeaderElection(enabled=False),
             resync_interval=resync_interval, deep_resync_interval=deep_resync_interval, gc_interval=gc_interval,
             gc_initial_delay=gc_initial_delay, backoff_base=backoff_base, backoff_cap=backoff_cap,
             cloud_state_retry=cloud_state_retry, share_namespaces=share_namespaces, provider_options=provider_options,
@@ -183,7 +184,8 @@ def run_controller(
 
         def operate() -> None:
             try:
-                asyncio.run(run_async(config, instance, stop_flag=stop, ready_flag=ready, reconciler=reconciler))
+                asyncio.run(run_async(config, lambda: instance, stop_flag=stop, ready_flag=ready,
+                                      reconciler=reconciler))
             except BaseException as exc:  # surfaced to the test below
                 failure.append(exc)
                 ready.set()

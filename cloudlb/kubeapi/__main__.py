@@ -8,7 +8,8 @@ import sys
 import threading
 from types import FrameType
 
-from cloudlb.kubeapi.cluster import EmulatedKubernetes
+from cloudlb.kubeapi.cluster import REQUEST_LOG_SIZE, EmulatedKubernetes
+from cloudlb.kubeapi.store import EVENT_TTL
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--kubeconfig", default=None, help="where to write a kubeconfig for kubectl")
+    parser.add_argument("--request-log-size", type=int, default=REQUEST_LOG_SIZE,
+                        help="how many requests the in-memory request log keeps")
+    parser.add_argument("--event-ttl", type=float, default=EVENT_TTL,
+                        help="seconds an Event lives after its last write (kube-apiserver's --event-ttl)")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -25,11 +30,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    with EmulatedKubernetes(host=args.host, port=args.port) as kube:
+    with EmulatedKubernetes(host=args.host, port=args.port, request_log_size=args.request_log_size,
+                            event_ttl=args.event_ttl) as kube:
         print(f"Emulated Kubernetes API at {kube.url}", flush=True)
         if args.kubeconfig:
             path = kube.write_kubeconfig(args.kubeconfig)
-            print(f"kubeconfig: {path} (kubectl needs --validate=false for create/apply)", flush=True)
+            print(f"kubeconfig: {path}", flush=True)
         while not stop.wait(0.5):
             pass
     print("Stopped.", flush=True)

@@ -2,13 +2,21 @@
 
 The HTTP server and the object store live on the thread's own event loop. The
 helpers (``create``, ``get``, ``patch``...) run the very same store operations on
-that loop, so they see and cause exactly what HTTP clients see and cause, but
-they are not recorded in ``requests`` (which lists only what clients asked).
+that loop, so they see and cause exactly what HTTP clients see and cause, with
+two differences: they are not recorded in ``requests`` (which lists only what
+clients asked), and their writes skip field-value validation (defaulting and
+allocation still run), the way objects stored by an older API server skipped a
+newer check, so tests can plant the bad input a controller must cope with.
+
+A fresh cluster holds what a new real one holds: the ``default``, ``kube-system``,
+``kube-public`` and ``kube-node-lease`` Namespaces and the ``kubernetes`` Service
+(with its EndpointSlice pointing at this server).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import threading
 from collections.abc import Callable
@@ -18,30 +26,35 @@ from typing import Any, Self, TypeVar
 
 import aiohttp.web
 
-from cloudlb.kubeapi import patching, selectors
+from cloudlb.kubeapi import bootstrap, namespaces, patching, selectors
 from cloudlb.kubeapi.errors import ApiError
 from cloudlb.kubeapi.kubeconfig import write_kubeconfig
 from cloudlb.kubeapi.recording import RecordedRequest
 from cloudlb.kubeapi.resources import Catalogue, ResourceType
 from cloudlb.kubeapi.server import ApiServerEmulator
 from cloudlb.kubeapi.services import ServiceAdmission
-from cloudlb.kubeapi.store import ObjectStore
+from cloudlb.kubeapi.store import EVENT_TTL, ObjectStore
+from cloudlb.kubeapi.workloads import DeploymentAdmission, EndpointSliceAdmission
+from cloudlb.kubeapi.writes import WriteOptions
 
 T = TypeVar("T")
 Obj = dict[str, Any]
 
 _START_TIMEOUT = 15.0
 _CALL_TIMEOUT = 15.0
-
-
+REQUEST_LOG_SIZE = 10_000
 class EmulatedKubernetes:
     """An in-process Kubernetes API server for tests, kopf and kubectl (start/stop or ``with``)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, request_log_size: int = REQUEST_LOG_SIZE,
+                 event_ttl: float = EVENT_TTL) -> None:
+        """``request_log_size``: how many requests ``requests`` keeps (the oldest go first);
+        ``event_ttl``: seconds an Event lives after its last write (kube-apiserver's ``--event-ttl``)."""
         self.host = host
         self._requested_port = port
         self._port: int | None = None
-        self._requests: list[RecordedRequest] = []
+        self._requests: collections.deque[RecordedRequest] = collections.deque(maxlen=request_log_size)
+        self._event_ttl = event_ttl
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._store: ObjectStore | None = None
@@ -96,8 +109,13 @@ class EmulatedKubernetes:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        # Every start begins with an empty cluster (only the initial namespaces).
-        store = ObjectStore(self._catalogue, {("", "services"): ServiceAdmission()})
+        # Every start begins with a new cluster (only what a real one starts with).
+        store = ObjectStore(self._catalogue, {
+            ("", "services"): ServiceAdmission(),
+            ("", "namespaces"): namespaces.NamespaceAdmission(),
+            ("apps", "deployments"): DeploymentAdmission(),
+            ("discovery.k8s.io", "endpointslices"): EndpointSliceAdmission(),
+        }, event_ttl=self._event_ttl)
         self._store = store
         emulator = ApiServerEmulator(store=store, on_request=self._requests.append)
         async with emulator:
@@ -110,6 +128,7 @@ class EmulatedKubernetes:
                 await site.start()
                 self._port = runner.addresses[0][1]
                 emulator.server_address = f"{self.host}:{self._port}"
+                bootstrap.seed(store, self.host, self._port)
                 self._started.set()
                 await self._stopping.wait()
             finally:
@@ -133,7 +152,7 @@ class EmulatedKubernetes:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every HTTP request served so far (a snapshot)."""
+        """The HTTP requests served, the latest ``request_log_size`` of them (a snapshot)."""
         return list(self._requests)
 
     # --- helpers: the store's operations, run on the server's loop ------------------------------
@@ -165,7 +184,7 @@ class EmulatedKubernetes:
         if resource is None:
             raise ApiError(404, "NotFound", f"the server does not serve kind {kind} in {api_version}")
         namespace = (obj.get("metadata") or {}).get("namespace") or "default" if resource.namespaced else None
-        return self._call(lambda store: store.create(resource, namespace, obj))
+        return self._call(lambda store: store.create(resource, namespace, obj, _helper_write()))
 
     def get(self, api_version: str, kind_plural: str, namespace: str | None, name: str) -> Obj | None:
         resource = self._resource(api_version, kind_plural)
@@ -188,8 +207,13 @@ class EmulatedKubernetes:
         """A JSON merge patch, as ``kubectl patch --type=merge`` sends it."""
         resource = self._resource(api_version, kind_plural)
         return self._call(lambda store: store.patch(resource, namespace, name, patching.MERGE_PATCH, patch,
-                                                    subresource))
+                                                    subresource, _helper_write()))
 
     def delete(self, api_version: str, kind_plural: str, namespace: str | None, name: str) -> None:
         resource = self._resource(api_version, kind_plural)
         self._call(lambda store: store.delete(resource, namespace, name, {}))
+
+
+def _helper_write() -> WriteOptions:
+    """The helpers' writes: no field-value validation (see the module docstring)."""
+    return WriteOptions(validate=False)

@@ -84,7 +84,7 @@ def conflict(plural: str, name: str, group: str = "") -> ApiError:
 
 def invalid(kind: str, name: str, causes: list[FieldCause], group: str = "") -> ApiError:
     """422 Invalid with one cause per field, in the real server's message format."""
-    listed = "; ".join(f"{cause.field}: {cause.message}" for cause in causes)
+    listed = ", ".join(f"{cause.field}: {cause.message}" for cause in causes)  # Go's aggregate error
     what = _qualified(kind, group)
     message = f'{what} "{name}" is invalid: {listed}' if len(causes) == 1 else (
         f'{what} "{name}" is invalid: [{listed}]'

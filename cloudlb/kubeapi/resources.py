@@ -7,6 +7,7 @@ resource is added in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 ALL_VERBS: tuple[str, ...] = ("create", "delete", "get", "list", "patch", "update", "watch")
 STATUS_VERBS: tuple[str, ...] = ("get", "patch", "update")
@@ -29,6 +30,9 @@ class ResourceType:
     # Services and CRDs drop a client-supplied status on create; Nodes keep theirs.
     resets_status_on_create: bool = False
     categories: tuple[str, ...] = field(default=())
+    # How object names are validated: most kinds take DNS-1123 subdomains, Services DNS-1035 labels
+    # (they become DNS names) and Namespaces DNS-1123 labels.
+    name_rule: Literal["subdomain", "label", "dns1035"] = "subdomain"
 
     @property
     def api_version(self) -> str:
@@ -43,21 +47,37 @@ class ResourceType:
         return "status" in self.subresources
 
     @property
+    def expires(self) -> bool:
+        """Events expire (kube-apiserver's --event-ttl); nothing else does."""
+        return self.kind == "Event"
+
+    @property
     def list_kind(self) -> str:
         return f"{self.kind}List"
 
 
 CORE_RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
-                 subresources=("status",)),
+                 subresources=("status",), name_rule="label"),
     ResourceType("", "v1", "services", "Service", namespaced=True, short_names=("svc",),
                  subresources=("status",), tracks_generation=True, resets_status_on_create=True,
-                 categories=("all",)),
+                 categories=("all",), name_rule="dns1035"),
     ResourceType("", "v1", "nodes", "Node", namespaced=False, short_names=("no",), subresources=("status",)),
     ResourceType("", "v1", "events", "Event", namespaced=True, short_names=("ev",)),
     # Served (empty unless someone writes them) because `kubectl describe svc` looks them up.
     ResourceType("", "v1", "endpoints", "Endpoints", namespaced=True, short_names=("ep",)),
+    # Stored and served; no controller writes them from Pods (the sandbox has none): users, tests and
+    # controllers that need IP targets write them, and list/watch them by `kubernetes.io/service-name`.
     ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", namespaced=True),
+    # The walkthrough's `kubectl create deployment`: stored, defaulted and validated; no controller runs
+    # them (the Deployment's own Progressing condition says so), and `kubectl describe` finds its
+    # ReplicaSets (none) where it looks for them.
+    ResourceType("apps", "v1", "deployments", "Deployment", namespaced=True, short_names=("deploy",),
+                 subresources=("status",), tracks_generation=True, resets_status_on_create=True,
+                 categories=("all",)),
+    ResourceType("apps", "v1", "replicasets", "ReplicaSet", namespaced=True, short_names=("rs",),
+                 subresources=("status",), tracks_generation=True, resets_status_on_create=True,
+                 categories=("all",)),
     # No short name: `ev` stays unambiguous for kubectl (it means core v1 Events).
     ResourceType("events.k8s.io", "v1", "events", "Event", namespaced=True),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", namespaced=True),

@@ -21,17 +21,43 @@ import attrs
 from kmock import KubernetesEmulator, Request
 from typing_extensions import override
 
-from cloudlb.kubeapi import discovery, errors, paths, selectors, tables
+from cloudlb.kubeapi import (
+    discovery,
+    errors,
+    fieldvalidation,
+    managedfields,
+    openapi,
+    paths,
+    protobuf,
+    schemas,
+    selectors,
+    serverside_apply,
+    tables,
+)
 from cloudlb.kubeapi.errors import ApiError
+from cloudlb.kubeapi.patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
 from cloudlb.kubeapi.recording import RecordedRequest, record
 from cloudlb.kubeapi.resources import ResourceType
 from cloudlb.kubeapi.store import ObjectStore, Watch
+from cloudlb.kubeapi.writes import WriteOptions
 
 Obj = dict[str, Any]
 
+_OBJECT_MEDIA_TYPES = ("application/json", "application/yaml", protobuf.MEDIA_TYPE)
+_PATCH_MEDIA_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, serverside_apply.APPLY_PATCH)
 
-def _json(body: Any, status: int = 200) -> aiohttp.web.Response:
-    return aiohttp.web.Response(body=json.dumps(body).encode(), status=status, content_type="application/json")
+
+def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> aiohttp.web.Response:
+    response = aiohttp.web.Response(body=json.dumps(body).encode(), status=status, content_type="application/json")
+    for warning in warnings or ():
+        # RFC 7234 warn-code 299 with the text quoted, as the real server sends warnings.
+        escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{escaped}"')
+    return response
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
 
 
 def _is_watch(request: Request) -> bool:
@@ -45,6 +71,10 @@ class ApiServerEmulator(KubernetesEmulator):
     store: ObjectStore
     on_request: Callable[[RecordedRequest], None] = attrs.field(default=lambda request: None)
     server_address: str = ""
+    openapi: openapi.OpenApiDocuments = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.openapi = openapi.OpenApiDocuments(self.store.catalogue)
 
     @override
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
@@ -91,7 +121,14 @@ class ApiServerEmulator(KubernetesEmulator):
             return _json(discovery.server_version())
         if path == "/":
             return _json(discovery.root_paths(self.store.catalogue))
-        # No OpenAPI: kubectl copes with a 404 when run with --validate=false.
+        if path == "/openapi/v3":
+            return _json(self.openapi.root())
+        if path.startswith("/openapi/v3/"):
+            document = self.openapi.document(path.removeprefix("/openapi/v3/"))
+            if document is not None:
+                return aiohttp.web.Response(body=document, content_type="application/json",
+                                            headers={"Cache-Control": "public, immutable"})
+        # No /openapi/v2 (a protobuf document): kubectl reads v3 and falls back only when v3 is missing.
         raise errors.no_such_path()
 
     def _serve_discovery(self, route: paths.DiscoveryPath) -> aiohttp.web.StreamResponse:
@@ -118,9 +155,6 @@ class ApiServerEmulator(KubernetesEmulator):
             raise errors.no_such_path()
         namespace = route.namespace  # None for a cluster-scoped resource, as checked above
         method = str(request.method.value).upper()
-        if request.params.get("dryRun") and method != "GET":
-            # Refused rather than ignored: an ignored dry run would really change the object.
-            raise errors.bad_request("dryRun is not supported by the emulated API server")
         if method == "GET" and _is_watch(request):
             return await self._stream_watch(request, resource, route)
         if method == "GET" and route.name is not None:
@@ -131,27 +165,116 @@ class ApiServerEmulator(KubernetesEmulator):
             items, version = self.store.list(resource, namespace, selector)
             return self._render(request, resource, items=items, version=version)
         if method == "POST" and route.name is None:
-            return _json(self.store.create(resource, namespace, self._body(request)), 201)
+            options = self._write_options(request, apply=False)
+            body = self._object_body(request, resource, options)
+            return _json(self.store.create(resource, namespace, body, options), 201, options.warnings)
         if route.name is None:
             raise errors.method_not_allowed(method)
         if method == "PUT":
-            return _json(self.store.replace(resource, namespace, route.name, self._body(request), route.subresource))
+            options = self._write_options(request, apply=False)
+            body = self._object_body(request, resource, options)
+            replaced = self.store.replace(resource, namespace, route.name, body, route.subresource, options)
+            return _json(replaced, 200, options.warnings)
         if method == "PATCH":
-            content_type = request.headers.get("Content-Type", "")
-            patched = self.store.patch(resource, namespace, route.name, content_type, self._body(request),
-                                       route.subresource)
-            return _json(patched)
+            return self._patch(request, resource, route)
         if method == "DELETE" and route.subresource is None:  # /status has no delete: it would delete the object
-            options = self._body(request) if request.body else {}
-            return _json(self.store.delete(resource, namespace, route.name, options))
+            delete_options = self._json_body(request).value if request.body else {}
+            write = self._write_options(request, apply=False)
+            if isinstance(delete_options, dict) and "All" in (delete_options.get("dryRun") or []):
+                write.dry_run = True
+            return _json(self.store.delete(resource, namespace, route.name, delete_options, write))
         raise errors.method_not_allowed(method)
 
+    def _patch(self, request: Request, resource: ResourceType, route: paths.ResourcePath) -> aiohttp.web.Response:
+        assert route.name is not None  # checked by the caller
+        media = _media_type(request)
+        if media not in _PATCH_MEDIA_TYPES:
+            raise errors.unsupported_media_type(_PATCH_MEDIA_TYPES)
+        options = self._write_options(request, apply=media == serverside_apply.APPLY_PATCH)
+        schema = schemas.for_kind(resource.group, resource.version, resource.kind)
+        if media == serverside_apply.APPLY_PATCH:
+            decoded = fieldvalidation.decode_yaml(request.body or b"")
+            configuration = decoded.value
+            if not isinstance(configuration, dict):
+                raise errors.bad_request("the applied configuration must be an object")
+            self._check_applied_fields(configuration, decoded.problems, schema, resource, route, options)
+            configuration = fieldvalidation.drop_unknown_fields(configuration, schema)
+            existed = self.store.resource_exists(resource, route.namespace, route.name)
+            applied = self.store.apply(resource, route.namespace, route.name, configuration, route.subresource,
+                                       options)
+            return _json(applied, 200 if existed else 201, options.warnings)
+        decoded = self._json_body(request)
+        patch = decoded.value
+        if media != JSON_PATCH:
+            problems = decoded.problems + fieldvalidation.unknown_fields(_without_directives(patch), schema)
+            fieldvalidation.enforce(problems, options.field_validation, options.warnings, "")
+            patch = fieldvalidation.drop_unknown_fields(patch, schema)
+        patched = self.store.patch(resource, route.namespace, route.name, media, patch, route.subresource,
+                                   options)
+        return _json(patched, 200, options.warnings)
+
     @staticmethod
-    def _body(request: Request) -> Any:
-        try:
-            return json.loads(request.body or b"null")
-        except ValueError as exc:
-            raise errors.bad_request(f"the request body is not valid JSON: {exc}") from exc
+    def _check_applied_fields(configuration: Obj, duplicates: list[str], schema: schemas.Node,
+                              resource: ResourceType, route: paths.ResourcePath, options: WriteOptions) -> None:
+        """Server-side apply reports unknown fields in structured-merge-diff's words."""
+        unknown = []
+        for problem in fieldvalidation.unknown_fields(configuration, schema):
+            path = problem.removeprefix('unknown field "').removesuffix('"')
+            unknown.append(f".{path}: field not declared in schema")
+        if options.field_validation == fieldvalidation.IGNORE:
+            return
+        if options.field_validation == fieldvalidation.STRICT and (unknown or duplicates):
+            where = f"{route.namespace}/{route.name}" if route.namespace else route.name
+            gv = f"{resource.group}/{resource.version}" if resource.group else f"/{resource.version}"
+            raise errors.bad_request(f"failed to create typed patch object ({where}; {gv}, Kind={resource.kind}): "
+                                     + "\n".join(unknown + duplicates))
+        options.warnings.extend(unknown + duplicates)
+
+    @staticmethod
+    def _write_options(request: Request, apply: bool) -> WriteOptions:
+        params = request.params
+        dry_run = params.get("dryRun")
+        if dry_run not in (None, "", "All"):
+            raise errors.bad_request(f'Invalid dry run value: "{dry_run}"; supported values: "All"')
+        field_manager = params.get("fieldManager")
+        if apply and not field_manager:
+            raise errors.invalid("PatchOptions", "", [errors.FieldCause(
+                "fieldManager", "Required value: is required for apply patch", "FieldValueRequired")],
+                "meta.k8s.io")
+        force = params.get("force")
+        if force not in (None, "") and not apply:
+            raise errors.invalid("PatchOptions", "", [errors.FieldCause(
+                "force", "Forbidden: may not be specified for non-apply patch", "FieldValueForbidden")],
+                "meta.k8s.io")
+        return WriteOptions(
+            manager=managedfields.manager_from_request(field_manager, request.headers.get("User-Agent", "")),
+            dry_run=dry_run == "All",
+            field_validation=fieldvalidation.directive(params.get("fieldValidation")),
+            force=force in ("true", "1"),
+        )
+
+    def _object_body(self, request: Request, resource: ResourceType, options: WriteOptions) -> Any:
+        """A create/update body in any media type the real server takes, strictly decoded."""
+        media = _media_type(request)
+        body = request.body or b""
+        if media in ("", "application/json"):
+            decoded = fieldvalidation.decode_json(body)
+        elif media == "application/yaml":
+            decoded = fieldvalidation.decode_yaml(body)
+        elif media == protobuf.MEDIA_TYPE:
+            decoded = fieldvalidation.Decoded(protobuf.decode(body, resource))
+        else:
+            raise errors.unsupported_media_type(_OBJECT_MEDIA_TYPES)
+        schema = schemas.for_kind(resource.group, resource.version, resource.kind)
+        problems = decoded.problems + fieldvalidation.unknown_fields(decoded.value, schema)
+        fieldvalidation.enforce(problems, options.field_validation, options.warnings,
+                                f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                                f"{resource.kind}: ")
+        return fieldvalidation.drop_unknown_fields(decoded.value, schema)
+
+    @staticmethod
+    def _json_body(request: Request) -> fieldvalidation.Decoded:
+        return fieldvalidation.decode_json(request.body or b"")
 
     def _render(self, request: Request, resource: ResourceType, *, obj: Obj | None = None,
                 items: list[Obj] | None = None, version: int = 0) -> aiohttp.web.StreamResponse:
@@ -208,3 +331,12 @@ class ApiServerEmulator(KubernetesEmulator):
         finally:
             self.store.close_watch(watch)
         return response
+
+
+def _without_directives(patch: Any) -> Any:
+    """A strategic merge patch without its ``$patch``/``$setElementOrder/...`` directives."""
+    if isinstance(patch, dict):
+        return {key: _without_directives(value) for key, value in patch.items() if not key.startswith("$")}
+    if isinstance(patch, list):
+        return [_without_directives(item) for item in patch]
+    return patch

@@ -12,12 +12,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
-import re
 from collections.abc import Iterable
 from typing import Any
 
-from cloudlb.kubeapi import errors
+from cloudlb.kubeapi import errors, service_fields
 from cloudlb.kubeapi.errors import FieldCause
+from cloudlb.kubeapi.writes import WriteOptions
 
 Obj = dict[str, Any]
 
@@ -25,7 +25,6 @@ SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 TRAFFIC_POLICIES = ("Cluster", "Local")
 _EXTERNAL_TYPES = ("NodePort", "LoadBalancer")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -57,7 +56,7 @@ class ServiceAdmission:
         self.node_port_range = node_port_range
         self._rng = rng or random.Random()
 
-    def admit(self, new: Obj, old: Obj | None, others: Iterable[Obj]) -> None:
+    def admit(self, new: Obj, old: Obj | None, others: Iterable[Obj], options: WriteOptions) -> None:
         others = list(others)
         name = new["metadata"]["name"]
         spec = new.get("spec")
@@ -65,10 +64,6 @@ class ServiceAdmission:
             spec = new["spec"] = {}
         old_spec: dict[str, Any] = (old or {}).get("spec") or {}
         causes: list[FieldCause] = []
-        if not (len(name) <= 63 and _DNS1035_LABEL.match(name)):
-            causes.append(FieldCause("metadata.name", f'Invalid value: "{name}": a DNS-1035 label must consist of '
-                                     "lower case alphanumeric characters or '-', start with an alphabetic "
-                                     "character, and end with an alphanumeric character"))
         service_type = spec.setdefault("type", "ClusterIP")
         if service_type not in SERVICE_TYPES:
             causes.append(FieldCause("spec.type", f'Unsupported value: "{service_type}": supported values: '
@@ -81,9 +76,12 @@ class ServiceAdmission:
             causes.append(FieldCause("spec.ports", "Invalid value: ports must be a list of objects"))
             raise errors.invalid("Service", name, causes)
         self._default(spec, ports)
-        causes += self._validate(spec, old_spec, ports, old is not None)
+        if options.validate:
+            causes += self._validate(spec, old_spec, ports, old is not None)
+            causes += self._validate_fields_cloudlb_reads(new, spec, old_spec, ports)
         if causes:
             raise errors.invalid("Service", name, causes)
+        options.warnings.extend(service_fields.warnings(spec))
         causes += self._allocate_cluster_ip(spec, old_spec, others)
         causes += self._allocate_node_ports(spec, old_spec, ports, others)
         if causes:
@@ -91,6 +89,15 @@ class ServiceAdmission:
         new.setdefault("status", {}).setdefault("loadBalancer", {})
 
     # --- defaults and validation ----------------------------------------------------------------
+
+    def _validate_fields_cloudlb_reads(self, new: Obj, spec: dict[str, Any], old_spec: dict[str, Any],
+                                       ports: list[dict[str, Any]]) -> list[FieldCause]:
+        annotations = new["metadata"].get("annotations") or {}
+        return [*service_fields.port_names(ports),
+                *service_fields.source_ranges(spec, annotations if isinstance(annotations, dict) else {}),
+                *service_fields.external_ips(spec),
+                *service_fields.ip_families(spec, dual_stack=False),
+                *service_fields.health_check_node_port(spec, old_spec)]
 
     @staticmethod
     def _drop_fields_no_longer_needed(spec: dict[str, Any], old_spec: dict[str, Any]) -> None:
@@ -201,10 +208,6 @@ class ServiceAdmission:
                 causes.append(FieldCause("spec.externalTrafficPolicy", f"Unsupported value: {json.dumps(policy)}: "
                                          f"supported values: {_quoted(TRAFFIC_POLICIES)}",
                                          "FieldValueNotSupported"))
-        health = spec.get("healthCheckNodePort")
-        if health not in (None, 0) and not (service_type == "LoadBalancer" and policy == "Local"):
-            causes.append(FieldCause("spec.healthCheckNodePort", f"Invalid value: {json.dumps(health)}: may only be "
-                                     "set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
         return causes
 
     # --- allocation -------------------------------------------------------------------------------
@@ -294,8 +297,10 @@ class ServiceAdmission:
         if wanted:
             low, high = self.node_port_range
             if wanted in taken or not isinstance(wanted, int) or not low <= wanted <= high:
-                return [FieldCause("spec.healthCheckNodePort", f"Invalid value: {json.dumps(wanted)}: provided "
-                                   "port is already allocated or out of range")]
+                problem = ("provided port is already allocated" if wanted in taken else
+                           f"provided port is not in the valid range. The range of valid ports is {low}-{high}")
+                raise errors.ApiError(500, "InternalError", "Internal error occurred: failed to allocate requested "
+                                      f"HealthCheck NodePort {wanted}: {problem}")
         else:
             wanted = self._free_node_port(taken)
         spec["healthCheckNodePort"] = wanted

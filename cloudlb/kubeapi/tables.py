@@ -154,6 +154,37 @@ def _namespace_cells(obj: Obj, now: datetime.datetime) -> list[Any]:
     return [_name(obj), (obj.get("status") or {}).get("phase", "Active"), _created_age(obj, now)]
 
 
+def _deployment_cells(obj: Obj, now: datetime.datetime) -> list[Any]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+    return [
+        _name(obj),
+        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        _created_age(obj, now),
+        ",".join(str(c.get("name", "")) for c in containers if isinstance(c, Mapping)),
+        ",".join(str(c.get("image", "")) for c in containers if isinstance(c, Mapping)),
+        ",".join(f"{key}={value}" for key, value in sorted(selector.items())) or "<none>",
+    ]
+
+
+def _replica_set_cells(obj: Obj, now: datetime.datetime) -> list[Any]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return [_name(obj), spec.get("replicas", 1), status.get("replicas", 0), status.get("readyReplicas", 0),
+            _created_age(obj, now)]
+
+
+def _endpoint_slice_cells(obj: Obj, now: datetime.datetime) -> list[Any]:
+    ports = [str(port.get("port")) for port in obj.get("ports") or [] if isinstance(port, Mapping)]
+    addresses = [address for endpoint in obj.get("endpoints") or [] if isinstance(endpoint, Mapping)
+                 for address in endpoint.get("addresses") or []]
+    shown = ",".join(addresses[:3]) + (f" + {len(addresses) - 3} more..." if len(addresses) > 3 else "")
+    return [_name(obj), obj.get("addressType", ""), ",".join(ports) or "<unset>", shown or "<unset>",
+            _created_age(obj, now)]
+
+
 def _default_cells(obj: Obj, now: datetime.datetime) -> list[Any]:
     return [_name(obj), _created_age(obj, now)]
 
@@ -187,6 +218,30 @@ _LAYOUTS: dict[tuple[str, str], tuple[list[Column], RowCells]] = {
         ("Message", "string", "A human-readable description.", 0),
     ], _event_cells),
     ("", "namespaces"): ([_NAME, ("Status", "string", "The phase of the namespace.", 0), _AGE], _namespace_cells),
+    ("apps", "deployments"): ([
+        _NAME,
+        ("Ready", "string", "Number of the pod with ready state.", 0),
+        ("Up-to-date", "integer", "Total number of non-terminated pods updated to the desired template.", 0),
+        ("Available", "integer", "Total number of available pods (ready for at least minReadySeconds).", 0),
+        _AGE,
+        ("Containers", "string", "Names of each container in the template.", 1),
+        ("Images", "string", "Images referenced by each container in the template.", 1),
+        ("Selector", "string", "Label selector for pods.", 1),
+    ], _deployment_cells),
+    ("apps", "replicasets"): ([
+        _NAME,
+        ("Desired", "integer", "Number of desired pods.", 0),
+        ("Current", "integer", "Number of actual replicas.", 0),
+        ("Ready", "integer", "The number of ready replicas.", 0),
+        _AGE,
+    ], _replica_set_cells),
+    ("discovery.k8s.io", "endpointslices"): ([
+        _NAME,
+        ("AddressType", "string", "The type of addresses in this slice.", 0),
+        ("Ports", "string", "The ports of the endpoints.", 0),
+        ("Endpoints", "string", "The addresses of the endpoints.", 0),
+        _AGE,
+    ], _endpoint_slice_cells),
 }
 _LAYOUTS[("events.k8s.io", "events")] = _LAYOUTS[("", "events")]
 _DEFAULT_LAYOUT: tuple[list[Column], RowCells] = ([_NAME, _AGE], _default_cells)

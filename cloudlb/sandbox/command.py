@@ -78,9 +78,11 @@ def _start_cloud(provider: str, nodes: int) -> SandboxCloud:
               help="With --once: seconds to wait for convergence.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the kubeconfig (default: a temporary folder).")
+@click.option("--event-ttl", type=click.FloatRange(1), default=3600.0, show_default=True,
+              help="Seconds an Event is kept after its last write (kube-apiserver's --event-ttl).")
 @click.option("--verbose", "-v", is_flag=True, help="Show the controller's and the emulators' logs.")
 def sandbox(provider: str, nodes: int, demo: bool, once: bool, port: int, timeout: float,
-            kubeconfig: Path | None, verbose: bool) -> None:
+            kubeconfig: Path | None, event_ttl: float, verbose: bool) -> None:
     """Run an emulated cluster and an emulated cloud with the real controller between them.
 
     Use kubectl with the printed KUBECONFIG to create Services of type
@@ -96,7 +98,8 @@ def sandbox(provider: str, nodes: int, demo: bool, once: bool, port: int, timeou
             logging.getLogger(noisy).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="cloudlb-sandbox-") as scratch, _stop_on_signals() as stop:
         try:
-            code = _run(provider, nodes, demo, once, port, timeout, kubeconfig or Path(scratch) / "kubeconfig", stop)
+            code = _run(provider, nodes, demo, once, port, timeout, kubeconfig or Path(scratch) / "kubeconfig",
+                        event_ttl, stop)
         except Stopped as signalled:
             click.echo(f"\n{signalled}: stopped the controller, the emulated cloud and the API server.", err=True)
             code = 0
@@ -104,9 +107,9 @@ def sandbox(provider: str, nodes: int, demo: bool, once: bool, port: int, timeou
 
 
 def _run(provider: str, nodes: int, demo: bool, once: bool, port: int, timeout: float, kubeconfig: Path,
-         stop: threading.Event) -> int:
+         event_ttl: float, stop: threading.Event) -> int:
     started = time.monotonic()
-    with EmulatedKubernetes(port=port) as kube, _start_cloud(provider, nodes) as cloud:
+    with EmulatedKubernetes(port=port, event_ttl=event_ttl) as kube, _start_cloud(provider, nodes) as cloud:
         kube.write_kubeconfig(kubeconfig)
         for instance in cloud.instances:
             kube.create(node_manifest(instance.name, provider_id=instance.provider_id,

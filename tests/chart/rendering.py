@@ -72,15 +72,6 @@ def rendered_objects(values: Mapping[str, Any] | None = None, **release: str) ->
     return objects
 
 
-def crd_objects() -> list[dict[str, Any]]:
-    """The CustomResourceDefinitions shipped in the chart's crds/ folder."""
-    chart = helm_python.Chart.load(CHART_DIR)
-    try:
-        return [yaml.safe_load(crd["data"]) for crd in chart.crds]
-    finally:
-        chart.close()
-
-
 def objects_of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [obj for obj in objects if obj.get("kind") == kind]
 
@@ -115,6 +106,12 @@ def clusterrole_rules(values: Mapping[str, Any] | None = None) -> set[Rule]:
     """
     clusterrole = only_object(rendered_objects(values), "ClusterRole")
     return set(expand_rules(clusterrole["rules"]))
+
+
+def granted_rules(values: Mapping[str, Any] | None = None) -> set[Rule]:
+    """What the ClusterRole and the namespaced Roles grant together, shaped like ``clusterrole_rules()``."""
+    objects = rendered_objects(values)
+    return {rule for obj in objects if obj["kind"] in ("ClusterRole", "Role") for rule in expand_rules(obj["rules"])}
 
 
 def requested_rules(requests: Iterable[RecordedRequest]) -> set[Rule]:

@@ -1,9 +1,9 @@
 """The chart's Deployment, run for real: its replicas' command, args and env against emulated Kubernetes and GCE.
 
 What the kubelets would do with the rendered Deployment, minus the containers:
-start ``spec.replicas`` processes with the container's command, args and env,
-apply the rendered ClusterKopfPeering, probe the health port the probes name,
-scrape the port the metrics Service targets, then serve a Service of the
+start ``spec.replicas`` processes with the container's command, args and env
+(the downward API's pod name included), probe the paths and port the probes
+name, scrape the port the metrics Service targets, then serve a Service of the
 chart's class. The cloud is the GCP provider's emulator (real HTTP);
 Kubernetes is the emulated API server (real HTTP, kopf logs in through a
 kubeconfig). Each replica gets its own free ports, as each pod would have its
@@ -12,8 +12,8 @@ own network namespace; everything else is the rendered pod as is.
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -32,7 +32,14 @@ from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.plugins import load_plugin
 from cloudlb.sandbox_cloud import SandboxCloud
 from cloudlb.testing import WaitTimeout, node_manifest, service_manifest, wait_for
-from tests.chart.rendering import controller_container, expand_rules, only_object, rendered_objects, requested_rules
+from tests.chart.rendering import (
+    RELEASE_NAMESPACE,
+    controller_container,
+    expand_rules,
+    only_object,
+    rendered_objects,
+    requested_rules,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -57,8 +64,14 @@ def http_get(url: str) -> tuple[int, str] | None:
         return None
 
 
+def answers_ok(url: str) -> bool:
+    answer = http_get(url)
+    return answer is not None and answer[0] == 200
+
+
 @dataclass
 class Replica:
+    name: str  # the pod's name, given to the container through the downward API
     objects: list[dict[str, Any]]  # the chart rendered with this replica's ports
     process: subprocess.Popen[bytes]
     log: Path
@@ -111,14 +124,22 @@ def chart_values(cloud: SandboxCloud) -> dict[str, Any]:
     }
 
 
-def start_replica(objects: list[dict[str, Any]], environment: dict[str, str], log: Path) -> Replica:
+def container_env(item: dict[str, Any], pod_name: str) -> str:
+    """An env entry's value, the way the kubelet fills it: a literal, or the downward API's pod name."""
+    if "value" in item:
+        return str(item["value"])
+    assert item["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, item
+    return pod_name
+
+
+def start_replica(name: str, objects: list[dict[str, Any]], environment: dict[str, str], log: Path) -> Replica:
     container = controller_container(objects)
-    env = {**environment, **{item["name"]: item["value"] for item in container.get("env", [])}}
+    env = {**environment, **{item["name"]: container_env(item, name) for item in container.get("env", [])}}
     # The container's command, found where the image puts it: on PATH next to this interpreter.
     command = [str(Path(sys.executable).parent / container["command"][0]), *container["args"]]
     with log.open("wb") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    return Replica(objects, process, log)
+    return Replica(name, objects, process, log)
 
 
 @pytest.fixture(scope="module")
@@ -131,11 +152,10 @@ def deployment(gcp_cloud: SandboxCloud, tmp_path_factory: pytest.TempPathFactory
         for instance in gcp_cloud.instances:
             kube.create(node_manifest(instance.name, provider_id=instance.provider_id,
                                       internal_ip=instance.internal_ip, zone=instance.zone))
-        kube.create(only_object(first, "ClusterKopfPeering"))
         environment = {**os.environ, **gcp_cloud.environment,
                        "KUBECONFIG": str(kube.write_kubeconfig(tmp_path / "kubeconfig"))}
         renders = [first] + [rendered_objects(chart_values(gcp_cloud)) for _ in range(count - 1)]
-        replicas = [start_replica(objects, environment, tmp_path / f"replica-{index}.log")
+        replicas = [start_replica(f"cloudlb-7d4b9c-{index}", objects, environment, tmp_path / f"replica-{index}.log")
                     for index, objects in enumerate(renders)]
         try:
             yield RunningDeployment(kube, replicas)
@@ -152,45 +172,37 @@ def test_default_deployment_runs_two_replicas(deployment: RunningDeployment) -> 
 
 def test_every_replica_passes_its_probes_and_serves_metrics(deployment: RunningDeployment) -> None:
     container = controller_container(deployment.objects)
-    probe_path = container["livenessProbe"]["httpGet"]["path"]
-    assert container["readinessProbe"]["httpGet"]["path"] == probe_path
+    probes = [container[probe]["httpGet"]["path"] for probe in ("livenessProbe", "readinessProbe")]
     target = only_object(deployment.objects, "Service")["spec"]["ports"][0]["targetPort"]
     for replica in deployment.replicas:
-        health = deployment.wait_for(partial(http_get, f"http://127.0.0.1:{replica.port('health')}{probe_path}"),
-                                     "the probe endpoint")
-        assert health[0] == 200
+        for path in probes:
+            url = f"http://127.0.0.1:{replica.port('health')}{path}"
+            deployment.wait_for(partial(answers_ok, url), f"200 from {path}")
         metrics = deployment.wait_for(partial(http_get, f"http://127.0.0.1:{replica.port(target)}/metrics"),
                                       "the metrics endpoint")
         assert metrics[0] == 200
-        assert "cloudlb_" in metrics[1]
+        assert "cloudlb_build_info" in metrics[1]
 
 
-def test_replicas_meet_in_the_peering_object_and_exactly_one_works(deployment: RunningDeployment) -> None:
-    name = only_object(deployment.objects, "ClusterKopfPeering")["metadata"]["name"]
-
-    def both_peers() -> dict[str, Any] | None:
-        peering = deployment.kube.get("kopf.dev/v1", "clusterkopfpeerings", None, name) or {}
-        peers: dict[str, Any] = peering.get("status") or {}
-        return peers if len(peers) == len(deployment.replicas) else None
-
-    peers = deployment.wait_for(both_peers, "an entry per replica in the peering object")
-    assert len({peer["priority"] for peer in peers.values()}) == len(peers)  # else kopf pauses them all
-    # A replica starts paused and says so only when it resumes (or pauses again for a higher priority).
-    active = deployment.wait_for(lambda: [r for r in deployment.replicas if is_active(r.output())] or None,
-                                 "a replica to become the active one")
-    assert len(active) == 1
+def lease_holder(deployment: RunningDeployment) -> str | None:
+    role = only_object(deployment.objects, "Role")
+    (name,) = [rule["resourceNames"][0] for rule in role["rules"] if rule.get("resourceNames")]
+    lease = deployment.kube.get("coordination.k8s.io/v1", "leases", RELEASE_NAMESPACE, name) or {}
+    holder: str | None = (lease.get("spec") or {}).get("holderIdentity")
+    return holder
 
 
-def is_active(log: str) -> bool:
-    """Whether kopf's last word on peering in this replica's log was to resume work."""
-    verdicts = re.findall(r"(Resuming operations|Pausing operations|Pausing all operators)", log)
-    return bool(verdicts) and verdicts[-1] == "Resuming operations"
+def leader_lines(replica: Replica) -> list[dict[str, Any]]:
+    """The JSON log lines (the chart's default format) in which this replica says it became the leader."""
+    lines = [json.loads(line) for line in replica.output().splitlines() if line.startswith("{")]
+    return [line for line in lines if line["message"].startswith("became the leader")]
 
 
-def test_activity_is_read_from_the_last_peering_verdict() -> None:
-    assert is_active("... Resuming operations after the pause ...")
-    assert not is_active("... Resuming operations after the pause ... Pausing operations in favour of [...]")
-    assert not is_active("no peering messages at all")
+def test_exactly_one_replica_holds_the_lease_under_its_pod_name(deployment: RunningDeployment) -> None:
+    holder = deployment.wait_for(lambda: lease_holder(deployment), "a holder of the Lease")
+    assert holder in [replica.name for replica in deployment.replicas]
+    leaders = [replica for replica in deployment.replicas if leader_lines(replica)]
+    assert [replica.name for replica in leaders] == [holder]
 
 
 def test_deployment_serves_its_class_and_leaves_unclassed_services_alone(
@@ -213,17 +225,20 @@ def test_deployment_serves_its_class_and_leaves_unclassed_services_alone(
     assert gcp_cloud.leftovers()  # the classed Service's load balancer exists in the emulated cloud
 
 
-def test_every_request_of_the_replicas_is_granted_by_the_clusterrole(deployment: RunningDeployment) -> None:
+def test_every_request_of_the_replicas_is_granted_by_the_roles(deployment: RunningDeployment) -> None:
     # Runs after the Service test, so that the requests of serving a Service are in. The full "nothing
     # else" comparison needs a longer run (garbage collection starts after a minute); this one checks that
-    # the chart's role lets the chart's pods do everything they did.
-    role = only_object(deployment.objects, "ClusterRole")
-    granted = set(expand_rules(role["rules"]))
+    # the chart's roles let the chart's pods do everything they did.
+    rules = [rule for kind in ("ClusterRole", "Role") for rule in only_object(deployment.objects, kind)["rules"]]
+    granted = set(expand_rules(rules))
+    deployment.wait_for(lambda: any(r.resource == "leases" and r.verb == "update" for r in deployment.kube.requests),
+                        "a renewal of the Lease")
     requests = [r for r in deployment.kube.requests if r.resource]  # discovery is allowed to every user
     made = requested_rules(requests)
     assert ("", "services/status", "patch") in made  # the run did serve a Service
+    assert ("coordination.k8s.io", "leases", "update") in made  # and renewed its Lease
     assert made - granted == set()
-    restricted = [rule for rule in role["rules"] if rule.get("resourceNames")]
+    restricted = [rule for rule in rules if rule.get("resourceNames")]
     for rule in restricted:
         for request in requests:
             if request.resource in rule["resources"] and request.verb in rule["verbs"]:
@@ -242,3 +257,4 @@ def test_replicas_stop_on_sigterm_within_their_grace_period(deployment: RunningD
         except subprocess.TimeoutExpired:
             pytest.fail(f"still running {grace}s after SIGTERM; its output:\n{replica.output()[-3000:]}")
         assert replica.process.returncode == 0, replica.output()[-3000:]
+    assert lease_holder(deployment) == ""  # released on the way out: a new pod takes over at once

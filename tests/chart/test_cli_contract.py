@@ -20,7 +20,9 @@ pytestmark = pytest.mark.timeout(60)
 SETUPS = documented_setups()
 EVERY_OPTION = {
     "provider": "gcp", "clusterName": "c1", "loadBalancerClass": "example.com/lb", "workers": 8,
-    "resyncInterval": 120, "gcInterval": 900, "verbose": True, "peering": {"name": "peers"},
+    "resyncInterval": 120, "gcInterval": 900, "logLevel": "debug", "logFormat": "text", "serveUnclassed": True,
+    "cloudApiRates": "compute-read=20/40,compute-write=5",
+    "leaderElection": {"leaseName": "peers", "leaseDuration": "1m", "renewDeadline": "40s", "retryPeriod": "5s"},
     "gcp": {"project": "proj-12345", "region": "us-east1", "endpoint": "http://127.0.0.1:8000"},
 }
 
@@ -56,14 +58,32 @@ def test_cloudlb_run_reads_the_chart_values_as_meant() -> None:
     assert params["provider"] == "gcp"
     assert params["cluster_name"] == "c1"
     assert params["load_balancer_class"] == "example.com/lb"
-    assert params["ignore_unclassed"] is True
+    assert params["serve_unclassed"] is True
     assert params["workers"] == 8
     assert params["resync_interval"] == 120.0
     assert params["gc_interval"] == 900.0
     assert params["metrics_port"] == 9090 and params["health_port"] == 8080
-    assert params["peering"] == "peers" and params["standalone"] is False
+    assert params["leader_elect"] is True
+    assert params["leader_elect_resource_name"] == "peers"
+    assert params["leader_elect_resource_namespace"] == "kube-system"
+    assert (params["leader_elect_lease_duration"], params["leader_elect_renew_deadline"],
+            params["leader_elect_retry_period"]) == (60.0, 40.0, 5.0)
+    assert params["log_level"] == "debug" and params["log_format"] == "text"
+    assert set(params["cloud_api_rates"]) == {"compute-read", "compute-write"}
     assert params["gcp_project"] == "proj-12345"
     assert params["gcp_endpoint"] == "http://127.0.0.1:8000"
+
+
+def test_the_chart_defaults_are_class_only_and_elect_a_leader() -> None:
+    params = parse(controller_container(rendered_objects({"provider": "aws", "clusterName": "c1"}))["args"])
+    assert params["serve_unclassed"] is False
+    assert params["leader_elect"] is True
+    # The chart passes client-go's timings and the log level explicitly; they must be the controller's defaults.
+    defaults = parse(["run", "--provider=aws", "--cluster-name=c1"])
+    assert defaults["serve_unclassed"] is False  # the chart and the command line agree on the safe default
+    for name in ("leader_elect_lease_duration", "leader_elect_renew_deadline", "leader_elect_retry_period",
+                 "log_level"):
+        assert params[name] == defaults[name], name
 
 
 def test_chart_defaults_match_the_controllers_defaults() -> None:

@@ -55,7 +55,8 @@ def test_build_installs_exactly_the_lock(stages: list[Stage]) -> None:
     syncs = [run for run in build.arguments("RUN") if "uv sync" in run]
     assert len(syncs) == 2  # dependencies, then our own packages
     for sync in syncs:
-        assert "--frozen" in sync and "--no-dev" in sync and "--all-packages" in sync
+        # --no-default-groups: neither the sandbox's emulators (the default group) nor the test tools.
+        assert "--frozen" in sync and "--no-default-groups" in sync and "--all-packages" in sync
     assert "--no-install-workspace" in syncs[0]
     assert "--no-editable" in syncs[1]  # the final stage gets the venv without /src
     assert not [run for run in build.arguments("RUN") if "uv lock" in run or "pip install" in run]

@@ -21,34 +21,52 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
-    return {item["name"]: item.get("value") for item in container.get("env", [])}
+    return {item["name"]: item.get("value", item.get("valueFrom")) for item in container.get("env", [])}
+
+
+POD_NAME = {"fieldRef": {"fieldPath": "metadata.name"}}
 
 
 def test_default_command_line() -> None:
     container = controller_container(rendered_objects())
     assert container["command"] == ["cloudlb"]
-    assert container["args"] == ["run", "--provider=aws", "--cluster-name=test-cluster", "--ignore-unclassed",
-                                 "--metrics-port=9090", "--health-port=8080", "--peering=cloudlb"]
+    assert container["args"] == [
+        "run", "--provider=aws", "--cluster-name=test-cluster", "--metrics-port=9090", "--health-port=8080",
+        "--leader-elect-resource-name=cloudlb", "--leader-elect-resource-namespace=kube-system",
+        "--leader-elect-lease-duration=15s", "--leader-elect-renew-deadline=10s", "--leader-elect-retry-period=2s",
+        "--log-level=info", "--log-format=json"]
     assert container["image"] == "ghcr.io/cloudlb/cloudlb:0.1.0"
-    assert "env" not in container
+    # The pod's name is the controller's leader-election identity.
+    assert env_of(container) == {"POD_NAME": POD_NAME}
 
 
 def test_every_option_reaches_the_command_line() -> None:
     container = controller_container(rendered_objects({
-        "provider": "gcp", "clusterName": "c1", "loadBalancerClass": "example.com/lb", "ignoreUnclassed": False,
-        "workers": 8, "resyncInterval": 120, "gcInterval": 900, "verbose": True,
-        "metrics": {"port": 9100}, "health": {"port": 8081}, "peering": {"name": "peers"},
+        "provider": "gcp", "clusterName": "c1", "loadBalancerClass": "example.com/lb", "serveUnclassed": True,
+        "workers": 8, "resyncInterval": 120, "gcInterval": 900, "logLevel": "debug", "logFormat": "text",
+        "cloudApiRates": "compute-read=20/40", "metrics": {"port": 9100}, "health": {"port": 8081},
+        "leaderElection": {"leaseName": "peers", "leaseDuration": "30s", "renewDeadline": "20s",
+                           "retryPeriod": "4s"},
         "gcp": {"project": "proj-12345", "region": "us-east1", "endpoint": "http://127.0.0.1:8000"},
         "aws": {"defaultType": "clb"},  # another provider's option is not passed
         "extraArgs": ["--something-new"],
     }))
     assert container["args"] == [
-        "run", "--provider=gcp", "--cluster-name=c1", "--load-balancer-class=example.com/lb", "--workers=8",
-        "--resync-interval=120", "--gc-interval=900", "--metrics-port=9100", "--health-port=8081",
-        "--peering=peers", "--verbose", "--gcp-project=proj-12345", "--gcp-region=us-east1",
-        "--gcp-endpoint=http://127.0.0.1:8000", "--something-new",
+        "run", "--provider=gcp", "--cluster-name=c1", "--load-balancer-class=example.com/lb", "--serve-unclassed",
+        "--workers=8", "--resync-interval=120", "--gc-interval=900", "--metrics-port=9100", "--health-port=8081",
+        "--leader-elect-resource-name=peers", "--leader-elect-resource-namespace=kube-system",
+        "--leader-elect-lease-duration=30s", "--leader-elect-renew-deadline=20s", "--leader-elect-retry-period=4s",
+        "--log-level=debug", "--log-format=text", "--cloud-api-rates=compute-read=20/40",
+        "--gcp-project=proj-12345", "--gcp-region=us-east1", "--gcp-endpoint=http://127.0.0.1:8000",
+        "--something-new",
     ]
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": 9100, "health": 8081}
+
+
+def test_a_single_replica_without_leader_election() -> None:
+    container = controller_container(rendered_objects(example_values("single-replica-standalone")))
+    assert "--leader-elect=false" in container["args"]
+    assert not [arg for arg in container["args"] if arg.startswith("--leader-elect-")]
 
 
 def test_aws_options_become_flag_and_boto3_environment() -> None:
@@ -56,13 +74,13 @@ def test_aws_options_become_flag_and_boto3_environment() -> None:
         {**REQUIRED_VALUES, "aws": {"region": "eu-west-1", "defaultType": "nlb"}, "gcp": {"project": "other-proj"}}))
     assert "--aws-default-type=nlb" in container["args"]
     assert not [arg for arg in container["args"] if arg.startswith("--gcp-")]
-    assert env_of(container) == {"AWS_REGION": "eu-west-1"}
+    assert env_of(container) == {"POD_NAME": POD_NAME, "AWS_REGION": "eu-west-1"}
 
 
-def test_probes_hit_kopfs_health_endpoint_on_the_health_port() -> None:
+def test_probes_hit_the_health_and_readiness_endpoints_on_the_health_port() -> None:
     container = controller_container(rendered_objects({**REQUIRED_VALUES, "health": {"port": 8181}}))
-    for probe in (container["livenessProbe"], container["readinessProbe"]):
-        assert probe["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     assert {"name": "health", "containerPort": 8181, "protocol": "TCP"} in container["ports"]
     assert "--health-port=8181" in container["args"]
 

@@ -12,7 +12,6 @@ from tests.chart.rendering import (
     CHART_DIR,
     REQUIRED_VALUES,
     controller_container,
-    crd_objects,
     documented_setups,
     example_files,
     load_values,
@@ -21,13 +20,7 @@ from tests.chart.rendering import (
     render,
     rendered_objects,
 )
-from tests.chart.validation import (
-    CUSTOM_KINDS,
-    KUBERNETES_VERSIONS,
-    peering_problems,
-    schema_errors,
-    service_monitor_problems,
-)
+from tests.chart.validation import CUSTOM_KINDS, KUBERNETES_VERSIONS, schema_errors, service_monitor_problems
 
 EXAMPLES = example_files()
 SETUPS = documented_setups()
@@ -62,6 +55,7 @@ def test_every_rendered_object_is_valid_kubernetes(name: str, values: dict[str, 
     objects = rendered_objects(values)
     kinds = {obj["kind"] for obj in objects}
     assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= kinds
+    assert ({"Role", "RoleBinding"} <= kinds) == values.get("leaderElection", {}).get("enabled", True)
     errors = [
         error
         for obj in objects
@@ -73,11 +67,9 @@ def test_every_rendered_object_is_valid_kubernetes(name: str, values: dict[str, 
     assert errors == []
 
 
-@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-def test_shipped_crds_are_valid_kubernetes(version: str) -> None:
-    crds = crd_objects()
-    assert [crd["metadata"]["name"] for crd in crds] == ["clusterkopfpeerings.kopf.dev"]
-    assert [schema_errors(crd, version) for crd in crds] == [None]
+def test_the_chart_ships_no_custom_resource_definitions() -> None:
+    # Leader election uses a built-in Lease; nothing is left for Helm's crds/ folder to install.
+    assert not (CHART_DIR / "crds").exists()
 
 
 def test_the_validator_catches_an_unknown_field() -> None:
@@ -90,22 +82,18 @@ def test_the_validator_catches_an_unknown_field() -> None:
 
 
 @pytest.mark.parametrize(("name", "values"), SETUPS, ids=SETUP_IDS)
-def test_peering_object_matches_the_shipped_crd_and_the_controller_flag(name: str, values: dict[str, Any]) -> None:
+def test_leader_election_flags_match_the_role(name: str, values: dict[str, Any]) -> None:
     objects = rendered_objects(values)
-    peerings = objects_of_kind(objects, "ClusterKopfPeering")
     args = controller_container(objects)["args"]
-    if values.get("peering", {}).get("standalone"):
-        assert peerings == []
-        assert "--standalone" in args
+    roles = objects_of_kind(objects, "Role")
+    if not values.get("leaderElection", {}).get("enabled", True):
+        assert roles == []
+        assert "--leader-elect=false" in args
         return
-    (peering,) = peerings
-    assert peering_problems(peering, crd_objects()) == []
-    assert f"--peering={peering['metadata']['name']}" in args
-
-
-def test_peering_check_rejects_an_object_no_crd_serves() -> None:
-    stray = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "x", "namespace": "y"}}
-    assert peering_problems(stray, crd_objects()) == ["no shipped CRD serves kopf.dev/v1 KopfPeering"]
+    (role,) = roles
+    (lease,) = [rule["resourceNames"][0] for rule in role["rules"] if rule.get("resourceNames")]
+    assert f"--leader-elect-resource-name={lease}" in args
+    assert f"--leader-elect-resource-namespace={role['metadata']['namespace']}" in args
 
 
 def test_service_monitor_scrapes_the_metrics_service() -> None:
@@ -141,5 +129,5 @@ def test_notes_tell_how_to_check_the_installation() -> None:
     notes = render()["cloudlb/templates/NOTES.txt"]
     assert "kubectl -n kube-system rollout status deployment/cloudlb" in notes
     assert "loadBalancerClass" in notes and "cloudlb.io/aws" in notes
-    assert "kubectl get clusterkopfpeering cloudlb" in notes
+    assert "kubectl -n kube-system get lease cloudlb -o jsonpath='{.spec.holderIdentity}'" in notes
     assert "/metrics" in notes

@@ -25,12 +25,18 @@ def with_required(**overrides: Any) -> dict[str, Any]:
 # (values, the schema's message naming the value and the rule)
 SCHEMA_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("missing required", {}, "at '': missing properties 'provider', 'clusterName'"),
-    ("unknown provider", with_required(provider="azure"), "at '/provider': value must be one of 'aws', 'gcp'"),
+    ("provider name no plugin can have", with_required(provider="Azure Cloud"),
+     "at '/provider': 'Azure Cloud' does not match pattern"),
     ("negative replicas", with_required(replicaCount=-1), "at '/replicaCount': minimum: got -1, want 0"),
     ("replicas as text", with_required(replicaCount="two"), "at '/replicaCount': got string, want integer"),
     ("port as text", with_required(metrics={"port": "http"}), "at '/metrics/port': got string, want integer"),
     ("port out of range", with_required(health={"port": 70000}), "at '/health/port': maximum: got 70,000, want 65,535"),
-    ("flag as text", with_required(ignoreUnclassed="yes"), "at '/ignoreUnclassed': got string, want boolean"),
+    ("flag as text", with_required(serveUnclassed="yes"), "at '/serveUnclassed': got string, want boolean"),
+    ("unknown log level", with_required(logLevel="verbose"),
+     "at '/logLevel': value must be one of 'debug', 'info', 'warning', 'error'"),
+    ("duration without a unit", with_required(leaderElection={"leaseDuration": "15"}),
+     "at '/leaderElection/leaseDuration': '15' does not match pattern"),
+    ("rates that are not rates", with_required(cloudApiRates="fast"), "at '/cloudApiRates': 'fast' does not match"),
     ("empty cluster name", with_required(clusterName=""), "at '/clusterName': minLength: got 0, want 1"),
     ("cluster name with spaces", with_required(clusterName="my cluster"),
      "at '/clusterName': 'my cluster' does not match pattern"),
@@ -64,8 +70,11 @@ def test_schema_rejects_bad_values_naming_the_value(values: dict[str, Any], mess
 
 # Rules that span several values, enforced by the templates with their own sentence.
 TEMPLATE_CASES: list[tuple[str, dict[str, Any], str]] = [
-    ("standalone with replicas", with_required(peering={"standalone": True}),
-     "peering.standalone=true runs replicas that do not see each other"),
+    ("no leader election with replicas", with_required(leaderElection={"enabled": False}),
+     "leaderElection.enabled=false lets every replica act at once"),
+    ("another plugin in the cloudlb image", with_required(provider="digitalocean"),
+     'provider "digitalocean" is not in the cloudlb image (it ships aws and gcp): build an image with the plugin '
+     "installed and set image.repository"),
     ("same port twice", with_required(metrics={"port": 8080}), "health.port and metrics.port must differ"),
     ("monitor without service", with_required(metrics={"service": {"enabled": False},
                                                        "serviceMonitor": {"enabled": True}}),
@@ -89,5 +98,13 @@ def test_good_values_of_the_same_shapes_pass() -> None:
         replicaCount=0, workers=256, resyncInterval=1.5, clusterName="A-b_9", loadBalancerClass="internal-vip",
         aws={"region": "us-gov-west-1", "defaultType": "clb"}, image={"digest": "sha256:" + "a" * 64},
         podDisruptionBudget={"maxUnavailable": "50%"}, resources={"limits": {"cpu": 1, "memory": "1Gi"}},
+        leaderElection={"leaseDuration": "1m30s", "renewDeadline": "45.5s", "retryPeriod": "500ms"},
+        cloudApiRates="elbv2-read=10/20, ec2-read=20",
     ))
     assert "cloudlb/templates/deployment.yaml" in rendered
+
+
+def test_any_plugin_name_is_accepted_with_an_image_that_carries_it() -> None:
+    rendered = render(with_required(provider="digitalocean", image={"repository": "registry.example/cloudlb-do",
+                                                                     "tag": "1.0.0"}))
+    assert '"--provider=digitalocean"' in rendered["cloudlb/templates/deployment.yaml"]

@@ -1,7 +1,8 @@
 """Checks of rendered objects that have no schema in kubernetes-validate.
 
-kubernetes-validate knows the built-in kinds only; the two custom kinds the
-chart renders are checked here against what their CRDs and operators accept.
+kubernetes-validate knows the built-in kinds only; the one custom kind the
+chart renders (the Prometheus Operator's ServiceMonitor) is checked here
+against what its operator accepts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import kubernetes_validate
 # Oldest Kubernetes the chart is tested against, and the newest schema bundled.
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
-CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("kopf.dev/v1", "ClusterKopfPeering")}
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 
 
 def schema_errors(obj: dict[str, Any], version: str) -> str | None:
@@ -55,22 +56,3 @@ def service_monitor_problems(monitor: dict[str, Any], services: list[dict[str, A
         if endpoint.get("path", "/metrics") != "/metrics":
             problems.append(f"endpoint path {endpoint.get('path')!r} is not /metrics")
     return problems
-
-
-def peering_problems(peering: dict[str, Any], crds: list[dict[str, Any]]) -> list[str]:
-    """Whether the ClusterKopfPeering object is served by a CRD the chart ships."""
-    group, _, version = peering["apiVersion"].partition("/")
-    for crd in crds:
-        spec = crd["spec"]
-        if spec["group"] == group and spec["names"]["kind"] == peering["kind"]:
-            problems = []
-            if spec["scope"] != "Cluster":
-                problems.append("the CRD is not cluster-scoped")
-            if "namespace" in peering["metadata"]:
-                problems.append("a cluster-scoped object carries a namespace")
-            if not any(v["name"] == version and v["served"] for v in spec["versions"]):
-                problems.append(f"version {version} is not served by the CRD")
-            if set(peering) - {"apiVersion", "kind", "metadata", "status"}:
-                problems.append("fields outside the CRD's schema")
-            return problems
-    return [f"no shipped CRD serves {peering['apiVersion']} {peering['kind']}"]

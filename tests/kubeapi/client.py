@@ -4,17 +4,38 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cloudlb.kubeapi import EmulatedKubernetes
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+Background = Callable[..., subprocess.Popen[str]]
 MERGE = "application/merge-patch+json"
 SERVICES = "/api/v1/namespaces/default/services"
+
+SERVICE_YAML = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  type: LoadBalancer
+  selector:
+    app: web
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+"""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from cloudlb.testing import wait_for
 
 pytestmark = pytest.mark.timeout(60)
 T = TypeVar("T")
+SEEN_CONDITION = {"type": "SeenByKopf", "status": "True", "reason": "Seen", "message": "seen by kopf",
+                  "lastTransitionTime": "2025-01-01T00:00:00Z"}
 
 
 def _wait_for(predicate: Callable[[], T | None]) -> T:
@@ -52,7 +54,8 @@ def operator(kube: EmulatedKubernetes, tmp_path: Path,
     @kopf.on.create("v1", "services", registry=registry)
     def on_create(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         kopf.event(body, type="Normal", reason="Seen", message="seen by kopf")
-        patch.status["seenBy"] = "kopf"
+        # A field ServiceStatus declares: the server drops undeclared ones, as a real one does.
+        patch.status["conditions"] = [SEEN_CONDITION]
 
     @kopf.on.delete("v1", "services", registry=registry)
     def on_delete(body: kopf.Body, **_: Any) -> None:
@@ -92,13 +95,15 @@ def test_kopf_sees_services_posts_events_and_patches_status(kube: EmulatedKubern
     kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
                  "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
     _wait_for(lambda: ("ADDED", "web") in operator)
-    event = _wait_for(lambda: [e for e in kube.list("v1", "events", "default") if e.get("reason") == "Seen"])[0]
+    event = _wait_for(lambda: [e for e in kube.list("v1", "events", "default")
+                               if e.get("reason") == "Seen" and e["involvedObject"]["name"] == "web"])[0]
     assert event["metadata"]["name"].startswith("kopf-event-")
     service = kube.get("v1", "services", "default", "web")
     assert service is not None
     assert event["involvedObject"]["uid"] == service["metadata"]["uid"]
-    status = _wait_for(lambda: (kube.get("v1", "services", "default", "web") or {}).get("status", {}).get("seenBy"))
-    assert status == "kopf"
+    conditions = _wait_for(lambda: (kube.get("v1", "services", "default", "web") or {}).get("status", {})
+                           .get("conditions"))
+    assert conditions == [SEEN_CONDITION]
     # kopf went through discovery, listed and watched Services, and wrote status via the subresource.
     verbs = {(r.verb, r.resource, r.subresource) for r in kube.requests if r.resource}
     assert {("list", "services", None), ("watch", "services", None), ("create", "events", None),

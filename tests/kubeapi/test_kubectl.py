@@ -1,81 +1,20 @@
-"""The real kubectl binary against the emulator (KUBECONFIG and KUBECACHEDIR in a temp folder)."""
+"""The real kubectl binary against the emulator (KUBECONFIG and KUBECACHEDIR in a temp folder).
+
+No test passes --validate=false: kubectl reads the OpenAPI v3 documents and lets the server validate."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from cloudlb.kubeapi import EmulatedKubernetes
+from tests.kubeapi.client import SERVICE_YAML, Background, Kubectl
 
 pytestmark = pytest.mark.timeout(60)
 
-Kubectl = Callable[..., subprocess.CompletedProcess[str]]
-
-SERVICE_YAML = """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  labels:
-    app: web
-spec:
-  type: LoadBalancer
-  selector:
-    app: web
-  ports:
-  - name: http
-    port: 80
-    targetPort: 8080
-"""
-
-
-@pytest.fixture
-def kubectl_env(kube: EmulatedKubernetes, tmp_path: Path) -> dict[str, str]:
-    # CI installs kubectl; a missing binary is a failure, not a skip.
-    assert shutil.which("kubectl"), "kubectl must be on PATH for these tests"
-    return dict(os.environ, KUBECONFIG=str(kube.write_kubeconfig(tmp_path / "kubeconfig")),
-                KUBECACHEDIR=str(tmp_path / "kube-cache"))
-
-
-@pytest.fixture
-def kubectl(kubectl_env: dict[str, str], tmp_path: Path) -> Kubectl:
-    def run(*args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(["kubectl", *args], env=kubectl_env, capture_output=True, text=True,
-                                timeout=timeout, cwd=tmp_path, check=False)
-        if check:
-            assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
-        return result
-    return run
-
-
-@pytest.fixture
-def manifest(tmp_path: Path) -> Path:
-    path = tmp_path / "service.yaml"
-    path.write_text(SERVICE_YAML)
-    return path
-
-
-@pytest.fixture
-def background(kubectl_env: dict[str, str]) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> subprocess.Popen[str]:
-        process = subprocess.Popen(["kubectl", *args], env=kubectl_env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-        started.append(process)
-        return process
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
 
 
 def _columns(line: str) -> list[str]:
@@ -83,8 +22,8 @@ def _columns(line: str) -> list[str]:
 
 
 def test_create_and_get_services_as_a_table(kube: EmulatedKubernetes, kubectl: Kubectl, manifest: Path) -> None:
-    assert "service/web created" in kubectl("create", "-f", str(manifest), "--validate=false").stdout
-    lines = kubectl("get", "svc").stdout.splitlines()
+    assert "service/web created" in kubectl("create", "-f", str(manifest)).stdout
+    lines = kubectl("get", "svc", "web").stdout.splitlines()
     assert _columns(lines[0]) == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
     service = kube.get("v1", "services", "default", "web")
     assert service is not None
@@ -96,23 +35,23 @@ def test_create_and_get_services_as_a_table(kube: EmulatedKubernetes, kubectl: K
 
 
 def test_get_as_json_and_yaml(kube: EmulatedKubernetes, kubectl: Kubectl, manifest: Path) -> None:
-    kubectl("create", "-f", str(manifest), "--validate=false")
+    kubectl("create", "-f", str(manifest))
     as_json = json.loads(kubectl("get", "svc", "web", "-o", "json").stdout)
     assert as_json["metadata"]["uid"] == kube.get("v1", "services", "default", "web")["metadata"]["uid"]  # type: ignore[index]
     listed = json.loads(kubectl("get", "services", "-o", "json").stdout)
-    assert [item["metadata"]["name"] for item in listed["items"]] == ["web"]
+    assert [item["metadata"]["name"] for item in listed["items"]] == ["kubernetes", "web"]
     as_yaml = kubectl("get", "svc", "web", "-o", "yaml").stdout
     assert "kind: Service" in as_yaml and "allocateLoadBalancerNodePorts: true" in as_yaml
 
 
 def test_apply_creates_then_patches_keeping_node_ports(kube: EmulatedKubernetes, kubectl: Kubectl,
                                                         manifest: Path) -> None:
-    assert "service/web created" in kubectl("apply", "-f", str(manifest), "--validate=false").stdout
+    assert "service/web created" in kubectl("apply", "-f", str(manifest)).stdout
     first = kube.get("v1", "services", "default", "web")
     assert first is not None
     assert "kubectl.kubernetes.io/last-applied-configuration" in first["metadata"]["annotations"]
     manifest.write_text(SERVICE_YAML + "  - name: https\n    port: 443\n")
-    result = kubectl("apply", "-f", str(manifest), "--validate=false")
+    result = kubectl("apply", "-f", str(manifest))
     assert "service/web configured" in result.stdout
     second = kube.get("v1", "services", "default", "web")
     assert second is not None
@@ -120,11 +59,11 @@ def test_apply_creates_then_patches_keeping_node_ports(kube: EmulatedKubernetes,
     assert second["spec"]["ports"][0]["nodePort"] == first["spec"]["ports"][0]["nodePort"]
     assert second["spec"]["ports"][0]["targetPort"] == 8080
     assert second["metadata"]["generation"] == 2
-    assert "unchanged" in kubectl("apply", "-f", str(manifest), "--validate=false").stdout
+    assert "unchanged" in kubectl("apply", "-f", str(manifest)).stdout
 
 
 def test_patch_merge_and_json(kube: EmulatedKubernetes, kubectl: Kubectl, manifest: Path) -> None:
-    kubectl("create", "-f", str(manifest), "--validate=false")
+    kubectl("create", "-f", str(manifest))
     kubectl("patch", "svc", "web", "--type=merge", "-p", '{"metadata":{"labels":{"team":"blue"}}}')
     kubectl("patch", "svc", "web", "--type=json", "-p",
             '[{"op":"add","path":"/metadata/finalizers","value":["example.com/hold"]}]')
@@ -137,7 +76,7 @@ def test_patch_merge_and_json(kube: EmulatedKubernetes, kubectl: Kubectl, manife
 
 
 def test_describe_shows_the_services_events(kube: EmulatedKubernetes, kubectl: Kubectl, manifest: Path) -> None:
-    kubectl("create", "-f", str(manifest), "--validate=false")
+    kubectl("create", "-f", str(manifest))
     service = kube.get("v1", "services", "default", "web")
     assert service is not None
     for name, uid, reason in (("web", service["metadata"]["uid"], "EnsuredLoadBalancer"),
@@ -156,11 +95,12 @@ def test_describe_shows_the_services_events(kube: EmulatedKubernetes, kubectl: K
 
 
 def test_get_watch_streams_new_rows(kube: EmulatedKubernetes, kubectl: Kubectl, manifest: Path,
-                                    background: Callable[..., subprocess.Popen[str]]) -> None:
-    kubectl("create", "-f", str(manifest), "--validate=false")
+                                    background: Background) -> None:
+    kubectl("create", "-f", str(manifest))
     watcher = background("get", "svc", "-w")
     assert watcher.stdout is not None
     assert _columns(watcher.stdout.readline())[0] == "NAME"
+    assert _columns(watcher.stdout.readline())[0] == "kubernetes"
     assert _columns(watcher.stdout.readline())[0] == "web"
     kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "late", "namespace": "default"},
                  "spec": {"type": "ClusterIP", "ports": [{"port": 53, "protocol": "UDP"}]}})
@@ -170,8 +110,8 @@ def test_get_watch_streams_new_rows(kube: EmulatedKubernetes, kubectl: Kubectl, 
 
 def test_delete_waits_for_finalizers_unless_told_not_to(kube: EmulatedKubernetes, kubectl: Kubectl,
                                                         manifest: Path,
-                                                        background: Callable[..., subprocess.Popen[str]]) -> None:
-    kubectl("create", "-f", str(manifest), "--validate=false")
+                                                        background: Background) -> None:
+    kubectl("create", "-f", str(manifest))
     kube.patch("v1", "services", "default", "web", {"metadata": {"finalizers": ["example.com/hold"]}})
     kubectl("delete", "svc", "web", "--wait=false")
     held = kube.get("v1", "services", "default", "web")
@@ -187,7 +127,7 @@ def test_delete_waits_for_finalizers_unless_told_not_to(kube: EmulatedKubernetes
 def test_nodes_and_namespaces(kube: EmulatedKubernetes, kubectl: Kubectl, tmp_path: Path) -> None:
     node = tmp_path / "node.json"
     node.write_text(json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a"}}))
-    kubectl("create", "-f", str(node), "--validate=false")
+    kubectl("create", "-f", str(node))
     kubectl("patch", "node", "node-a", "--subresource=status", "--type=merge", "-p",
             '{"status":{"conditions":[{"type":"Ready","status":"True"}],"nodeInfo":{"kubeletVersion":"v1.30.2"}}}')
     lines = kubectl("get", "no").stdout.splitlines()

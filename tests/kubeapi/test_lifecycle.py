@@ -68,7 +68,7 @@ def test_helpers_share_the_http_semantics(kube: EmulatedKubernetes) -> None:
     assert patched["status"]["loadBalancer"]["ingress"] == [{"ip": "192.0.2.1"}]
     ignored = kube.patch("v1", "services", "default", "web", {"status": {"loadBalancer": {}}})
     assert ignored["status"]["loadBalancer"]["ingress"] == [{"ip": "192.0.2.1"}]
-    assert [item["metadata"]["name"] for item in kube.list("v1", "services")] == ["web"]
+    assert [item["metadata"]["name"] for item in kube.list("v1", "services")] == ["kubernetes", "web"]
     assert kube.list("v1", "services", "kube-system") == []
     with pytest.raises(ApiError) as raised:
         kube.create(dict(service("web"), metadata={"name": "web"}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from cloudlb.kubeapi import EmulatedKubernetes
-from tests.kubeapi.client import SERVICES, call, create_service
+from tests.kubeapi.client import MERGE, SERVICES, call, create_service
 
 
 def test_create_fills_uid_resource_version_timestamp_generation_and_namespace(kube: EmulatedKubernetes) -> None:
@@ -155,8 +155,22 @@ def test_unknown_patch_type_is_unsupported_media_type(kube: EmulatedKubernetes) 
     assert reply.body["reason"] == "UnsupportedMediaType"
 
 
-def test_dry_run_is_refused_rather_than_applied(kube: EmulatedKubernetes) -> None:
-    body = {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}
+def test_dry_run_answers_what_would_be_stored_and_stores_nothing(kube: EmulatedKubernetes) -> None:
+    body = {"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
     reply = call(kube, "POST", f"{SERVICES}?dryRun=All", body)
-    assert reply.status == 400
+    assert reply.status == 201
+    assert reply.body["metadata"]["uid"] and reply.body["spec"]["ports"][0]["nodePort"]
     assert kube.get("v1", "services", "default", "web") is None
+    create_service(kube, "web")
+    patched = call(kube, "PATCH", f"{SERVICES}/web?dryRun=All", {"metadata": {"labels": {"a": "b"}}}, MERGE)
+    assert patched.status == 200 and patched.body["metadata"]["labels"] == {"a": "b"}
+    current = call(kube, "GET", f"{SERVICES}/web").body
+    current["spec"]["sessionAffinity"] = "ClientIP"
+    replaced = call(kube, "PUT", f"{SERVICES}/web?dryRun=All", current)
+    assert replaced.status == 200 and replaced.body["spec"]["sessionAffinity"] == "ClientIP"
+    deleted = call(kube, "DELETE", f"{SERVICES}/web?dryRun=All")
+    assert deleted.status == 200
+    stored = kube.get("v1", "services", "default", "web")
+    assert stored is not None and "labels" not in stored["metadata"]
+    assert stored["spec"]["sessionAffinity"] == "None"
+    assert call(kube, "POST", f"{SERVICES}?dryRun=Some", body).status == 400

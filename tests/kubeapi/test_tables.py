@@ -85,7 +85,8 @@ def test_event_columns(kube: EmulatedKubernetes) -> None:
                                                         ("Object", "Service"), ("None", None)])
 def test_include_object(kube: EmulatedKubernetes, include: str, expected_kind: str | None) -> None:
     create_service(kube, "web")
-    (row,) = _table(kube, "/api/v1/namespaces/default/services", includeObject=include)["rows"]
+    (row,) = _table(kube, "/api/v1/namespaces/default/services", includeObject=include,
+                    fieldSelector="metadata.name=web")["rows"]
     if expected_kind is None:
         assert "object" not in row
     else:

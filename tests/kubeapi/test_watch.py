@@ -12,6 +12,9 @@ from cloudlb.kubeapi.selectors import Selector
 from cloudlb.kubeapi.store import ObjectStore
 from tests.kubeapi.client import MERGE, SERVICES, WatchStream, call, create_service
 
+# kube-public holds no Services on a new cluster (default holds `kubernetes`).
+EMPTY_NAMESPACE_SERVICES = "/api/v1/namespaces/kube-public/services"
+
 
 def test_watch_is_newline_delimited_json_with_added_modified_deleted(kube: EmulatedKubernetes) -> None:
     listed = call(kube, "GET", SERVICES).body
@@ -36,8 +39,8 @@ def test_watch_without_resource_version_starts_with_the_current_objects(kube: Em
     create_service(kube, "two")
     watch = WatchStream(kube, SERVICES)
     try:
-        names = sorted(watch.next_event()["object"]["metadata"]["name"] for _ in range(2))
-        assert names == ["one", "two"]
+        names = sorted(watch.next_event()["object"]["metadata"]["name"] for _ in range(3))
+        assert names == ["kubernetes", "one", "two"]  # `kubernetes`: every cluster's default Service
     finally:
         watch.close()
 
@@ -82,8 +85,8 @@ def test_namespaced_watch_sees_only_its_namespace_and_cluster_wide_sees_all(kube
         create_service(kube, "in-default")
         create_service(kube, "in-system", namespace="kube-system")
         assert in_system.next_event()["object"]["metadata"]["name"] == "in-system"
-        names = [everywhere.next_event()["object"]["metadata"]["name"] for _ in range(2)]
-        assert names == ["in-default", "in-system"]
+        names = [everywhere.next_event()["object"]["metadata"]["name"] for _ in range(3)]
+        assert names == ["kubernetes", "in-default", "in-system"]
     finally:
         in_system.close()
         everywhere.close()
@@ -133,7 +136,7 @@ def test_a_refused_watch_is_one_error_event_in_the_stream(kube: EmulatedKubernet
 
 def test_timeout_seconds_ends_the_watch(kube: EmulatedKubernetes) -> None:
     started = time.monotonic()
-    watch = WatchStream(kube, SERVICES, timeoutSeconds="1")
+    watch = WatchStream(kube, EMPTY_NAMESPACE_SERVICES, timeoutSeconds="1")
     try:
         assert watch.read_until_end() == b""
         assert 0.9 < time.monotonic() - started < 5
@@ -143,9 +146,9 @@ def test_timeout_seconds_ends_the_watch(kube: EmulatedKubernetes) -> None:
 
 def test_stop_ends_open_watches() -> None:
     kube = EmulatedKubernetes().start()
-    watch = WatchStream(kube, SERVICES)
+    watch = WatchStream(kube, EMPTY_NAMESPACE_SERVICES)
     try:
-        create_service(kube, "web")
+        create_service(kube, "web", namespace="kube-public")
         assert watch.next_event()["type"] == "ADDED"
         started = time.monotonic()
         kube.stop()

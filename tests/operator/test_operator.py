@@ -135,8 +135,8 @@ def test_class_filtering(kube: EmulatedKubernetes) -> None:
         assert cloud(ctl).cloud.count("ensure", ServiceRef("default", "plain")) == 0
 
 
-def test_ignore_unclassed_leaves_services_without_class_alone(kube: EmulatedKubernetes) -> None:
-    with run_controller(kube, provider="example", ignore_unclassed=True) as ctl:
+def test_without_serve_unclassed_services_without_class_are_left_alone(kube: EmulatedKubernetes) -> None:
+    with run_controller(kube, provider="example", serve_unclassed=False) as ctl:
         kube.create(service_manifest("unclassed"))
         kube.create(service_manifest("ours", load_balancer_class="cloudlb.io/example"))
         ctl.wait_for_ingress("default", "ours")

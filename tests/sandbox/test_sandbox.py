@@ -61,7 +61,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """No process listens on it any more. SO_REUSEADDR, as servers set it: connections the stopped server
+    closed may linger in TIME_WAIT for a minute, which is not a port held by anyone."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

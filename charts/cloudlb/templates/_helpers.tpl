@@ -76,8 +76,8 @@ controller's default", so they are left out rather than passed empty.
 {{- with .Values.loadBalancerClass }}
 - {{ print "--load-balancer-class=" . | quote }}
 {{- end }}
-{{- if .Values.ignoreUnclassed }}
-- "--ignore-unclassed"
+{{- if .Values.serveUnclassed }}
+- "--serve-unclassed"
 {{- end }}
 {{- if not (kindIs "invalid" .Values.workers) }}
 - {{ print "--workers=" .Values.workers | quote }}
@@ -85,18 +85,33 @@ controller's default", so they are left out rather than passed empty.
 {{- if not (kindIs "invalid" .Values.resyncInterval) }}
 - {{ print "--resync-interval=" .Values.resyncInterval | quote }}
 {{- end }}
+{{- if not (kindIs "invalid" .Values.deepResyncInterval) }}
+- {{ print "--deep-resync-interval=" .Values.deepResyncInterval | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" .Values.cloudStateRetry) }}
+- {{ print "--cloud-state-retry=" .Values.cloudStateRetry | quote }}
+{{- end }}
+{{- if .Values.shareNamespaces }}
+- {{ print "--share-namespaces=" .Values.shareNamespaces | quote }}
+{{- end }}
 {{- if not (kindIs "invalid" .Values.gcInterval) }}
 - {{ print "--gc-interval=" .Values.gcInterval | quote }}
 {{- end }}
 - {{ print "--metrics-port=" .Values.metrics.port | quote }}
 - {{ print "--health-port=" .Values.health.port | quote }}
-{{- if .Values.peering.standalone }}
-- "--standalone"
+{{- if .Values.leaderElection.enabled }}
+- {{ print "--leader-elect-resource-name=" (include "cloudlb.leaseName" .) | quote }}
+- {{ print "--leader-elect-resource-namespace=" .Release.Namespace | quote }}
+- {{ print "--leader-elect-lease-duration=" .Values.leaderElection.leaseDuration | quote }}
+- {{ print "--leader-elect-renew-deadline=" .Values.leaderElection.renewDeadline | quote }}
+- {{ print "--leader-elect-retry-period=" .Values.leaderElection.retryPeriod | quote }}
 {{- else }}
-- {{ print "--peering=" (include "cloudlb.peeringName" .) | quote }}
+- "--leader-elect=false"
 {{- end }}
-{{- if .Values.verbose }}
-- "--verbose"
+- {{ print "--log-level=" .Values.logLevel | quote }}
+- {{ print "--log-format=" .Values.logFormat | quote }}
+{{- with .Values.cloudApiRates }}
+- {{ print "--cloud-api-rates=" . | quote }}
 {{- end }}
 {{- if eq .Values.provider "aws" }}
 {{- with .Values.aws.defaultType }}
@@ -120,10 +135,16 @@ controller's default", so they are left out rather than passed empty.
 {{- end }}
 
 {{/*
-The container's environment: cloud SDK settings that the SDKs read themselves
-(boto3's AWS_REGION, Google's Application Default Credentials) plus extraEnv.
+The container's environment: the pod's name (the controller's leader-election
+identity, so that a restarted container recognises its own Lease), cloud SDK
+settings that the SDKs read themselves (boto3's AWS_REGION, Google's
+Application Default Credentials), plus extraEnv.
 */}}
 {{- define "cloudlb.env" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
 {{- if and (eq .Values.provider "aws") .Values.aws.region }}
 - name: AWS_REGION
   value: {{ .Values.aws.region | quote }}
@@ -137,7 +158,7 @@ The container's environment: cloud SDK settings that the SDKs read themselves
 {{- end }}
 {{- end }}
 
-{{/* Name of the ClusterKopfPeering the replicas meet in. */}}
-{{- define "cloudlb.peeringName" -}}
-{{- default (include "cloudlb.fullname" .) .Values.peering.name }}
+{{/* Name of the Lease the replicas compete for, in the release's namespace. */}}
+{{- define "cloudlb.leaseName" -}}
+{{- default (include "cloudlb.fullname" .) .Values.leaderElection.leaseName }}
 {{- end }}

@@ -20,6 +20,7 @@ from cloudlb.model import Ingress, LoadBalancerSpec, LoadBalancerStatus, Service
 from cloudlb.problems import Problem
 from cloudlb.provider import NotOwnedError, Offering, ProviderSettings
 from cloudlb_aws import annotations as a
+from cloudlb_aws import startup
 from cloudlb_aws.calls import CallCounter, Clients, create_clients, describe_in_batches, translated_errors
 from cloudlb_aws.capabilities import CAPABILITIES
 from cloudlb_aws.clb import CLBDeployer, CLBModel, build_clb_model
@@ -99,6 +100,9 @@ class AWSProvider(WholeServiceProvider):
         return found
 
     # -- the cloud ---------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        startup.check()
 
     def _parts(self) -> _Parts:
         """Clients are made on first use, so that the plugin loads and validates without credentials."""

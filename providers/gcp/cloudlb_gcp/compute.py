@@ -99,6 +99,7 @@ class Compute:
 
     def __init__(self, location: Location, endpoint: str, credentials: Credentials, cloud_api: CloudApi) -> None:
         self.location = location
+        self.endpoint = endpoint
         self._base = endpoint.rstrip("/") + "/compute/v1/"
         self._credentials = credentials
         self._cloud_api = cloud_api

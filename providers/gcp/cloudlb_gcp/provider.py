@@ -18,7 +18,7 @@ from cloudlb.changes import Change, ChangePlan, run_changes
 from cloudlb.model import DesiredLoadBalancer, Ingress, LoadBalancerKey, LoadBalancerSpec, LoadBalancerStatus
 from cloudlb.problems import Problem
 from cloudlb.provider import Capabilities, CloudStateError, Offering, Provider, RetryLater, Statuses, SweepResult
-from cloudlb_gcp import gke_annotations, reads
+from cloudlb_gcp import gke_annotations, reads, startup
 from cloudlb_gcp.capabilities import CAPABILITIES
 from cloudlb_gcp.compute import Compute, ComputeError
 from cloudlb_gcp.instances import InstanceRef
@@ -49,6 +49,9 @@ class GCPProvider(Provider[Observed]):
 
     def offering_for(self, spec: LoadBalancerSpec) -> Offering:
         return self.capabilities.offering("internal" if spec.internal else "external")
+
+    def check(self) -> None:
+        startup.check(self.compute)
 
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
         return gke_annotations.validate(spec)

@@ -1,0 +1,54 @@
+"""``cloudlb plan`` end to end: check the settings as ``run`` does, read the cluster once, plan every load balancer.
+
+The Kubernetes side is two paged list calls (Services, Nodes) with the
+controller's own credentials; the cloud side is the provider's sweep and
+observe, which only read. Nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+
+from cloudlb import connection
+from cloudlb.config import ControllerConfig
+from cloudlb.planning import PlannedLoadBalancer, plan_cluster
+from cloudlb.provider import Provider
+from cloudlb.startup import StartupError, start_provider
+
+PAGE = 500
+LIST_TIMEOUT = 60.0
+
+
+def plan(config: ControllerConfig, create: Callable[[], Provider[Any]]) -> list[PlannedLoadBalancer]:
+    """Every load balancer's pending changes; ``StartupError`` when the cluster or the cloud cannot be read."""
+    services, nodes = asyncio.run(_read_cluster(config))
+    provider = start_provider(config.provider, create)
+    try:
+        return plan_cluster(services, nodes, provider, config)
+    except Exception as exc:  # a cloud that cannot be listed: one plain line, as for run's start-up
+        raise StartupError(f"could not read the cloud to plan: {type(exc).__name__}: {exc}") from exc
+
+
+async def _read_cluster(config: ControllerConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async with connection.ApiSession(kopf.OperatorSettings(), config.api_server) as session:
+        await connection.check_api_server(session)
+        return await _list(session, "/api/v1/services"), await _list(session, "/api/v1/nodes")
+
+
+async def _list(session: connection.ApiSession, path: str) -> list[dict[str, Any]]:
+    """All items of a list, page by page (``limit``/``continue``), as large clusters need."""
+    items: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        query = f"?limit={PAGE}" + (f"&continue={token}" if token else "")
+        response = await session.request("GET", path + query, seconds=LIST_TIMEOUT)
+        if response.status >= 400 or not isinstance(response.body, dict):
+            raise StartupError(f"could not list {path} on {session.server}: {response.message}")
+        items.extend(response.body.get("items") or [])
+        token = str((response.body.get("metadata") or {}).get("continue") or "")
+        if not token:
+            return items

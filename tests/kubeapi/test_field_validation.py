@@ -1,0 +1,79 @@
+"""fieldValidation=Strict|Warn|Ignore on create, update and patch: unknown and duplicate fields."""
+
+from __future__ import annotations
+
+import http.client
+import json
+
+import pytest
+
+from cloudlb.kubeapi import EmulatedKubernetes
+from tests.kubeapi.client import MERGE, SERVICES, call, create_service, service
+
+DUPLICATE_NAME = (b'{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","name":"other"},'
+                  b'"spec":{"ports":[{"port":80}]}}')
+
+
+def raw_post(kube: EmulatedKubernetes, query: str, body: bytes) -> tuple[int, dict[str, object], list[str]]:
+    connection = http.client.HTTPConnection("127.0.0.1", kube.port, timeout=10)
+    try:
+        connection.request("POST", f"{SERVICES}{query}", body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        payload = json.loads(response.read())
+        return response.status, payload, response.headers.get_all("Warning") or []
+    finally:
+        connection.close()
+
+
+def test_strict_refuses_unknown_fields_with_the_decoders_message(kube: EmulatedKubernetes) -> None:
+    body = service("web", foo="bar")
+    body["spec"]["ports"][0]["bogus"] = 1
+    reply = call(kube, "POST", f"{SERVICES}?fieldValidation=Strict", body)
+    assert reply.status == 400 and reply.body["reason"] == "BadRequest"
+    # In the order the body gives them (spec.ports comes before spec.foo here).
+    assert reply.body["message"] == ('Service in version "v1" cannot be handled as a Service: strict decoding error: '
+                                     'unknown field "spec.ports[0].bogus", unknown field "spec.foo"')
+    assert kube.get("v1", "services", "default", "web") is None
+
+
+def test_duplicate_fields_are_reported_and_the_last_one_wins(kube: EmulatedKubernetes) -> None:
+    status, payload, _ = raw_post(kube, "?fieldValidation=Strict", DUPLICATE_NAME)
+    assert status == 400
+    assert payload["message"] == ('Service in version "v1" cannot be handled as a Service: strict decoding error: '
+                                  'duplicate field "metadata.name"')
+    status, payload, warnings = raw_post(kube, "?fieldValidation=Warn", DUPLICATE_NAME)
+    assert status == 201 and warnings == ['299 - "duplicate field \\"metadata.name\\""']
+    assert payload["metadata"]["name"] == "other"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("directive", ["Warn", "", "Ignore"])
+def test_warn_and_ignore_store_without_the_unknown_field(kube: EmulatedKubernetes, directive: str) -> None:
+    query = f"?fieldValidation={directive}" if directive else ""
+    status, _, warnings = raw_post(kube, query, json.dumps(service("web", foo="bar")).encode())
+    assert status == 201
+    assert warnings == ([] if directive == "Ignore" else ['299 - "unknown field \\"spec.foo\\""'])
+    stored = kube.get("v1", "services", "default", "web")
+    assert stored is not None and "foo" not in stored["spec"]
+
+
+def test_patches_are_checked_too(kube: EmulatedKubernetes) -> None:
+    create_service(kube, "web")
+    refused = call(kube, "PATCH", f"{SERVICES}/web?fieldValidation=Strict", {"spec": {"colour": "red"}}, MERGE)
+    assert refused.status == 400
+    assert refused.body["message"] == 'strict decoding error: unknown field "spec.colour"'
+    directive = call(kube, "PATCH", f"{SERVICES}/web?fieldValidation=Strict", {
+        "spec": {"$setElementOrder/ports": [{"port": 80}], "ports": [{"port": 80, "name": "http"}]}},
+        "application/strategic-merge-patch+json")
+    assert directive.status == 200, directive.body
+    assert directive.body["spec"]["ports"][0]["name"] == "http"
+
+
+def test_an_unknown_directive_is_refused(kube: EmulatedKubernetes) -> None:
+    reply = call(kube, "POST", f"{SERVICES}?fieldValidation=Loud", service("web"))
+    assert reply.status == 400 and reply.body["message"] == "fieldValidation parameter unsupported: Loud"
+
+
+def test_untyped_kinds_accept_any_field(kube: EmulatedKubernetes) -> None:
+    reply = call(kube, "POST", "/apis/kopf.dev/v1/clusterkopfpeerings?fieldValidation=Strict",
+                 {"metadata": {"name": "cloudlb"}, "status": {"anything": {"goes": 1}}})
+    assert reply.status == 201, reply.body
