@@ -27,13 +27,13 @@ TRANSIENT_REASONS = frozenset({
 
 
 def classify(error: ComputeError, doing: str) -> ProviderError:
-    message = f"{doing}: {error}"
+    message, code = f"{doing}: {error}", error.reason
     # 404 on a write: a resource it refers to is gone or not there yet; the next plan reads it again.
     if error.transient or error.reason in TRANSIENT_REASONS or error.status in (404, 409, 412):
-        return RetryLater(message, delay=error.retry_after)
+        return RetryLater(message, delay=error.retry_after, code=code)
     if error.reason in CLOUD_STATE_REASONS or error.status == 403:
-        return CloudStateError(message)
-    return PermanentError(message)
+        return CloudStateError(message, code=code)
+    return PermanentError(message, code=code)
 
 
 @contextmanager

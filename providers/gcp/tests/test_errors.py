@@ -30,6 +30,7 @@ def test_each_answer_becomes_the_error_that_heals_it(status: int, reason: str,
     error = classify(ComputeError("forwardingRules.insert", status, reason, "the API's words"), "creating x")
     assert type(error) is expected
     assert str(error).startswith("creating x: forwardingRules.insert")
+    assert error.code == reason, "the cloud's own code, for logs and metrics"
 
 
 def test_the_delay_the_api_asks_for_is_kept() -> None:
