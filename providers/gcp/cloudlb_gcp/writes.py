@@ -169,7 +169,8 @@ class Writer:
             # Always the groups' lock before a zone's (as a deletion takes them): never the other way round.
             with self._groups_in_use.shared(), self._zone(zone), calling(doing):
                 if self.inventory.group(zone) is not None:
-                    return  # another plan created it meanwhile
+                    logger.info("instance group %s/%s: created by another plan meanwhile", zone, record.name)
+                    return
                 try:
                     self.compute.write(kind.method("insert"), "POST", reads.path_of(self.compute, kind, zone=zone),
                                        kind.body(record))
@@ -185,7 +186,8 @@ class Writer:
             return
         with self._groups_in_use.exclusive(), self._zone(zone), calling(doing):
             if self.inventory.group(zone) is None:
-                return  # another plan deleted it meanwhile
+                logger.info("instance group %s/%s: deleted by another plan meanwhile", zone, record.name)
+                return
             if self.inventory.group_users().get(zone):
                 logger.info("instance group %s/%s is used by a load balancer again; kept", zone, record.name)
                 return
@@ -204,7 +206,11 @@ class Writer:
             if group is None or group.members is None:
                 raise RetryLater(f"instance group {change.zone}/{change.group} is not known; reading it again")
             members = set(group.members)
-            for verb, links in (("addInstances", change.add - members), ("removeInstances", change.remove & members)):
+            add, remove = change.add - members, change.remove & members
+            if not add and not remove:
+                logger.info("instance group %s/%s: its members were changed by another plan meanwhile",
+                            change.zone, change.group)
+            for verb, links in (("addInstances", add), ("removeInstances", remove)):
                 if links:
                     members = self._members_write(verb, group, links, members)
             self.inventory.put_group(dataclasses.replace(group, members=frozenset(members)))
