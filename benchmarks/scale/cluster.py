@@ -40,7 +40,9 @@ class Cluster:
                                               load_balancer_class=self.load_balancer_class))
 
     def services(self) -> list[dict[str, Any]]:
-        return self.kube.list("v1", "services", NAMESPACE)
+        """The benchmark's Services: those of type LoadBalancer (the cluster's own `kubernetes` Service is not)."""
+        return [service for service in self.kube.list("v1", "services", NAMESPACE)
+                if (service.get("spec") or {}).get("type") == "LoadBalancer"]
 
     def with_ingress(self) -> int:
         return sum(1 for service in self.services() if _has_ingress(service))
