@@ -23,7 +23,16 @@ from cloudlb_gcp.plugin import plugin
 from cloudlb_gcp.provider import GCPProvider
 from cloudlb_gcp.sandbox import seed_cluster
 
-from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, LoadBalancerSpec, Port, Protocol, ServiceRef
+from cloudlb.model import (
+    KUBE_PROXY_HEALTH_CHECK,
+    Backend,
+    DesiredLoadBalancer,
+    LoadBalancerKey,
+    LoadBalancerSpec,
+    Port,
+    Protocol,
+    ServiceRef,
+)
 from cloudlb.provider import ProviderSettings
 from cloudlb.sandbox_cloud import SandboxInstance
 
@@ -75,10 +84,11 @@ def run() -> list[Measured]:
             "gcp_project": PROJECT, "gcp_region": REGION, "gcp_endpoint": emulator.url})))
         spec = spec_for(instances[:3])
         results = [
-            measure(emulator, "create (TCP, 2 ports, 3 nodes in 2 zones)", lambda: provider.ensure_service(spec)),
-            measure(emulator, "no-change resync", lambda: provider.ensure_service(spec)),
-            measure(emulator, "node added", lambda: provider.ensure_service(spec_for(instances))),
-            measure(emulator, "delete", lambda: provider.delete_service(spec.service)),
+            measure(emulator, "create (TCP, 2 ports, 3 nodes in 2 zones)",
+                    lambda: provider.ensure(DesiredLoadBalancer.single(spec))),
+            measure(emulator, "no-change resync", lambda: provider.ensure(DesiredLoadBalancer.single(spec))),
+            measure(emulator, "node added", lambda: provider.ensure(DesiredLoadBalancer.single(spec_for(instances)))),
+            measure(emulator, "delete", lambda: provider.delete(LoadBalancerKey.of(spec.service))),
         ]
         if emulator.leftovers():
             raise SystemExit(f"leftovers after delete: {emulator.leftovers()}")

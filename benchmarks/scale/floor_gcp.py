@@ -21,8 +21,7 @@ from cloudlb_gcp.emulator.rules import EXTERNAL_POOL
 from cloudlb_gcp.instances import parse_provider_id
 from cloudlb_gcp.names import LoadBalancerNames, instance_group_name, names_for
 from cloudlb_gcp.ownership import OwnerMark
-from cloudlb_gcp.resources import backend_service, firewalls, forwarding_rules, health_check
-from google.cloud import compute_v1
+from cloudlb_gcp.resources import address, backend_service, firewalls, forwarding_rules, health_check, instance_groups
 
 from benchmarks.scale.cloud import CloudProcess
 from benchmarks.scale.cluster import EDITED_PORT, NAMESPACE, PORTS
@@ -59,99 +58,89 @@ class GCPFloor:
             for ref, ip in zip((ServiceRef(NAMESPACE, name) for name in services), FREE_EXTERNAL_IPS, strict=False)
         ]
 
-    def _write(self, doing: str, operation: compute_v1.Operation) -> None:
-        self._compute.wait(operation, doing)
+    def _write(self, method: str, http_method: str, path: str, body: dict[str, Any] | None = None) -> None:
+        self._compute.write(method, http_method, path, body)
 
-    def _members(self, instances: list[SandboxInstance], zone: str) -> list[compute_v1.InstanceReference]:
-        return [compute_v1.InstanceReference(instance=ref.link) for i in instances
+    def _members(self, instances: list[SandboxInstance], zone: str) -> list[dict[str, str]]:
+        return [{"instance": ref.link} for i in instances
                 if (ref := parse_provider_id(i.provider_id)) is not None and ref.zone == zone]
 
-    def _traffic_rule(self, lb: _LoadBalancer, ports: list[Port]) -> compute_v1.Firewall:
-        return firewalls.traffic_rule(lb.names.traffic_firewall, lb.mark, self._network, ports, lb.ip, [], [])
+    def _traffic_rule(self, lb: _LoadBalancer, ports: list[Port]) -> dict[str, Any]:
+        return firewalls.body(firewalls.traffic_rule(lb.names.traffic_firewall, lb.mark, self._network, ports,
+                                                     lb.ip, [], []))
 
-    def _forwarding_rule(self, lb: _LoadBalancer, ports: list[Port]) -> compute_v1.ForwardingRule:
+    def _forwarding_rule(self, lb: _LoadBalancer, ports: list[Port]) -> dict[str, Any]:
         frontend = forwarding_rules.Frontend(
             ip=lb.ip, backend_service=self._compute.regional("backendServices", lb.names.backend_service),
             internal=False)
-        return forwarding_rules.plan(lb.names, lb.mark, ports, frontend)[0]
+        return forwarding_rules.body(forwarding_rules.desired(lb.names, lb.mark, ports, frontend)[0])
 
     def create(self) -> None:
-        compute, where = self._compute, self._compute.in_region
+        compute = self._compute
         cluster_mark = OwnerMark(FLOOR_CLUSTER)
         groups = []
         for zone in self._zones:
-            group = compute_v1.InstanceGroup(name=self._group, description=cluster_mark.description,
-                                             network=self._network)
-            self._write("group", compute.instance_groups.insert_unary(
-                project=compute.project, zone=zone, instance_group_resource=group))
+            group = instance_groups.GroupRecord(self._group, cluster_mark, zone, self._network)
+            self._write("instanceGroups.insert", "POST", compute.zonal(zone, "instanceGroups"),
+                        instance_groups.body(group))
             self._add(zone, self._members(self._nodes, zone))
             groups.append(compute.link(f"zones/{zone}/instanceGroups/{self._group}"))
         for lb in self._balancers:
-            address = compute_v1.Address(name=lb.names.address, description=lb.mark.description,
-                                         labels=lb.mark.labels, address_type="EXTERNAL", network_tier="PREMIUM",
-                                         address=lb.ip)
-            self._write("address", compute.addresses.insert_unary(address_resource=address, **where))
+            reserved = address.desired(lb.names.address, lb.mark, False, None, lb.ip)
+            self._write("addresses.insert", "POST", compute.regional("addresses"), address.body(reserved))
             check = health_check.desired(lb.names.health_check, lb.mark, KUBE_PROXY_HEALTH_CHECK)
-            self._write("health check", compute.health_checks.insert_unary(health_check_resource=check, **where))
-            self._write("traffic firewall", compute.firewalls.insert_unary(
-                project=compute.project, firewall_resource=self._traffic_rule(lb, self._ports)))
+            self._write("regionHealthChecks.insert", "POST", compute.regional("healthChecks"), health_check.body(check))
+            self._write("firewalls.insert", "POST", compute.global_("firewalls"), self._traffic_rule(lb, self._ports))
             probes = firewalls.health_check_rule(lb.names.health_check_firewall, lb.mark, self._network,
                                                  KUBE_PROXY_HEALTH_CHECK.port, internal=False, target_tags=[])
-            self._write("health-check firewall", compute.firewalls.insert_unary(
-                project=compute.project, firewall_resource=probes))
+            self._write("firewalls.insert", "POST", compute.global_("firewalls"), firewalls.body(probes))
             service = backend_service.desired(lb.names.backend_service, lb.mark, "EXTERNAL", "TCP",
                                               compute.regional("healthChecks", lb.names.health_check), groups)
-            self._write("backend service", compute.backend_services.insert_unary(
-                backend_service_resource=service, **where))
-            self._write("forwarding rule", compute.forwarding_rules.insert_unary(
-                forwarding_rule_resource=self._forwarding_rule(lb, self._ports), **where))
+            self._write("regionBackendServices.insert", "POST", compute.regional("backendServices"),
+                        backend_service.body(service))
+            self._write("forwardingRules.insert", "POST", compute.regional("forwardingRules"),
+                        self._forwarding_rule(lb, self._ports))
 
-    def _add(self, zone: str, members: list[compute_v1.InstanceReference]) -> None:
-        request = compute_v1.InstanceGroupsAddInstancesRequest(instances=members)
-        self._write("add instances", self._compute.instance_groups.add_instances_unary(
-            project=self._compute.project, zone=zone, instance_group=self._group,
-            instance_groups_add_instances_request_resource=request))
+    def _add(self, zone: str, members: list[dict[str, str]]) -> None:
+        self._write("instanceGroups.addInstances", "POST",
+                    self._compute.zonal(zone, "instanceGroups", self._group) + "/addInstances", {"instances": members})
 
     def add_node(self, instance: SandboxInstance) -> None:
         self._add(instance.zone, self._members([instance], instance.zone))
         self._nodes.append(instance)
 
     def remove_node(self, instance: SandboxInstance) -> None:
-        request = compute_v1.InstanceGroupsRemoveInstancesRequest(instances=self._members([instance], instance.zone))
-        self._write("remove instances", self._compute.instance_groups.remove_instances_unary(
-            project=self._compute.project, zone=instance.zone, instance_group=self._group,
-            instance_groups_remove_instances_request_resource=request))
+        self._write("instanceGroups.removeInstances", "POST",
+                    self._compute.zonal(instance.zone, "instanceGroups", self._group) + "/removeInstances",
+                    {"instances": self._members([instance], instance.zone)})
         self._nodes.remove(instance)
 
     def edit_port(self, name: str) -> None:
         """Forwarding rules cannot change: the rule is replaced; the traffic firewall is patched."""
-        compute, where = self._compute, self._compute.in_region
+        compute = self._compute
         old, new = EDITED_PORT
         lb = next(b for b in self._balancers if b.ref.name == name)
         self._ports = [Port(new, p.protocol, p.node_port) if p.port == old else p for p in self._ports]
         rule = self._forwarding_rule(lb, self._ports)
-        self._write("delete rule", compute.forwarding_rules.delete_unary(forwarding_rule=rule.name, **where))
-        self._write("insert rule", compute.forwarding_rules.insert_unary(forwarding_rule_resource=rule, **where))
+        self._write("forwardingRules.delete", "DELETE", compute.regional("forwardingRules", rule["name"]))
+        self._write("forwardingRules.insert", "POST", compute.regional("forwardingRules"), rule)
         traffic = self._traffic_rule(lb, self._ports)
-        self._write("patch firewall", compute.firewalls.patch_unary(
-            project=compute.project, firewall=traffic.name, firewall_resource=traffic))
+        self._write("firewalls.patch", "PATCH", compute.global_("firewalls", traffic["name"]), traffic)
 
     def delete_all(self) -> None:
-        compute, where = self._compute, self._compute.in_region
-        project: dict[str, Any] = {"project": compute.project}
+        compute = self._compute
         for lb in self._balancers:
             names = lb.names
-            self._write("rule", compute.forwarding_rules.delete_unary(
-                forwarding_rule=names.forwarding_rule("TCP"), **where))
-            self._write("backend", compute.backend_services.delete_unary(
-                backend_service=names.backend_service, **where))
-            self._write("check", compute.health_checks.delete_unary(health_check=names.health_check, **where))
-            self._write("firewall", compute.firewalls.delete_unary(firewall=names.traffic_firewall, **project))
-            self._write("firewall", compute.firewalls.delete_unary(firewall=names.health_check_firewall, **project))
-            self._write("address", compute.addresses.delete_unary(address=names.address, **where))
+            self._write("forwardingRules.delete", "DELETE", compute.regional("forwardingRules",
+                                                                             names.forwarding_rule("TCP")))
+            self._write("regionBackendServices.delete", "DELETE", compute.regional("backendServices",
+                                                                                   names.backend_service))
+            self._write("regionHealthChecks.delete", "DELETE", compute.regional("healthChecks", names.health_check))
+            self._write("firewalls.delete", "DELETE", compute.global_("firewalls", names.traffic_firewall))
+            self._write("firewalls.delete", "DELETE", compute.global_("firewalls", names.health_check_firewall))
+            self._write("addresses.delete", "DELETE", compute.regional("addresses", names.address))
         for zone in self._zones:
-            self._write("group", compute.instance_groups.delete_unary(
-                project=compute.project, zone=zone, instance_group=self._group))
+            self._write("instanceGroups.delete", "DELETE", compute.zonal(zone, "instanceGroups", self._group))
 
     def close(self) -> None:
         """Nothing to undo: the script's setup made nothing."""

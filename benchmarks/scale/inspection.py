@@ -102,8 +102,8 @@ class GCPInspector:
     def frontend_ports(self, namespace: str, name: str) -> list[int]:
 
         rule = names_for(self.cluster, ServiceRef(namespace, name)).forwarding_rule("TCP")
-        found = self.compute.forwarding_rules.get(forwarding_rule=rule, **self.compute.in_region)
-        return sorted(int(port) for port in found.ports)
+        found = self.compute.get("forwardingRules.get", self.compute.regional("forwardingRules", rule)) or {}
+        return sorted(int(port) for port in found.get("ports", []))
 
 
 def start_inspector(provider: str, nodes: int, cluster: str) -> Inspector:
