@@ -2,7 +2,8 @@
 
 Scenarios on a 3-node cluster over two zones: create a 2-port TCP Service, resync
 it with nothing changed, add a node, delete the Service. The provider calls the API
-through google-cloud-compute's REST clients; each call is an HTTP request to the emulator; operation waits are counted (one per write, as
+through google-cloud-compute's REST clients; each call is an HTTP request to the
+emulator; operation waits are counted (one per write, as
 ``operations.wait`` returns when the operation is done).
 
 Run: ``uv run python benchmarks/gcp_api_calls.py`` (prints a Markdown table and
