@@ -20,10 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "gcp_sdk_memory.md"
-# The clients an idle controller has made after its start-up check and first sweep.
-IDLE_APIS = ("forwardingRules", "addresses", "regionBackendServices", "regionHealthChecks", "firewalls",
-             "instanceGroups", "regionOperations", "globalOperations", "zoneOperations")
-
 # Run in the child: ``steps`` are (label, Python statements); prints one JSON line per step.
 CHILD = """
 import gc, json, sys, time
@@ -37,11 +33,17 @@ for label, code in json.loads(sys.argv[1]):
     print(json.dumps([label, rss(), time.perf_counter() - started, len(sys.modules)]), flush=True)
 """
 
-CORE = "import kopf, aiohttp, prometheus_client, click\nimport cloudlb.cli, cloudlb.operator, cloudlb.reconciler"
-PROVIDER = ("from cloudlb.provider import ProviderSettings\nfrom cloudlb_gcp.plugin import plugin\n"
+CORE = ("Python, kopf and the cloudlb core",
+        "import kopf, aiohttp, prometheus_client, click\nimport cloudlb.cli, cloudlb.operator, cloudlb.reconciler")
+TRANSPORT = ("+ compute.py's imports (google-auth, google-api-core, protobuf, proto-plus; grpc through api-core)",
+             "import cloudlb_gcp.compute, cloudlb_gcp.provider")
+FIRST = ("+ the first client (forwarding rules) with compute_v1's message types (types/compute.py)",
+         "from cloudlb_gcp import sdk\nsdk.client_class('forwarding_rules')")
+PROVIDER = ("+ the provider created: its other clients (addresses ... instances, the operations clients)",
+            "from cloudlb.provider import ProviderSettings\nfrom cloudlb_gcp.plugin import plugin\n"
             "provider = plugin.create(ProviderSettings('c', {'gcp_project': 'p', 'gcp_region': 'r', "
             "'gcp_endpoint': 'http://127.0.0.1:9'}))")
-BIND = "for api in {apis!r}:\n    provider.compute.method(api + ('.wait' if api.endswith('Operations') else '.get'))"
+NO_TRIM = "from cloudlb_gcp import sdk\nsdk.release_freed_heap = lambda: None"
 
 
 @dataclass(frozen=True)
@@ -59,20 +61,14 @@ def run(steps: list[tuple[str, str]], environment: dict[str, str] | None = None)
 
 
 def measure() -> dict[str, list[Step]]:
-    controller = [
-        ("Python, kopf and the cloudlb core", CORE),
-        ("+ the GCP provider created (compute.py: google-auth, api_core, protobuf; grpc via api_core)", PROVIDER),
-        ("+ the first client (forwardingRules), with compute_v1's message types (types/compute.py)",
-         BIND.format(apis=IDLE_APIS[:1])),
-        ("+ the other clients an idle controller has made (" + ", ".join(IDLE_APIS[1:]) + ")",
-         BIND.format(apis=IDLE_APIS[1:])),
-        ("+ InstancesClient (made when nodes are first read)", BIND.format(apis=("instances",))),
-    ]
-    whole = [controller[0], ("+ `from google.cloud import compute_v1` (every client)",
-                             "from google.cloud import compute_v1\ncompute_v1.DisksClient")]
+    controller = [CORE, TRANSPORT, FIRST, PROVIDER]
+    without_trim = [CORE, (TRANSPORT[0], TRANSPORT[1] + "\n" + NO_TRIM), FIRST, PROVIDER]
+    whole = [CORE, ("+ `from google.cloud import compute_v1` (every client, no client made)",
+                    "from google.cloud import compute_v1\ncompute_v1.DisksClient")]
     return {
-        "controller (upb protobuf, the default)": run(controller),
-        "controller, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python": run(
+        "the controller (upb protobuf, the default)": run(controller),
+        "without malloc_trim after loading": run(without_trim),
+        "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python": run(
             controller, {"PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}),
         "the whole compute_v1 package instead": run(whole),
     }

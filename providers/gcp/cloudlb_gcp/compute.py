@@ -7,7 +7,8 @@ method (``ForwardingRulesClient.insert_unary``), its request message and the
 request's fields; the JSON body is parsed into the resource's message strictly
 (a misspelt field fails), and answers are turned back into the API's JSON
 (``MessageToDict``: camelCase, as on the wire). Only the clients used are
-loaded (``cloudlb_gcp.sdk``), each created once, on first use.
+loaded (``cloudlb_gcp.sdk``), each created once per provider: those of the
+collections the provider calls when it connects, any other on its first call.
 
 Every request passes the core's ``CloudApi`` gate (families ``compute-read`` and
 ``compute-write``): a 429 or ``rateLimitExceeded`` pauses every worker's requests
@@ -50,6 +51,10 @@ WAIT_TIMEOUT = 150.0
 OPERATION_DEADLINE = 120.0
 # Reads are idempotent: a 5xx, a throttled answer or a dropped connection is retried this often at once.
 READ_ATTEMPTS = 3
+# The collections the provider calls, whose clients are made when it starts rather than by its first Service:
+# loading the SDK's message types takes seconds (and ~60 MB), which a start-up can wait for and a Service should not.
+OPENED_AT_START = ("forwardingRules", "addresses", "regionBackendServices", "regionHealthChecks", "firewalls",
+                   "instanceGroups", "instances", "regionOperations", "zoneOperations", "globalOperations")
 THROTTLING_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
 Json = dict[str, Any]
 
@@ -216,6 +221,12 @@ class Compute:
                     bound = self._methods[name] = _bind(self._client(name.split(".", 1)[0]), name)
         return bound
 
+    def open_clients(self, apis: tuple[str, ...]) -> None:
+        """Make the clients of these collections now (any other is made on its first call)."""
+        with self._lock:
+            for api in apis:
+                self._client(api)
+
     def _client(self, api: str) -> Any:
         client = self._clients.get(api)
         if client is None:
@@ -354,4 +365,6 @@ def connect(location: Location, endpoint: str | None, cloud_api: CloudApi | None
         credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
     else:
         credentials, _ = google.auth.default(scopes=SCOPES)
-    return Compute(location, endpoint or GOOGLE_ENDPOINT, credentials, cloud_api or CloudApi("gcp"))
+    compute = Compute(location, endpoint or GOOGLE_ENDPOINT, credentials, cloud_api or CloudApi("gcp"))
+    compute.open_clients(OPENED_AT_START)
+    return compute
