@@ -490,6 +490,7 @@ class Reconciler:
                     await self.recorder.normal(member.service, events.ENSURED, "Ensured load balancer")
             self.metrics.reconciles.labels("ensured").inc()
         self.metrics.managed.set(len(self.owned))
+        self.metrics.set_ownership(self.owned)
         return all_written
 
     async def _release(self, member: Member, plan: ChangePlan) -> None:
@@ -553,8 +554,10 @@ class Reconciler:
     def _record_owned(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None) -> None:
         if desired is not None:
             self.owned[key] = frozenset(desired.services)
+            self.metrics.set_ownership(self.owned)
             return
         self.owned.pop(key, None)
+        self.metrics.set_ownership(self.owned)
         if key not in self.members:
             self.keys.pop(key, None)  # nothing of it remains, in the cloud or in the cluster
 
