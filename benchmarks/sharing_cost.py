@@ -100,7 +100,8 @@ def report(layouts: Sequence[Layout], count: int, groups: int) -> str:
         f"groups sharing one (`{SHARE_KEY_ANNOTATION}`). Counted once every Service had an address; "
         "*left* is what remained after deleting every Service (must be 0).",
         "",
-        "| provider | layout | Services | distinct addresses | " + " | ".join(kinds) + " | seconds to all addresses | left |",
+        "| provider | layout | Services | distinct addresses | " + " | ".join(kinds)
+        + " | seconds to all addresses | left |",
         "|---|---|---:|---:|" + "---:|" * len(kinds) + "---:|---:|",
     ]
     for layout in layouts:
