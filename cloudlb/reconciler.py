@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from kopf._cogs.clients import errors as kopf_errors
+
 from cloudlb import events, logs, sharing
 from cloudlb.changes import ChangePlan
 from cloudlb.config import ControllerConfig
@@ -585,7 +587,17 @@ class Reconciler:
             return True  # written only when it changes
         try:
             patched = await self._kube().patch_status(service, wanted)
-        except (ServiceGone, ServiceConflict):
+        except ServiceGone:
+            return False
+        except (ServiceConflict, kopf_errors.APIError) as error:
+            # The cloud is done but the Service does not say so yet: write again soon (as client-go controllers
+            # re-queue on a conflict); the Service's next watch event may never come.
+            key = self.key_of.get(member.ref, LoadBalancerKey.of(member.ref))
+            delay = self.backoff.next_delay(key)
+            logs.service_line(logger, member.ref, action="write-status", outcome="failed, retrying",
+                              error_code=type(error).__name__, detail=f"{error}; retrying in {delay:.1f}s",
+                              level=logging.WARNING)
+            self.queue.add_after(key, delay)
             return False
         if member.ref in self.services:
             self.services[member.ref] = {**self.services[member.ref], "status": patched.get("status", wanted)}
