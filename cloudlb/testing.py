@@ -80,6 +80,16 @@ def node_manifest(name: str, *, provider_id: str, internal_ip: str, zone: str,
                        "nodeInfo": {"kubeletVersion": "v1.30.0"}}}
 
 
+@contextmanager
+def example_cluster(nodes: int = 2) -> Iterator[EmulatedKubernetes]:
+    """An emulated cluster with ``nodes`` Nodes of the example plugin's cloud (zone-a, vm-0, vm-1, ...)."""
+    with EmulatedKubernetes() as emulated:
+        for index in range(nodes):
+            emulated.create(node_manifest(f"node-{index}", provider_id=f"example://zone-a/vm-{index}",
+                                          internal_ip=f"10.0.0.{10 + index}", zone="zone-a"))
+        yield emulated
+
+
 @dataclass
 class RunningController:
     kube: EmulatedKubernetes
