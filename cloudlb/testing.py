@@ -13,17 +13,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from cloudlb.config import ControllerConfig, LeaderElection
+from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.metrics import Metrics
 from cloudlb.operator import run_async
 from cloudlb.plugins import load_plugin
 from cloudlb.provider import Provider, ProviderSettings
 from cloudlb.reconciler import Reconciler
-
-if TYPE_CHECKING:
-    from cloudlb.kubeapi import EmulatedKubernetes
 
 T = TypeVar("T")
 
