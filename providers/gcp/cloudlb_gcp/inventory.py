@@ -185,7 +185,8 @@ class Inventory:
             for rule in self._tables[forwarding_rules.KIND].records.values():
                 name = rule.address_name
                 if name and by_name.get(name) is None and rule.ip:
-                    by_name[name] = AddressRecord(name, None, rule.ip, rule.scheme, "", "", ())
+                    by_name[name] = AddressRecord(name, None, rule.ip, rule.scheme, "", "", (),
+                                                  network_tier=rule.network_tier)
             by_ip = dict(self._foreign_ips)
             by_ip.update((record.ip, record) for record in by_name.values() if record is not None and record.ip)
             self._view = ClusterView(

@@ -182,7 +182,8 @@ def choose_frontend(setting: Setting, spec: LoadBalancerSpec, options: gke_annot
         pick = next((c for c in chosen if c is None or ":" not in c.ip), chosen[0])
         if pick is None:
             return Frontend(ours=True)
-        return Frontend(ours=False, users_ip=address.use_reserved(pick, spec.internal, mark), users_address=pick.name)
+        return Frontend(ours=False, users_ip=address.use_reserved(pick, spec.internal, mark, options.network_tier),
+                        users_address=pick.name)
     requested = spec.requested_ips[0] if spec.requested_ips else None
     if requested is None or (observed.address is not None and observed.address.ip == requested):
         return Frontend(ours=True, requested_ip=requested)
@@ -191,7 +192,8 @@ def choose_frontend(setting: Setting, spec: LoadBalancerSpec, options: gke_annot
     holder = view.addresses_by_ip[requested]
     if holder is None or holder.name == names.address:
         return Frontend(ours=True, requested_ip=requested)
-    return Frontend(ours=False, users_ip=address.use_reserved(holder, spec.internal, mark), users_address=holder.name)
+    return Frontend(ours=False, users_ip=address.use_reserved(holder, spec.internal, mark, options.network_tier),
+                    users_address=holder.name)
 
 
 def _subnetwork(setting: Setting, options: gke_annotations.GCPOptions, nodes: Nodes,
@@ -212,8 +214,8 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
     view = observed.cluster
     subnetwork = _subnetwork(setting, options, nodes, observed) if spec.internal else None
 
-    own = address.desired(names.address, mark, spec.internal, subnetwork, frontend.requested_ip) if frontend.ours \
-        else None
+    own = address.desired(names.address, mark, spec.internal, subnetwork, frontend.requested_ip,
+                          options.network_tier) if frontend.ours else None
     addresses = address.changes(own, observed.address, mark)
     if not frontend.ours:
         ip = frontend.users_ip
@@ -247,7 +249,7 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
 
     service_link = setting.regional("backendServices", names.backend_service)
     rule_frontend = forwarding_rules.Frontend(ip, service_link, spec.internal, subnetwork, options.global_access,
-                                              frontend.users_address)
+                                              frontend.users_address, options.network_tier)
     wanted_rules = forwarding_rules.desired(names, mark, spec.ports, rule_frontend)
     rules = forwarding_rules.changes(wanted_rules, observed.rules, mark)
     group_links = [instance_groups.group_link(setting.project, zone, setting.group_name) for zone in wanted]

@@ -25,6 +25,8 @@ from cloudlb_gcp.emulator.store import Store
 # The benchmarking range (RFC 2544): external addresses are only data here and are never dialled, and
 # benchmarks reserve thousands of them.
 EXTERNAL_POOL = ipaddress.ip_network("198.18.0.0/15")
+# Standard-tier addresses come from other ranges than Premium ones (so a tier change changes the IP).
+STANDARD_POOL = ipaddress.ip_network("198.51.100.0/24")
 PASSTHROUGH_SCHEMES = frozenset({"EXTERNAL", "INTERNAL"})
 # Backend-service based passthrough forwarding rules (SCTP only exists on target-pool/instance rules,
 # and on internal ones through L3_DEFAULT).
@@ -32,6 +34,7 @@ FORWARDING_RULE_PROTOCOLS = frozenset({"TCP", "UDP", "L3_DEFAULT"})
 BACKEND_SERVICE_PROTOCOLS = frozenset({"TCP", "UDP", "UNSPECIFIED"})
 FIREWALL_PROTOCOLS = frozenset({"tcp", "udp", "icmp", "sctp", "esp", "ah", "ipip", "all"})
 MAX_LISTED_PORTS = 5
+NETWORK_TIERS = frozenset({"PREMIUM", "STANDARD"})
 LABEL_KEY_MAX = 63
 
 
@@ -66,9 +69,10 @@ def _subnet_range(store: Store, link: str) -> ipaddress.IPv4Network:
     return ipaddress.ip_network(subnet.ip_cidr_range)  # type: ignore[return-value]
 
 
-def allocate_ip(store: Store, internal_subnet: str | None) -> str:
-    """A free address: from the subnetwork for internal ones, from the external pool otherwise."""
-    pool = _subnet_range(store, internal_subnet) if internal_subnet else EXTERNAL_POOL
+def allocate_ip(store: Store, internal_subnet: str | None, network_tier: str = "PREMIUM") -> str:
+    """A free address: from the subnetwork for internal ones, from the tier's external pool otherwise."""
+    pool = _subnet_range(store, internal_subnet) if internal_subnet else (
+        STANDARD_POOL if network_tier == "STANDARD" else EXTERNAL_POOL)
     used = _used_ips(store)
     for candidate in itertools.islice(pool.hosts(), 9, None):  # low addresses are the gateway's and the nodes'
         if str(candidate) not in used:
@@ -97,6 +101,8 @@ def check_address(store: Store, path: ResourcePath, address: compute_v1.Address)
         if address.subnetwork or address.purpose:
             raise invalid("An EXTERNAL address takes neither a subnetwork nor a purpose")
         address.network_tier = address.network_tier or "PREMIUM"
+        if address.network_tier not in NETWORK_TIERS:
+            raise invalid(f"Invalid value for field 'resource.networkTier': '{address.network_tier}'")
     else:
         raise invalid(f"Invalid value for field 'resource.addressType': '{address_type}'")
     if address.address:
@@ -106,7 +112,8 @@ def check_address(store: Store, path: ResourcePath, address: compute_v1.Address)
         if any(a.address == address.address for p, a in store.items("addresses") if p != path):
             raise ApiError(409, "alreadyExists", f"IP '{ip}' is already reserved by another address")
     else:
-        address.address = allocate_ip(store, address.subnetwork if address_type == "INTERNAL" else None)
+        address.address = allocate_ip(store, address.subnetwork if address_type == "INTERNAL" else None,
+                                      address.network_tier)
     address.status = "RESERVED"
 
 
@@ -175,6 +182,8 @@ def check_forwarding_rule(store: Store, path: ResourcePath, rule: compute_v1.For
         if rule.allow_global_access or rule.subnetwork:
             raise invalid("allowGlobalAccess and subnetwork are only valid on INTERNAL forwarding rules")
         rule.network_tier = rule.network_tier or "PREMIUM"
+        if rule.network_tier not in NETWORK_TIERS:
+            raise invalid(f"Invalid value for field 'resource.networkTier': '{rule.network_tier}'")
     _bind_address(store, path, rule)
 
 
@@ -182,7 +191,7 @@ def _bind_address(store: Store, path: ResourcePath, rule: compute_v1.ForwardingR
     """Give the rule its IP: a reserved address it names (which records it as a user) or an ephemeral one."""
     internal = rule.load_balancing_scheme == "INTERNAL"
     if not rule.I_p_address:
-        rule.I_p_address = allocate_ip(store, rule.subnetwork if internal else None)
+        rule.I_p_address = allocate_ip(store, rule.subnetwork if internal else None, rule.network_tier)
         return
     ip = _check_ip(rule.I_p_address)
     reserved = [(p, a) for p, a in store.items("addresses", "regions", path.location) if a.address == str(ip)]
@@ -194,6 +203,9 @@ def _bind_address(store: Store, path: ResourcePath, rule: compute_v1.ForwardingR
         _, address = reserved[0]
         if (address.address_type == "INTERNAL") != internal:
             raise invalid(f"Address {ip} is {address.address_type}, the rule is {rule.load_balancing_scheme}")
+        if not internal and address.network_tier != rule.network_tier:
+            raise invalid(f"The network tier of specified IP address is {address.network_tier}, "
+                          "that of Forwarding Rule must be the same.")
         if internal and sharing and address.purpose != "SHARED_LOADBALANCER_VIP":
             raise in_use(f"address '{address.name}'", sharing[0].self_link)
         address.users.append(path.link)

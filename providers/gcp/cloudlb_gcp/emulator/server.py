@@ -83,9 +83,10 @@ class GCEEmulator:
         return self.cloud.seed("instances", zone, instance)  # type: ignore[no-any-return]
 
     def add_address(self, name: str, address_type: str = "EXTERNAL", subnetwork: str | None = None,
-                    ip: str | None = None) -> compute_v1.Address:
+                    ip: str | None = None, network_tier: str = "") -> compute_v1.Address:
         """A user's reserved address, as made outside cloudlb (no ownership mark)."""
-        address = compute_v1.Address(name=name, address_type=address_type, address=ip or "")
+        address = compute_v1.Address(name=name, address_type=address_type, address=ip or "",
+                                     network_tier=network_tier)
         if subnetwork:
             address.subnetwork = self.link(f"regions/{self.region}/subnetworks/{subnetwork}")
         path = ResourcePath(self.project, "regions", self.region, "addresses", name)

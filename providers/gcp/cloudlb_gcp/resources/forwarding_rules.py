@@ -55,6 +55,7 @@ class RuleRecord:
     global_access: bool
     labels: tuple[tuple[str, str], ...]
     label_fingerprint: str | None = field(default=None, compare=False)
+    network_tier: str = ""  # external rules: PREMIUM or STANDARD, as their address
 
     @property
     def address_name(self) -> str | None:
@@ -71,6 +72,7 @@ def parse(item: Json) -> RuleRecord:
         subnetwork=relative_link(item.get("subnetwork", "")),
         global_access=bool(item.get("allowGlobalAccess")), labels=labels_of(item),
         label_fingerprint=item.get("labelFingerprint"),
+        network_tier=(item.get("networkTier") or "PREMIUM") if item.get("loadBalancingScheme") == "EXTERNAL" else "",
     )
 
 
@@ -90,7 +92,7 @@ def body(record: RuleRecord) -> Json:
     if record.scheme == "INTERNAL":
         sent.update(subnetwork=record.subnetwork, allowGlobalAccess=record.global_access)
     else:
-        sent["networkTier"] = "PREMIUM"
+        sent["networkTier"] = record.network_tier
     return sent
 
 
@@ -108,6 +110,7 @@ class Frontend:
     global_access: bool = False
     # The user's reserved address the rules serve on, recorded in a label; None for cloudlb's own.
     users_address: str | None = None
+    network_tier: str = "PREMIUM"
 
 
 def desired(names: LoadBalancerNames, mark: OwnerMark, ports: Sequence[Port],
@@ -139,6 +142,7 @@ def _rule(name: str, mark: OwnerMark, protocol: str, numbers: set[int], frontend
         all_ports=all_ports, backend_service=frontend.backend_service, scheme="INTERNAL" if internal else "EXTERNAL",
         subnetwork=(frontend.subnetwork or "") if internal else "",
         global_access=frontend.global_access if internal else False, labels=tuple(sorted(labels.items())),
+        network_tier="" if internal else frontend.network_tier,
     )
 
 
