@@ -73,8 +73,23 @@ class ClusterView:
 
 
 @dataclass(frozen=True)
+class MemberObserved:
+    """One member Service's own resources on a shared load balancer (everything but the shared address)."""
+
+    health_check: HealthCheckRecord | None = None
+    backend_service: BackendServiceRecord | None = None
+    rules: Mapping[str, RuleRecord] = field(default_factory=lambda: MappingProxyType({}))
+    firewalls: Mapping[str, FirewallRecord] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class Observed:
-    """One load balancer's resources as the inventory holds them, with the cluster's shared state."""
+    """One load balancer's resources as the inventory holds them, with the cluster's shared state.
+
+    A Service's own load balancer fills the fields by name; a shared one has only its ``address`` and
+    ``members``: each member Service's resources, found by the marks that name the load balancer and the
+    member (so that a member that left, even one no Service names any more, is found and removed).
+    """
 
     key: LoadBalancerKey
     address: AddressRecord | None
@@ -83,6 +98,7 @@ class Observed:
     rules: Mapping[str, RuleRecord]
     firewalls: Mapping[str, FirewallRecord]
     cluster: ClusterView
+    members: Mapping[ServiceRef, MemberObserved] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -96,10 +112,18 @@ class Stale:
         return bool(self.resources or self.zones)
 
 
+MemberIndex = dict[LoadBalancerKey, dict[tuple[Kind[Any], str], ServiceRef]]
+
+
 class Inventory:
-    def __init__(self, group_name: str) -> None:
+    def __init__(self, group_name: str, cluster: str = "") -> None:
         self.group_name = group_name
+        self.cluster = cluster
         self._lock = threading.RLock()
+        # The resources of each member of this cluster's shared load balancers, by their marks.
+        self._members: MemberIndex = {}
+        # Stale member resources, by the shared load balancer whose plan must read them again.
+        self._stale_members: dict[tuple[Kind[Any], str], LoadBalancerKey] = {}
         self._tables: dict[Kind[Any], Table[Any]] = {kind: Table() for kind in LOAD_BALANCER_KINDS}
         self._groups: dict[str, GroupRecord] = {}
         self._groups_written: dict[str, float] = {}
@@ -166,12 +190,41 @@ class Inventory:
 
     def observed(self, key: LoadBalancerKey, names: LoadBalancerNames) -> Observed:
         with self._lock:
+            if key.shared:
+                return Observed(key, self._tables[address.KIND].records.get(names.address), None, None, {}, {},
+                                self._cluster_view(), MappingProxyType(self._observed_members(key)))
             found = {kind: {name: record for name in named if (record := self._tables[kind].records.get(name))}
                      for kind, named in names_by_kind(names).items()}
             return Observed(key, found[address.KIND].get(names.address),
                             found[health_check.KIND].get(names.health_check),
                             found[backend_service.KIND].get(names.backend_service),
                             found[forwarding_rules.KIND], found[firewalls.KIND], self._cluster_view())
+
+    def _observed_members(self, key: LoadBalancerKey) -> dict[ServiceRef, MemberObserved]:
+        parts: dict[ServiceRef, dict[Kind[Any], dict[str, Any]]] = {}
+        for (kind, name), service in self._members.get(key, {}).items():
+            record = self._tables[kind].records.get(name)
+            if record is not None:
+                parts.setdefault(service, {}).setdefault(kind, {})[name] = record
+        return {service: MemberObserved(
+            next(iter(found.get(health_check.KIND, {}).values()), None),
+            next(iter(found.get(backend_service.KIND, {}).values()), None),
+            MappingProxyType(found.get(forwarding_rules.KIND, {})), MappingProxyType(found.get(firewalls.KIND, {})))
+            for service, found in parts.items()}
+
+    def _index(self, kind: Kind[Any], old: Any, new: Any) -> None:
+        """Keep the member index in step when a record of ``kind`` changes from ``old`` to ``new``."""
+        for record, adding in ((old, False), (new, True)):
+            mark = getattr(record, "mark", None)
+            if mark is None or mark.shared is None or mark.service is None or mark.cluster != self.cluster:
+                continue
+            entries = self._members.setdefault(mark.shared, {})
+            if adding:
+                entries[(kind, record.name)] = mark.service
+            else:
+                entries.pop((kind, record.name), None)
+                if not entries:
+                    del self._members[mark.shared]
 
     def cluster_view(self) -> ClusterView:
         with self._lock:
@@ -195,11 +248,14 @@ class Inventory:
                 MappingProxyType(by_name), MappingProxyType(by_ip))
         return self._view
 
-    def stale(self, names: Iterable[LoadBalancerNames]) -> Stale:
-        """What must be read again before these load balancers are planned."""
+    def stale(self, names: Iterable[LoadBalancerNames], shared: Iterable[LoadBalancerKey] = ()) -> Stale:
+        """What must be read again before these load balancers (and the ``shared`` ones' members) are planned."""
         with self._lock:
             resources = [(kind, name) for each in names for kind, named in names_by_kind(each).items()
                          for name in named if name in self._tables[kind].stale]
+            keys = set(shared)
+            resources += sorted(((kind, name) for (kind, name), key in self._stale_members.items()
+                                 if key in keys and name in self._tables[kind].stale), key=lambda x: x[1])
             unknown = {zone for zone, group in self._groups.items() if group.members is None}
             return Stale(tuple(resources), tuple(sorted(self._stale_zones | unknown)))
 
@@ -208,6 +264,8 @@ class Inventory:
     def put(self, kind: Kind[R], record: R) -> None:
         with self._lock:
             table = self._tables[kind]
+            self._index(kind, table.records.get(record.name), record)
+            self._stale_members.pop((kind, record.name), None)
             table.records[record.name] = record
             table.written[record.name] = time.monotonic()
             table.stale.discard(record.name)
@@ -216,20 +274,28 @@ class Inventory:
     def remove(self, kind: Kind[Any], name: str) -> None:
         with self._lock:
             table = self._tables[kind]
-            table.records.pop(name, None)
+            self._index(kind, table.records.pop(name, None), None)
+            self._stale_members.pop((kind, name), None)
             table.written[name] = time.monotonic()
             table.stale.discard(name)
             self._view = None
 
-    def mark_stale(self, kind: Kind[Any], name: str) -> None:
+    def mark_stale(self, kind: Kind[Any], name: str, shared: LoadBalancerKey | None = None) -> None:
+        """``shared``: the shared load balancer the resource is a member's part of (found by mark, not name)."""
         with self._lock:
             self._tables[kind].stale.add(name)
+            if shared is not None:
+                self._stale_members[(kind, name)] = shared
 
-    def mark_load_balancer_stale(self, names: LoadBalancerNames) -> None:
+    def mark_load_balancer_stale(self, names: LoadBalancerNames, key: LoadBalancerKey | None = None) -> None:
         """Every resource of a load balancer is to be read again: the inventory was wrong about one of them."""
         with self._lock:
             for kind, named in names_by_kind(names).items():
                 self._tables[kind].stale.update(named)
+            if key is not None and key.shared:
+                for (kind, name) in self._members.get(key, {}):
+                    self._tables[kind].stale.add(name)
+                    self._stale_members[(kind, name)] = key
 
     def put_group(self, record: GroupRecord) -> None:
         with self._lock:
@@ -301,6 +367,8 @@ class Inventory:
                 old, new = table.records.get(name), listed.get(name)
                 if old != new:
                     changed.append((old, new))
+                self._index(kind, old, new)
+                self._stale_members.pop((kind, name), None)
                 if new is None:
                     table.records.pop(name, None)
                     table.written.pop(name, None)  # gone before the listing: nothing newer to protect

@@ -12,6 +12,11 @@ accepts:
 5. new forwarding rules, then labels;
 6. our address released when the Service moved to a user's address; groups no load balancer uses.
 
+A shared load balancer (several member Services, one key) is one address
+and, per member, what a Service's own load balancer has besides its address
+(rules, backend service, health check, firewalls) under the member's own names
+and mark; a member that left loses exactly those.
+
 When the plan needs a fact the inventory does not hold (a node's instance no
 listing showed yet, a user's reserved address), it is one change that reads
 those first and plans again when applied.
@@ -19,17 +24,27 @@ those first and plans again when applied.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cloudlb.changes import Action, Change, ChangePlan
-from cloudlb.model import DesiredLoadBalancer, LoadBalancerKey, LoadBalancerSpec, ServiceRef
-from cloudlb.provider import PermanentError, RetryLater
+from cloudlb.model import (
+    Backend,
+    DesiredLoadBalancer,
+    LoadBalancerKey,
+    LoadBalancerSpec,
+    Port,
+    PortKey,
+    Protocol,
+    ServiceRef,
+)
+from cloudlb.provider import RetryLater
 from cloudlb_gcp import gke_annotations
 from cloudlb_gcp.instances import InstanceNetwork, InstanceRef, parse_provider_id
-from cloudlb_gcp.inventory import ClusterView, Observed
-from cloudlb_gcp.names import LoadBalancerNames, names_for_key
-from cloudlb_gcp.ownership import OwnerMark
+from cloudlb_gcp.inventory import ClusterView, MemberObserved, Observed
+from cloudlb_gcp.names import LoadBalancerNames, member_names, names_for_key
+from cloudlb_gcp.ownership import OwnerMark, member_labels
 from cloudlb_gcp.resources import address, backend_service, firewalls, forwarding_rules, health_check, instance_groups
 from cloudlb_gcp.resources.address import AddressRecord
 from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, Kind, R, delete
@@ -85,12 +100,14 @@ class Outcome:
     """What the member Services' status will say once the plan is applied.
 
     ``ip`` is NEW_ADDRESS_IP while the plan creates our address: the status then names the IP it got.
+    ``port_errors``: by member, the ports the cloud cannot serve on the shared address.
     """
 
     services: tuple[ServiceRef, ...]
     ip: str
     address: str
     warnings: tuple[str, ...] = ()
+    port_errors: Mapping[ServiceRef, Mapping[PortKey, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,36 @@ class Nodes:
 
 
 @dataclass(frozen=True)
+class Member:
+    """One member Service's part of a load balancer: everything but the address.
+
+    A Service's own load balancer is its one member, with the load balancer's names and mark; on a
+    shared one each member has names and a mark of its own (naming the load balancer and the member).
+    """
+
+    service: ServiceRef
+    names: LoadBalancerNames
+    mark: OwnerMark
+    have: MemberObserved
+
+
+@dataclass
+class MemberChanges:
+    """A member's changes, by the place each takes in the plan's order."""
+
+    rule_deletions: list[Change] = field(default_factory=list)
+    checks: list[Change] = field(default_factory=list)
+    walls: list[Change] = field(default_factory=list)
+    services: list[Change] = field(default_factory=list)
+    rule_creations: list[Change] = field(default_factory=list)
+    rule_labels: list[Change] = field(default_factory=list)
+
+
+# SCTP on an internal shared address: only one L3_DEFAULT rule may use an IP (GCE's rule for shared VIPs).
+L3_TAKEN = "cloudlb.io/SharedAddressHasL3Rule"
+
+
+@dataclass(frozen=True)
 class Frontend:
     """The IP to serve on: our own address (``ours``), or a user's reserved address by name."""
 
@@ -130,25 +177,42 @@ def plan(setting: Setting, key: LoadBalancerKey, desired: DesiredLoadBalancer | 
     mark = OwnerMark.of(setting.cluster, key)
     if desired is None:
         return LoadBalancerPlan(key, tuple(_removal(setting, names, mark, observed)))
-    if len(desired.members) != 1:
-        raise PermanentError(f"load balancer {key}: the GCP provider does not share a load balancer between "
-                             f"Services yet ({', '.join(map(str, desired.services))})")
     spec = desired.first
     options = gke_annotations.read_options(spec.annotations)
-    nodes = eligible_instances(spec, observed.cluster)
+    nodes = eligible_instances(_all_backends(desired), observed.cluster)
     frontend = choose_frontend(setting, spec, options, names, mark, observed)
     lookups = tuple(sorted(set(nodes.lookups) | (set(frontend) if isinstance(frontend, list) else set())))
     if lookups or isinstance(frontend, list):  # (the second says the same to the type checker)
         reason = "to be planned after reading " + ", ".join(map(str, lookups))
         change = Change(Action.UPDATE, "load-balancer", names.base, reason, Replan(desired, lookups))
         return LoadBalancerPlan(key, (change,), lookups=lookups)
-    return _building(setting, key, names, mark, spec, options, nodes, frontend, observed)
+    return _building(setting, key, names, mark, desired, options, nodes, frontend, observed)
 
 
-def eligible_instances(spec: LoadBalancerSpec, view: ClusterView) -> Nodes:
+def _all_backends(desired: DesiredLoadBalancer) -> tuple[Backend, ...]:
+    """The nodes of every member (the same eligible nodes, unless a member narrows them)."""
+    return tuple(sorted({backend for member in desired.members for backend in member.backends}))
+
+
+def members_of(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, mark: OwnerMark,
+               observed: Observed, services: tuple[ServiceRef, ...]) -> tuple[list[Member], list[Member]]:
+    """The parts of the member ``services`` (in their order), and of the members the cloud holds that left."""
+    if not key.shared:
+        have = MemberObserved(observed.health_check, observed.backend_service, observed.rules, observed.firewalls)
+        own = [Member(service, names, mark, have) for service in services]
+        return own, ([Member(key.service, names, mark, have)] if not own and key.service is not None else [])
+
+    def member(service: ServiceRef) -> Member:
+        return Member(service, member_names(setting.cluster, key, service),
+                      OwnerMark(setting.cluster, service, shared=key), observed.members.get(service, MemberObserved()))
+    wanted = [member(service) for service in services]
+    return wanted, [member(service) for service in sorted(observed.members) if service not in services]
+
+
+def eligible_instances(backends: Iterable[Backend], view: ClusterView) -> Nodes:
     found: dict[InstanceRef, InstanceNetwork] = {}
     warnings, lookups = [], set()
-    for backend in sorted(spec.backends):
+    for backend in sorted(backends):
         ref = parse_provider_id(backend.provider_id)
         if ref is None:
             warnings.append(f"node {backend.node_name}: its provider id {backend.provider_id!r} is not "
@@ -209,13 +273,16 @@ def _subnetwork(setting: Setting, options: gke_annotations.GCPOptions, nodes: No
 
 
 def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, mark: OwnerMark,
-              spec: LoadBalancerSpec, options: gke_annotations.GCPOptions, nodes: Nodes, frontend: Frontend,
+              desired: DesiredLoadBalancer, options: gke_annotations.GCPOptions, nodes: Nodes, frontend: Frontend,
               observed: Observed) -> LoadBalancerPlan:
     view = observed.cluster
+    spec = desired.first
     subnetwork = _subnetwork(setting, options, nodes, observed) if spec.internal else None
+    wanted, leaving = members_of(setting, key, names, mark, observed, desired.services)
 
+    labels = {**mark.labels, **member_labels(setting.cluster, desired.services)} if key.shared else None
     own = address.desired(names.address, mark, spec.internal, subnetwork, frontend.requested_ip,
-                          options.network_tier) if frontend.ours else None
+                          options.network_tier, labels) if frontend.ours else None
     addresses = address.changes(own, observed.address, mark)
     if not frontend.ours:
         ip = frontend.users_ip
@@ -224,45 +291,89 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
     else:
         ip = observed.address.ip
 
-    check = health_check.desired(names.health_check, mark, spec.health_check)
-    checks = health_check.changes(check, observed.health_check, mark)
-
-    wanted = instance_groups.by_zone(nodes.found)
+    wanted_groups = instance_groups.by_zone(nodes.found)
     networks: dict[str, str] = {}
     for ref, instance in sorted(nodes.found.items()):
         networks.setdefault(ref.zone, instance.network)
-    used_elsewhere = frozenset(zone for zone, users in view.group_users.items() if users - {names.backend_service})
+    ours = {m.names.backend_service for m in (*wanted, *leaving)}
+    used_elsewhere = frozenset(zone for zone, users in view.group_users.items() if users - ours)
     cluster_mark = OwnerMark(setting.cluster)
-    groups = instance_groups.changes(setting.group_name, cluster_mark, wanted, networks, view.groups, used_elsewhere)
+    groups = instance_groups.changes(setting.group_name, cluster_mark, wanted_groups, networks, view.groups,
+                                     used_elsewhere)
+    group_links = [instance_groups.group_link(setting.project, zone, setting.group_name) for zone in wanted_groups]
+    network = nodes.first.network if nodes.first else next(
+        (w.network for m in (*wanted, *leaving) for w in m.have.firewalls.values()), None)
+    # Upstream targets each node's first network tag.
+    tags = sorted({n.tags[0] for n in nodes.found.values() if n.tags})
+    rule_frontend = forwarding_rules.Frontend(ip, "", spec.internal, subnetwork, options.global_access,
+                                              frontend.users_address, options.network_tier)
 
-    network = nodes.first.network if nodes.first else next((w.network for w in observed.firewalls.values()), None)
-    walls: list[Change] = []
+    parts: list[MemberChanges] = []
+    port_errors: dict[ServiceRef, dict[PortKey, str]] = {}
+    l3_taken = False
+    for member, member_spec in zip(wanted, desired.members, strict=True):
+        ports = member_spec.ports
+        sctp = [p for p in ports if p.protocol == Protocol.SCTP]
+        if key.shared and spec.internal and sctp:
+            if l3_taken:
+                port_errors[member.service] = {p.key: L3_TAKEN for p in sctp}
+                ports = tuple(p for p in ports if p.protocol != Protocol.SCTP)
+            l3_taken = True
+        parts.append(_member_changes(setting, member, member_spec, ports, rule_frontend, network, tags, group_links,
+                                     listed_only=key.shared))
+    gone = [_member_removal(member) for member in leaving]
+
+    def each(field_name: str, among: list[MemberChanges]) -> list[Change]:
+        return [change for part in among for change in getattr(part, field_name)]
+
+    changes = [*each("rule_deletions", parts + gone), *addresses.release_first, *addresses.reserve,
+               *addresses.labels, *each("checks", parts), *groups.before, *each("walls", parts),
+               *each("services", parts), *each("rule_creations", parts), *each("rule_labels", parts),
+               *each("services", gone), *each("checks", gone), *each("walls", gone), *addresses.release_last,
+               *groups.after]
+    outcome = Outcome(desired.services, ip, names.address, nodes.warnings, port_errors)
+    return LoadBalancerPlan(key, tuple(changes), outcome=outcome)
+
+
+def _member_changes(setting: Setting, member: Member, spec: LoadBalancerSpec, ports: tuple[Port, ...],
+                    frontend: forwarding_rules.Frontend, network: str | None, tags: list[str],
+                    group_links: list[str], *, listed_only: bool) -> MemberChanges:
+    """One member's health check, firewalls, backend service and rules on the load balancer's IP."""
+    names, mark, have = member.names, member.mark, member.have
+    result = MemberChanges()
+    check = health_check.desired(names.health_check, mark, spec.health_check)
+    result.checks = health_check.changes(check, have.health_check, mark)
     if network is not None:
-        # Upstream targets each node's first network tag.
-        tags = sorted({n.tags[0] for n in nodes.found.values() if n.tags})
-        traffic = firewalls.traffic_rule(names.traffic_firewall, mark, network, spec.ports, ip, spec.source_ranges,
-                                         tags)
+        traffic = firewalls.traffic_rule(names.traffic_firewall, mark, network, ports, frontend.ip,
+                                         spec.source_ranges, tags)
         probes = firewalls.health_check_rule(names.health_check_firewall, mark, network, spec.health_check.port,
                                              spec.internal, tags)
         for want in (traffic, probes):
-            walls += firewalls.changes(want, observed.firewalls.get(want.name), mark)
-
+            result.walls += firewalls.changes(want, have.firewalls.get(want.name), mark)
     service_link = setting.regional("backendServices", names.backend_service)
-    rule_frontend = forwarding_rules.Frontend(ip, service_link, spec.internal, subnetwork, options.global_access,
-                                              frontend.users_address, options.network_tier)
-    wanted_rules = forwarding_rules.desired(names, mark, spec.ports, rule_frontend)
-    rules = forwarding_rules.changes(wanted_rules, observed.rules, mark)
-    group_links = [instance_groups.group_link(setting.project, zone, setting.group_name) for zone in wanted]
+    wanted_rules = forwarding_rules.desired(names, mark, ports,
+                                            dataclasses.replace(frontend, backend_service=service_link),
+                                            listed_only=listed_only)
+    rules = forwarding_rules.changes(wanted_rules, have.rules, mark)
     service = backend_service.desired(names.backend_service, mark, "INTERNAL" if spec.internal else "EXTERNAL",
                                       backend_service.protocol_for(r.protocol for r in wanted_rules),
                                       setting.regional("healthChecks", names.health_check), group_links)
-    services_changes = backend_service.changes(service, observed.backend_service, mark)
+    result.services = backend_service.changes(service, have.backend_service, mark)
+    result.rule_deletions, result.rule_creations, result.rule_labels = rules.deletions, rules.creations, rules.labels
+    return result
 
-    changes = [*rules.deletions, *addresses.release_first, *addresses.reserve, *addresses.labels, *checks,
-               *groups.before, *walls, *services_changes, *rules.creations, *rules.labels, *addresses.release_last,
-               *groups.after]
-    outcome = Outcome((spec.service,), ip, names.address, nodes.warnings)
-    return LoadBalancerPlan(key, tuple(changes), outcome=outcome)
+
+def _member_removal(member: Member) -> MemberChanges:
+    """Everything of a member that carries its mark: rules first, then its backend service, check and firewalls."""
+    mark, have = member.mark, member.have
+
+    def ours(kind: Kind[R], records: Iterable[R | None]) -> list[Change]:
+        return [delete(kind, r, f"{member.service} is no longer a member") for r in records
+                if r is not None and r.mark == mark]
+    return MemberChanges(rule_deletions=ours(forwarding_rules.KIND, have.rules.values()),
+                         services=ours(backend_service.KIND, [have.backend_service]),
+                         checks=ours(health_check.KIND, [have.health_check]),
+                         walls=ours(firewalls.KIND, have.firewalls.values()))
 
 
 def _removal(setting: Setting, names: LoadBalancerNames, mark: OwnerMark, observed: Observed) -> list[Change]:
@@ -270,14 +381,21 @@ def _removal(setting: Setting, names: LoadBalancerNames, mark: OwnerMark, observ
     def ours(kind: Kind[R], records: Iterable[R | None]) -> list[Change]:
         return [delete(kind, r, "not wanted") for r in records if r is not None and r.mark == mark]
 
-    changes = [*ours(forwarding_rules.KIND, observed.rules.values()),
-               *ours(backend_service.KIND, [observed.backend_service]),
-               *ours(health_check.KIND, [observed.health_check]),
-               *ours(firewalls.KIND, observed.firewalls.values()),
+    _, members = members_of(setting, observed.key, names, mark, observed, ())
+    gone = [_member_removal(member) for member in members]
+    if not observed.key.shared:
+        # A Service's own load balancer: "not wanted", as the reason always said.
+        gone = [MemberChanges(rule_deletions=ours(forwarding_rules.KIND, observed.rules.values()),
+                              services=ours(backend_service.KIND, [observed.backend_service]),
+                              checks=ours(health_check.KIND, [observed.health_check]),
+                              walls=ours(firewalls.KIND, observed.firewalls.values()))]
+    changes = [*(c for part in gone for c in part.rule_deletions), *(c for part in gone for c in part.services),
+               *(c for part in gone for c in part.checks), *(c for part in gone for c in part.walls),
                *ours(address.KIND, [observed.address])]
     view = observed.cluster
     cluster_mark = OwnerMark(setting.cluster)
+    backend_services = {member.names.backend_service for member in members} | {names.backend_service}
     for zone, group in sorted(view.groups.items()):
-        if group.mark == cluster_mark and not (view.group_users.get(zone, frozenset()) - {names.backend_service}):
+        if group.mark == cluster_mark and not (view.group_users.get(zone, frozenset()) - backend_services):
             changes.append(delete(instance_groups.KIND, group, "no load balancer uses it", zone=zone))
     return changes

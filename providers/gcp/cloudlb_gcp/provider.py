@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 from cloudlb.changes import Change, ChangePlan, run_changes
 from cloudlb.model import DesiredLoadBalancer, Ingress, LoadBalancerKey, LoadBalancerSpec, LoadBalancerStatus
@@ -41,7 +41,7 @@ class GCPProvider(Provider[Observed]):
         self.cluster_name = cluster_name
         self.compute = compute
         self.setting = Setting(cluster_name, compute.project, compute.region, instance_group_name(cluster_name))
-        self.inventory = Inventory(self.setting.group_name)
+        self.inventory = Inventory(self.setting.group_name, cluster_name)
         self._writer = Writer(compute, self.inventory)
         # Several workers may observe before the first sweep: one of them fills the inventory.
         self._filling = threading.Lock()
@@ -56,6 +56,13 @@ class GCPProvider(Provider[Observed]):
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
         return gke_annotations.validate(spec)
 
+    def sharing_traits(self, spec: LoadBalancerSpec) -> Hashable:
+        """Besides the core's traits, what the shared address and its rules are built with once for all members:
+        its tier, its subnetwork, the reserved addresses named, global access on the rules of one VIP."""
+        options = gke_annotations.read_options(spec.annotations)
+        return (super().sharing_traits(spec), gke_annotations.network_tier_of(spec), options.subnet,
+                options.global_access, options.address_names)
+
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> LoadBalancerPlan:
         return plan(self.setting, key, desired, observed)
 
@@ -67,7 +74,7 @@ class GCPProvider(Provider[Observed]):
                 if not self.inventory.complete:
                     self.sweep()
         names = {key: names_for_key(self.cluster_name, key) for key in keys}
-        self._read_again(self.inventory.stale(names.values()))
+        self._read_again(self.inventory.stale(names.values(), shared=[key for key in keys if key.shared]))
         return {key: self.inventory.observed(key, names[key]) for key in keys}
 
     def _read_again(self, stale: Stale) -> None:
@@ -127,7 +134,7 @@ class GCPProvider(Provider[Observed]):
             if isinstance(error.__cause__, ComputeError) and error.__cause__.reason in IN_USE:
                 # Something of this load balancer the inventory did not know still uses what was deleted
                 # (a listing missed it): read them all again before the next plan.
-                self.inventory.mark_load_balancer_stale(names_for_key(self.cluster_name, plan.key))
+                self.inventory.mark_load_balancer_stale(names_for_key(self.cluster_name, plan.key), plan.key)
             raise
         # Plans running at once may each have seen the others still using a group they all stopped using;
         # the last to finish finds it unused.
@@ -140,8 +147,9 @@ class GCPProvider(Provider[Observed]):
             if ours is None:
                 raise RetryLater(f"address {outcome.address} is not known after the plan reserved it")
             ip = ours.ip
-        status = LoadBalancerStatus(ingress=(Ingress(ip=ip, ip_mode="VIP"),), warnings=outcome.warnings)
-        return dict.fromkeys(outcome.services, status)
+        return {service: LoadBalancerStatus(ingress=(Ingress(ip=ip, ip_mode="VIP"),), warnings=outcome.warnings,
+                                            port_errors=outcome.port_errors.get(service, {}))
+                for service in outcome.services}
 
     def _unused_groups(self, zones: set[str], planned: Sequence[Change]) -> list[Change]:
         """Deletions of the groups in ``zones`` that no backend service uses now and the plan did not delete."""

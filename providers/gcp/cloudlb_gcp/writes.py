@@ -72,7 +72,9 @@ class Writer:
             if isinstance(payload, Membership) or payload.kind is instance_groups.KIND:
                 self.inventory.mark_group_stale(payload.zone)
             else:
-                self.inventory.mark_stale(payload.kind, payload.record.name)
+                mark = payload.record.mark
+                shared = mark.shared if mark is not None and mark.service is not None else None
+                self.inventory.mark_stale(payload.kind, payload.record.name, shared)
             raise
 
     # -- one resource --------------------------------------------------------------------------------

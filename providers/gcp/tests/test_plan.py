@@ -361,13 +361,6 @@ def test_removal_deletes_dependants_first_and_groups_nobody_else_uses(make_spec:
     assert plan(SETTING, KEY, None, converged(before, result)).empty
 
 
-def test_several_member_services_are_refused_for_now(make_spec: SpecFactory) -> None:
-    shared = LoadBalancerKey("default", "shared-web", shared=True)
-    desired = DesiredLoadBalancer(shared, (make_spec("a"), make_spec("b", ports=[(81, "TCP")])))
-    with pytest.raises(PermanentError, match="does not share a load balancer"):
-        plan(SETTING, shared, desired, dataclasses.replace(FRESH, key=shared))
-
-
 def test_marks_name_the_cluster_and_the_load_balancer() -> None:
     mark = OwnerMark(CLUSTER, WEB)
     assert read_mark(mark.description) == mark and mark.key == KEY

@@ -114,15 +114,27 @@ class Frontend:
 
 
 def desired(names: LoadBalancerNames, mark: OwnerMark, ports: Sequence[Port],
-            frontend: Frontend) -> list[RuleRecord]:
-    """The rules this spec needs, in a stable order."""
+            frontend: Frontend, *, listed_only: bool = False) -> list[RuleRecord]:
+    """The rules this spec needs, in a stable order.
+
+    ``listed_only``: for a member of a shared load balancer, whose address other members' rules use too:
+    a port range or all ports would take their ports, so its ports are listed, five to a rule.
+    """
     if frontend.internal and any(p.protocol == Protocol.SCTP for p in ports):
         return [_rule(names.forwarding_rule("L3_DEFAULT"), mark, "L3_DEFAULT", set(), frontend)]
     by_protocol: dict[str, set[int]] = defaultdict(set)
     for port in ports:
         by_protocol[str(port.protocol)].add(port.port)
-    return [_rule(names.forwarding_rule(protocol), mark, protocol, numbers, frontend)
-            for protocol, numbers in sorted(by_protocol.items())]
+    if not listed_only:
+        return [_rule(names.forwarding_rule(protocol), mark, protocol, numbers, frontend)
+                for protocol, numbers in sorted(by_protocol.items())]
+    rules = []
+    for protocol, numbers in sorted(by_protocol.items()):
+        ordered = sorted(numbers)
+        for part, start in enumerate(range(0, len(ordered), MAX_LISTED_PORTS), start=1):
+            chunk = set(ordered[start:start + MAX_LISTED_PORTS])
+            rules.append(_rule(names.forwarding_rule(protocol, part), mark, protocol, chunk, frontend))
+    return rules
 
 
 def _rule(name: str, mark: OwnerMark, protocol: str, numbers: set[int], frontend: Frontend) -> RuleRecord:
