@@ -18,6 +18,7 @@ from typing import Any
 
 from google.cloud import compute_v1
 
+from cloudlb_gcp.emulator import ipv6
 from cloudlb_gcp.emulator.errors import ApiError, already_exists, in_use, invalid
 from cloudlb_gcp.emulator.paths import ResourcePath, check_name
 from cloudlb_gcp.emulator.store import Store
@@ -91,6 +92,18 @@ def check_address(store: Store, path: ResourcePath, address: compute_v1.Address)
     address_type = address.address_type or "EXTERNAL"
     address.address_type = address_type
     check_labels(address.labels)
+    if address.ip_version not in ("", "IPV4", "IPV6"):
+        raise invalid(f"Invalid value for field 'resource.ipVersion': '{address.ip_version}'")
+    if ipv6.is_ipv6(address):
+        if address_type not in ("INTERNAL", "EXTERNAL"):
+            raise invalid(f"Invalid value for field 'resource.addressType': '{address_type}'")
+        if address.purpose not in ("", "GCE_ENDPOINT"):
+            raise invalid(f"Invalid value for field 'resource.purpose': '{address.purpose}' for an IPv6 address")
+        ipv6.check_address(store, address)
+        if any(a.address == address.address for p, a in store.items("addresses") if p != path):
+            raise ApiError(409, "alreadyExists", f"IP '{address.address}' is already reserved by another address")
+        address.status = "RESERVED"
+        return
     if address_type == "INTERNAL":
         if not address.subnetwork:
             raise invalid("Invalid value for field 'resource.subnetwork': an INTERNAL address needs a subnetwork")
@@ -172,6 +185,8 @@ def check_forwarding_rule(store: Store, path: ResourcePath, rule: compute_v1.For
             f"{service.protocol}"
         )
     _check_rule_ports(rule)
+    if rule.ip_version not in ("", "IPV4", "IPV6"):
+        raise invalid(f"Invalid value for field 'resource.ipVersion': '{rule.ip_version}'")
     if scheme == "INTERNAL":
         if not rule.subnetwork:
             raise invalid("Invalid value for field 'resource.subnetwork': an INTERNAL rule needs a subnetwork")
@@ -179,8 +194,8 @@ def check_forwarding_rule(store: Store, path: ResourcePath, rule: compute_v1.For
         rule.network = rule.network or subnet.network
         rule.network_tier = ""
     else:
-        if rule.allow_global_access or rule.subnetwork:
-            raise invalid("allowGlobalAccess and subnetwork are only valid on INTERNAL forwarding rules")
+        if rule.allow_global_access or (rule.subnetwork and not ipv6.is_ipv6(rule)):
+            raise invalid("allowGlobalAccess and subnetwork are only valid on INTERNAL (or IPv6) forwarding rules")
         rule.network_tier = rule.network_tier or "PREMIUM"
         if rule.network_tier not in NETWORK_TIERS:
             raise invalid(f"Invalid value for field 'resource.networkTier': '{rule.network_tier}'")
@@ -190,12 +205,16 @@ def check_forwarding_rule(store: Store, path: ResourcePath, rule: compute_v1.For
 def _bind_address(store: Store, path: ResourcePath, rule: compute_v1.ForwardingRule) -> None:
     """Give the rule its IP: a reserved address it names (which records it as a user) or an ephemeral one."""
     internal = rule.load_balancing_scheme == "INTERNAL"
-    if not rule.I_p_address:
+    if ipv6.is_ipv6(rule):
+        ip: ipaddress.IPv4Address | str = ipv6.bind_rule(store, rule)
+    elif not rule.I_p_address:
         rule.I_p_address = allocate_ip(store, rule.subnetwork if internal else None, rule.network_tier)
         return
-    ip = _check_ip(rule.I_p_address)
+    else:
+        ip = _check_ip(rule.I_p_address)
     reserved = [(p, a) for p, a in store.items("addresses", "regions", path.location) if a.address == str(ip)]
-    sharing = [r for p, r in store.items("forwardingRules") if r.I_p_address == str(ip) and p != path]
+    sharing = [r for p, r in store.items("forwardingRules")
+               if r.I_p_address.removesuffix(ipv6.SUFFIX) == str(ip) and p != path]
     for other in sharing:
         if other.I_p_protocol == rule.I_p_protocol and _ports_overlap(_ports_of(other), _ports_of(rule)):
             raise invalid(f"IP {ip} is already used by forwarding rule '{other.name}' for overlapping ports")
@@ -210,7 +229,7 @@ def _bind_address(store: Store, path: ResourcePath, rule: compute_v1.ForwardingR
             raise in_use(f"address '{address.name}'", sharing[0].self_link)
         address.users.append(path.link)
         address.status = "IN_USE"
-    elif internal and ip not in _subnet_range(store, rule.subnetwork):
+    elif internal and isinstance(ip, ipaddress.IPv4Address) and ip not in _subnet_range(store, rule.subnetwork):
         raise invalid(f"IP {ip} is outside the rule's subnetwork")
 
 
