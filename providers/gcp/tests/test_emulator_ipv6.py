@@ -29,7 +29,8 @@ def dual_stack(emulator: GCEEmulator) -> GCEEmulator:
 def reserve(emulator: GCEEmulator, **fields: str) -> compute_v1.Address:
     addresses = client(emulator, compute_v1.AddressesClient)
     addresses.insert_unary(address_resource=compute_v1.Address(ip_version="IPV6", **fields), **WHERE)
-    return addresses.get(address=fields["name"], **WHERE)
+    found: compute_v1.Address = addresses.get(address=fields["name"], **WHERE)
+    return found
 
 
 def test_ipv6_addresses_are_a_96_of_the_subnetworks_range_of_their_type(dual_stack: GCEEmulator) -> None:
