@@ -33,20 +33,24 @@ from cloudlb_gcp.resources.firewalls import FirewallRecord
 from cloudlb_gcp.resources.forwarding_rules import RuleRecord
 from cloudlb_gcp.resources.health_check import HealthCheckRecord
 from cloudlb_gcp.resources.instance_groups import GroupRecord
+from cloudlb_gcp.resources.subnetwork import SubnetRecord
 
 LOAD_BALANCER_KINDS: tuple[Kind[Any], ...] = (
     address.KIND, health_check.KIND, backend_service.KIND, forwarding_rules.KIND, firewalls.KIND)
 RULE_PROTOCOLS = ("TCP", "UDP", "L3_DEFAULT")
 
 
-def names_by_kind(names: LoadBalancerNames) -> dict[Kind[Any], tuple[str, ...]]:
-    """Every name a load balancer's resources may have, by kind."""
+def names_by_kind(names: LoadBalancerNames, ipv6: bool = True) -> dict[Kind[Any], tuple[str, ...]]:
+    """Every name a load balancer's resources may have, by kind (``ipv6``: with those of its IPv6 part)."""
+    families = (False, True) if ipv6 else (False,)
     return {
-        address.KIND: (names.address,),
+        address.KIND: (names.address, names.address6) if ipv6 else (names.address,),
         health_check.KIND: (names.health_check,),
         backend_service.KIND: (names.backend_service,),
-        forwarding_rules.KIND: tuple(map(names.forwarding_rule, RULE_PROTOCOLS)),
-        firewalls.KIND: (names.traffic_firewall, names.health_check_firewall),
+        forwarding_rules.KIND: tuple(names.forwarding_rule(protocol, ipv6=v6)
+                                     for v6 in families for protocol in RULE_PROTOCOLS),
+        firewalls.KIND: (names.traffic_firewall, names.health_check_firewall,
+                         *((names.traffic_firewall6, names.health_check_firewall6) if ipv6 else ())),
     }
 
 
@@ -70,6 +74,8 @@ class ClusterView:
     missing: frozenset[InstanceRef]  # instances a listing made after they were needed did not show
     addresses: Mapping[str, AddressRecord | None]  # reserved addresses by name (None: known not to exist)
     addresses_by_ip: Mapping[str, AddressRecord | None]  # the same by IP (None: no address holds it)
+    # Subnetworks by link, as read when a Service asked for IPv6 on one (None: it does not exist).
+    subnets: Mapping[str, SubnetRecord | None] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,7 @@ class Observed:
     firewalls: Mapping[str, FirewallRecord]
     cluster: ClusterView
     members: Mapping[ServiceRef, MemberObserved] = field(default_factory=lambda: MappingProxyType({}))
+    address6: AddressRecord | None = None  # our IPv6 address, for Services with ipFamilies IPv6
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,7 @@ class Inventory:
         # Reserved addresses that are not this cluster's (by name, by IP), as looked up; None: none there.
         self._foreign: dict[str, AddressRecord | None] = {}
         self._foreign_ips: dict[str, AddressRecord | None] = {}
+        self._subnets: dict[str, SubnetRecord | None] = {}
         self._view: ClusterView | None = None
 
     # -- state ---------------------------------------------------------------------------------------
@@ -190,15 +198,17 @@ class Inventory:
 
     def observed(self, key: LoadBalancerKey, names: LoadBalancerNames) -> Observed:
         with self._lock:
+            addresses = self._tables[address.KIND].records
             if key.shared:
-                return Observed(key, self._tables[address.KIND].records.get(names.address), None, None, {}, {},
-                                self._cluster_view(), MappingProxyType(self._observed_members(key)))
+                return Observed(key, addresses.get(names.address), None, None, {}, {}, self._cluster_view(),
+                                MappingProxyType(self._observed_members(key)), addresses.get(names.address6))
             found = {kind: {name: record for name in named if (record := self._tables[kind].records.get(name))}
                      for kind, named in names_by_kind(names).items()}
             return Observed(key, found[address.KIND].get(names.address),
                             found[health_check.KIND].get(names.health_check),
                             found[backend_service.KIND].get(names.backend_service),
-                            found[forwarding_rules.KIND], found[firewalls.KIND], self._cluster_view())
+                            found[forwarding_rules.KIND], found[firewalls.KIND], self._cluster_view(),
+                            address6=found[address.KIND].get(names.address6))
 
     def _observed_members(self, key: LoadBalancerKey) -> dict[ServiceRef, MemberObserved]:
         parts: dict[ServiceRef, dict[Kind[Any], dict[str, Any]]] = {}
@@ -245,7 +255,7 @@ class Inventory:
             self._view = ClusterView(
                 MappingProxyType(dict(self._groups)), MappingProxyType(self._group_users()),
                 MappingProxyType(dict(self._instances)), frozenset(self._missing),
-                MappingProxyType(by_name), MappingProxyType(by_ip))
+                MappingProxyType(by_name), MappingProxyType(by_ip), MappingProxyType(dict(self._subnets)))
         return self._view
 
     def stale(self, names: Iterable[LoadBalancerNames], shared: Iterable[LoadBalancerKey] = ()) -> Stale:
@@ -290,7 +300,11 @@ class Inventory:
     def mark_load_balancer_stale(self, names: LoadBalancerNames, key: LoadBalancerKey | None = None) -> None:
         """Every resource of a load balancer is to be read again: the inventory was wrong about one of them."""
         with self._lock:
-            for kind, named in names_by_kind(names).items():
+            # Its IPv6 names only when it has an IPv6 part: each stale name is one read.
+            ipv6 = names.address6 in self._tables[address.KIND].records or any(
+                name in self._tables[forwarding_rules.KIND].records
+                for name in names_by_kind(names)[forwarding_rules.KIND][len(RULE_PROTOCOLS):])
+            for kind, named in names_by_kind(names, ipv6).items():
                 self._tables[kind].stale.update(named)
             if key is not None and key.shared:
                 for (kind, name) in self._members.get(key, {}):
@@ -343,6 +357,17 @@ class Inventory:
             self._foreign_ips[ip] = record
             if record is not None:
                 self._foreign[record.name] = record
+            self._view = None
+
+    def learned_subnet(self, link: str, record: SubnetRecord | None) -> None:
+        with self._lock:
+            self._subnets[link] = record
+            self._view = None
+
+    def forget_subnets(self) -> None:
+        """A subnetwork refused IPv6: read them again before the next plan (its stack may have changed)."""
+        with self._lock:
+            self._subnets.clear()
             self._view = None
 
     def forget_ip(self, ip: str) -> None:

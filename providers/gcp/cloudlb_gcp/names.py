@@ -65,10 +65,26 @@ class LoadBalancerNames:
     def health_check_firewall(self) -> str:
         return f"{self.base}-hc"
 
-    def forwarding_rule(self, protocol: str, part: int = 1) -> str:
-        """One rule per IP protocol on the address: ``-tcp``, ``-udp`` or ``-l3`` (L3_DEFAULT); a member of a
-        shared load balancer may need several per protocol (five ports each): ``-tcp-2``, ``-tcp-3``..."""
-        suffix = {"TCP": "tcp", "UDP": "udp", "L3_DEFAULT": "l3"}[protocol]
+    # IPv6 (dual-stack or IPv6-only Services): an address, rules and firewalls of their own; the suffixes
+    # fit in the room the IPv4 ones leave ("-udp").
+    @property
+    def address6(self) -> str:
+        return f"{self.base}-6"
+
+    @property
+    def traffic_firewall6(self) -> str:
+        return f"{self.base}-6"
+
+    @property
+    def health_check_firewall6(self) -> str:
+        return f"{self.base}-hc6"
+
+    def forwarding_rule(self, protocol: str, part: int = 1, ipv6: bool = False) -> str:
+        """One rule per IP protocol on the address: ``-tcp``, ``-udp`` or ``-l3`` (L3_DEFAULT), on the IPv6
+        address ``-t6``, ``-u6`` or ``-l6``; a member of a shared load balancer may need several per protocol
+        (five ports each): ``-tcp-2``, ``-tcp-3``..."""
+        suffix = ({"TCP": "t6", "UDP": "u6", "L3_DEFAULT": "l6"} if ipv6 else
+                  {"TCP": "tcp", "UDP": "udp", "L3_DEFAULT": "l3"})[protocol]
         return f"{self.base}-{suffix}" + (f"-{part}" if part > 1 else "")
 
 

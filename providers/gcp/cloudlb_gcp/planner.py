@@ -39,15 +39,16 @@ from cloudlb.model import (
     Protocol,
     ServiceRef,
 )
-from cloudlb.provider import RetryLater
-from cloudlb_gcp import gke_annotations
+from cloudlb.provider import CloudStateError, PermanentError, ProviderError, RetryLater
+from cloudlb_gcp import families, gke_annotations
 from cloudlb_gcp.instances import InstanceNetwork, InstanceRef, parse_provider_id
 from cloudlb_gcp.inventory import ClusterView, MemberObserved, Observed
 from cloudlb_gcp.names import LoadBalancerNames, member_names, names_for_key
 from cloudlb_gcp.ownership import OwnerMark, member_labels
 from cloudlb_gcp.resources import address, backend_service, firewalls, forwarding_rules, health_check, instance_groups
 from cloudlb_gcp.resources.address import AddressRecord
-from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, Kind, R, delete
+from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, NEW_ADDRESS_IP6, Kind, R, converge, delete
+from cloudlb_gcp.resources.subnetwork import SubnetRecord
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,14 @@ class Setting:
 class Lookup:
     """A fact outside the inventory that a plan needs: a node's instance, a reserved address by name or by IP."""
 
-    what: str  # "instance" (its link), "address" or "ip"
+    what: str  # "instance" (its link), "address", "ip" or "subnetwork" (its link)
     value: str
 
     def __str__(self) -> str:
         if self.what == "instance":
             return f"instance {self.instance.name} of zone {self.instance.zone}"
-        return {"address": "reserved address {}", "ip": "the reserved address of {}"}[self.what].format(self.value)
+        return {"address": "reserved address {}", "ip": "the reserved address of {}",
+                "subnetwork": "subnetwork {}"}[self.what].format(self.value.rsplit("/", 1)[-1])
 
     @property
     def instance(self) -> InstanceRef:
@@ -84,6 +86,8 @@ class Lookup:
         """Whether ``view`` holds the fact already (another plan's lookup read it meanwhile)."""
         if self.what == "instance":
             return self.instance in view.instances or self.instance in view.missing
+        if self.what == "subnetwork":
+            return self.value in view.subnets
         return self.value in (view.addresses if self.what == "address" else view.addresses_by_ip)
 
 
@@ -104,10 +108,18 @@ class Outcome:
     """
 
     services: tuple[ServiceRef, ...]
-    ip: str
+    ip: str  # "" when the load balancer serves IPv6 only
     address: str
     warnings: tuple[str, ...] = ()
     port_errors: Mapping[ServiceRef, Mapping[PortKey, str]] = field(default_factory=dict)
+    ip6: str = ""  # the IPv6 address when served (NEW_ADDRESS_IP6 while the plan reserves it)
+    ipv6_first: bool = False  # the Service's ipFamilies name IPv6 first
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        """The addresses the status names, in the order of the Service's ipFamilies."""
+        ordered = (self.ip6, self.ip) if self.ipv6_first else (self.ip, self.ip6)
+        return tuple(ip for ip in ordered if ip)
 
 
 @dataclass(frozen=True)
@@ -181,7 +193,12 @@ def plan(setting: Setting, key: LoadBalancerKey, desired: DesiredLoadBalancer | 
     options = gke_annotations.read_options(spec.annotations)
     nodes = eligible_instances(_all_backends(desired), observed.cluster)
     frontend = choose_frontend(setting, spec, options, names, mark, observed)
-    lookups = tuple(sorted(set(nodes.lookups) | (set(frontend) if isinstance(frontend, list) else set())))
+    wanted = set(nodes.lookups) | (set(frontend) if isinstance(frontend, list) else set())
+    if families.IPV6 in families.requested(spec):
+        subnet6 = _ipv6_subnetwork(setting, options, nodes, observed, spec.internal)
+        if subnet6 not in observed.cluster.subnets:
+            wanted.add(Lookup("subnetwork", subnet6))
+    lookups = tuple(sorted(wanted))
     if lookups or isinstance(frontend, list):  # (the second says the same to the type checker)
         reason = "to be planned after reading " + ", ".join(map(str, lookups))
         change = Change(Action.UPDATE, "load-balancer", names.base, reason, Replan(desired, lookups))
@@ -272,24 +289,87 @@ def _subnetwork(setting: Setting, options: gke_annotations.GCPOptions, nodes: No
                      f"{gke_annotations.SUBNET} or wait for a node to learn it from", delay=30)
 
 
+def _ipv6_subnetwork(setting: Setting, options: gke_annotations.GCPOptions, nodes: Nodes, observed: Observed,
+                     internal: bool) -> str:
+    """Where the IPv6 address comes from: the internal load balancer's subnetwork; for an external one, the
+    nodes' subnetwork (its external IPv6 range), as GKE takes it."""
+    if internal:
+        return _subnetwork(setting, options, nodes, observed)
+    if nodes.first is not None:
+        return nodes.first.subnetwork
+    if observed.address6 is not None and observed.address6.subnetwork:
+        return observed.address6.subnetwork
+    raise RetryLater("an IPv6 load balancer takes its address from the nodes' subnetwork: waiting for a node",
+                     delay=30)
+
+
+def _ipv6_refusal(desired: DesiredLoadBalancer, options: gke_annotations.GCPOptions,
+                  subnet: SubnetRecord | None, subnet_link: str) -> ProviderError | None:
+    """Why IPv6 cannot be served here (an error naming the field or annotation), or None when it can."""
+    spec = desired.first
+    name = subnet_link.rsplit("/", 1)[-1]
+    if not spec.internal and options.network_tier != "PREMIUM":
+        return PermanentError(f"spec.ipFamilies asks for IPv6, which GCP serves in the Premium tier only; "
+                              f"annotation {gke_annotations.NETWORK_TIER} asks for Standard", code="IPv6NotAvailable")
+    if spec.internal and len(desired.members) > 1:
+        return PermanentError("spec.ipFamilies asks for IPv6 on a shared internal load balancer: an internal IPv6 "
+                              "address takes one forwarding rule, so Services cannot share it",
+                              code="IPv6NotAvailable")
+    if subnet is None:
+        return CloudStateError(f"spec.ipFamilies asks for IPv6 but subnetwork {name} does not exist",
+                               code="IPv6NotAvailable")
+    if not subnet.serves_ipv6(spec.internal):
+        kind = "internal" if spec.internal else "external"
+        return CloudStateError(
+            f"spec.ipFamilies asks for IPv6 but subnetwork {name} ({subnet.described()}) has no {kind} IPv6 range; "
+            f"make it dual-stack with ipv6AccessType {kind.upper()}", code="IPv6NotAvailable")
+    return None
+
+
+def _served_families(desired: DesiredLoadBalancer, options: gke_annotations.GCPOptions, observed: Observed,
+                     subnet6: str | None) -> tuple[bool, bool, tuple[str, ...]]:
+    """(serve IPv4, serve IPv6, warnings): a PreferDualStack Service is served on IPv4 alone (with a Warning)
+    when IPv6 cannot be; RequireDualStack and IPv6-only Services fail with the reason."""
+    spec = desired.first
+    wanted = families.requested(spec)
+    if families.IPV6 not in wanted or subnet6 is None:
+        return True, False, ()
+    refusal = _ipv6_refusal(desired, options, observed.cluster.subnets.get(subnet6), subnet6)
+    if refusal is None:
+        return families.IPV4 in wanted, True, ()
+    if families.IPV4 in wanted and families.policy(spec) != families.REQUIRE_DUAL_STACK:
+        return True, False, (f"{refusal}; served on IPv4 only (spec.ipFamilyPolicy PreferDualStack)",)
+    raise refusal
+
+
 def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, mark: OwnerMark,
               desired: DesiredLoadBalancer, options: gke_annotations.GCPOptions, nodes: Nodes, frontend: Frontend,
               observed: Observed) -> LoadBalancerPlan:
     view = observed.cluster
     spec = desired.first
     subnetwork = _subnetwork(setting, options, nodes, observed) if spec.internal else None
+    subnet6 = (_ipv6_subnetwork(setting, options, nodes, observed, spec.internal)
+               if families.IPV6 in families.requested(spec) else None)
+    serve4, serve6, family_warnings = _served_families(desired, options, observed, subnet6)
     wanted, leaving = members_of(setting, key, names, mark, observed, desired.services)
 
     labels = {**mark.labels, **member_labels(setting.cluster, desired.services)} if key.shared else None
     own = address.desired(names.address, mark, spec.internal, subnetwork, frontend.requested_ip,
-                          options.network_tier, labels) if frontend.ours else None
+                          options.network_tier, labels) if frontend.ours and serve4 else None
     addresses = address.changes(own, observed.address, mark)
-    if not frontend.ours:
+    if not serve4:
+        ip = ""
+    elif not frontend.ours:
         ip = frontend.users_ip
     elif addresses.reserve or observed.address is None:
         ip = NEW_ADDRESS_IP
     else:
         ip = observed.address.ip
+    own6 = address.desired(names.address6, mark, spec.internal, subnet6, None, "PREMIUM", labels,
+                           ipv6=True) if serve6 else None
+    addresses6 = address.changes(own6, observed.address6, mark)
+    ip6 = "" if not serve6 else (NEW_ADDRESS_IP6 if addresses6.reserve or observed.address6 is None
+                                 else observed.address6.ip)
 
     wanted_groups = instance_groups.by_zone(nodes.found)
     networks: dict[str, str] = {}
@@ -305,8 +385,13 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
         (w.network for m in (*wanted, *leaving) for w in m.have.firewalls.values()), None)
     # Upstream targets each node's first network tag.
     tags = sorted({n.tags[0] for n in nodes.found.values() if n.tags})
-    rule_frontend = forwarding_rules.Frontend(ip, "", spec.internal, subnetwork, options.global_access,
-                                              frontend.users_address, options.network_tier)
+    frontends = []
+    if serve4:
+        frontends.append(forwarding_rules.Frontend(ip, "", spec.internal, subnetwork, options.global_access,
+                                                   frontend.users_address, options.network_tier))
+    if serve6:
+        frontends.append(forwarding_rules.Frontend(ip6, "", spec.internal, subnet6, options.global_access,
+                                                   None, "PREMIUM", ipv6=True))
 
     parts: list[MemberChanges] = []
     port_errors: dict[ServiceRef, dict[PortKey, str]] = {}
@@ -319,41 +404,51 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
                 port_errors[member.service] = {p.key: L3_TAKEN for p in sctp}
                 ports = tuple(p for p in ports if p.protocol != Protocol.SCTP)
             l3_taken = True
-        parts.append(_member_changes(setting, member, member_spec, ports, rule_frontend, network, tags, group_links,
+        parts.append(_member_changes(setting, member, member_spec, ports, frontends, network, tags, group_links,
                                      listed_only=key.shared))
     gone = [_member_removal(member) for member in leaving]
 
     def each(field_name: str, among: list[MemberChanges]) -> list[Change]:
         return [change for part in among for change in getattr(part, field_name)]
 
-    changes = [*each("rule_deletions", parts + gone), *addresses.release_first, *addresses.reserve,
-               *addresses.labels, *each("checks", parts), *groups.before, *each("walls", parts),
+    changes = [*each("rule_deletions", parts + gone), *addresses.release_first, *addresses6.release_first,
+               *addresses.reserve, *addresses6.reserve, *addresses.labels, *addresses6.labels,
+               *each("checks", parts), *groups.before, *each("walls", parts),
                *each("services", parts), *each("rule_creations", parts), *each("rule_labels", parts),
                *each("services", gone), *each("checks", gone), *each("walls", gone), *addresses.release_last,
-               *groups.after]
-    outcome = Outcome(desired.services, ip, names.address, nodes.warnings, port_errors)
+               *addresses6.release_last, *groups.after]
+    wanted_families = families.requested(spec)
+    outcome = Outcome(desired.services, ip, names.address, nodes.warnings + family_warnings, port_errors, ip6,
+                      ipv6_first=wanted_families[0] == families.IPV6)
     return LoadBalancerPlan(key, tuple(changes), outcome=outcome)
 
 
 def _member_changes(setting: Setting, member: Member, spec: LoadBalancerSpec, ports: tuple[Port, ...],
-                    frontend: forwarding_rules.Frontend, network: str | None, tags: list[str],
+                    frontends: list[forwarding_rules.Frontend], network: str | None, tags: list[str],
                     group_links: list[str], *, listed_only: bool) -> MemberChanges:
-    """One member's health check, firewalls, backend service and rules on the load balancer's IP."""
+    """One member's health check, firewalls, backend service and rules on the load balancer's IPs."""
     names, mark, have = member.names, member.mark, member.have
     result = MemberChanges()
     check = health_check.desired(names.health_check, mark, spec.health_check)
     result.checks = health_check.changes(check, have.health_check, mark)
     if network is not None:
-        traffic = firewalls.traffic_rule(names.traffic_firewall, mark, network, ports, frontend.ip,
-                                         spec.source_ranges, tags)
-        probes = firewalls.health_check_rule(names.health_check_firewall, mark, network, spec.health_check.port,
-                                             spec.internal, tags)
-        for want in (traffic, probes):
-            result.walls += firewalls.changes(want, have.firewalls.get(want.name), mark)
+        walls: dict[str, firewalls.FirewallRecord | None] = dict.fromkeys(
+            (name for name, wall in have.firewalls.items() if wall.mark == mark), None)
+        for frontend in frontends:
+            v6 = frontend.ipv6
+            traffic_name = names.traffic_firewall6 if v6 else names.traffic_firewall
+            walls[traffic_name] = firewalls.family_traffic_rule(traffic_name, mark, network, ports, frontend.ip,
+                                                               spec.source_ranges, tags, ipv6=v6)
+            probes = firewalls.health_check_rule(names.health_check_firewall6 if v6 else names.health_check_firewall,
+                                                 mark, network, spec.health_check.port, spec.internal, tags, ipv6=v6)
+            walls[probes.name] = probes
+        for name, want in sorted(walls.items()):
+            result.walls += converge(firewalls.KIND, want, have.firewalls.get(name), mark)
     service_link = setting.regional("backendServices", names.backend_service)
-    wanted_rules = forwarding_rules.desired(names, mark, ports,
-                                            dataclasses.replace(frontend, backend_service=service_link),
-                                            listed_only=listed_only)
+    wanted_rules = [rule for frontend in frontends
+                    for rule in forwarding_rules.desired(names, mark, ports,
+                                                         dataclasses.replace(frontend, backend_service=service_link),
+                                                         listed_only=listed_only)]
     rules = forwarding_rules.changes(wanted_rules, have.rules, mark)
     service = backend_service.desired(names.backend_service, mark, "INTERNAL" if spec.internal else "EXTERNAL",
                                       backend_service.protocol_for(r.protocol for r in wanted_rules),
@@ -391,7 +486,7 @@ def _removal(setting: Setting, names: LoadBalancerNames, mark: OwnerMark, observ
                               walls=ours(firewalls.KIND, observed.firewalls.values()))]
     changes = [*(c for part in gone for c in part.rule_deletions), *(c for part in gone for c in part.services),
                *(c for part in gone for c in part.checks), *(c for part in gone for c in part.walls),
-               *ours(address.KIND, [observed.address])]
+               *ours(address.KIND, [observed.address, observed.address6])]
     view = observed.cluster
     cluster_mark = OwnerMark(setting.cluster)
     backend_services = {member.names.backend_service for member in members} | {names.backend_service}

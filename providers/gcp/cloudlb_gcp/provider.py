@@ -27,7 +27,7 @@ from cloudlb_gcp.names import instance_group_name, names_for_key
 from cloudlb_gcp.ownership import OwnerMark
 from cloudlb_gcp.planner import LoadBalancerPlan, Lookup, Replan, Setting, plan
 from cloudlb_gcp.resources import address, instance_groups
-from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, delete
+from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, NEW_ADDRESS_IP6, delete
 from cloudlb_gcp.sweep import sweep
 from cloudlb_gcp.writes import IN_USE, Writer
 
@@ -64,7 +64,13 @@ class GCPProvider(Provider[Observed]):
                 options.global_access, options.address_names)
 
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> LoadBalancerPlan:
-        return plan(self.setting, key, desired, observed)
+        try:
+            return plan(self.setting, key, desired, observed)
+        except CloudStateError as error:
+            if error.code == "IPv6NotAvailable":
+                # The subnetwork may be made dual-stack meanwhile: the slow retry reads it again.
+                self.inventory.forget_subnets()
+            raise
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -112,7 +118,9 @@ class GCPProvider(Provider[Observed]):
                 self.inventory.learned_instances(zone, reads.instances(self.compute, zone), wanted)
 
     def _read(self, lookup: Lookup) -> None:
-        if lookup.what == "address":
+        if lookup.what == "subnetwork":
+            self.inventory.learned_subnet(lookup.value, reads.subnetwork(self.compute, lookup.value))
+        elif lookup.what == "address":
             self.inventory.learned_address(lookup.value, reads.get(self.compute, address.KIND, lookup.value))
         else:
             self.inventory.learned_ip(lookup.value, reads.address_holding(self.compute, lookup.value))
@@ -123,11 +131,12 @@ class GCPProvider(Provider[Observed]):
         if isinstance(plan, LoadBalancerPlan) and plan.lookups:
             return self._apply_after_reading(plan)
         outcome = plan.outcome if isinstance(plan, LoadBalancerPlan) else None
-        own_address = outcome.address if outcome else names_for_key(self.cluster_name, plan.key).address
+        names = names_for_key(self.cluster_name, plan.key)
+        own_addresses = {NEW_ADDRESS_IP: names.address, NEW_ADDRESS_IP6: names.address6}
         dropped: set[str] = set()
 
         def run(change: Change) -> None:
-            dropped.update(self._writer.run(change, own_address))
+            dropped.update(self._writer.run(change, own_addresses))
         try:
             run_changes(plan.key, plan.changes, run)
         except CloudStateError as error:
@@ -141,15 +150,20 @@ class GCPProvider(Provider[Observed]):
         run_changes(plan.key, self._unused_groups(dropped, plan.changes), run)
         if outcome is None:
             return {}
-        ip = outcome.ip
-        if ip == NEW_ADDRESS_IP:
-            ours = self.inventory.record(address.KIND, outcome.address)
-            if ours is None:
-                raise RetryLater(f"address {outcome.address} is not known after the plan reserved it")
-            ip = ours.ip
-        return {service: LoadBalancerStatus(ingress=(Ingress(ip=ip, ip_mode="VIP"),), warnings=outcome.warnings,
+        ips = [self._placed(ip, own_addresses) for ip in outcome.ips]
+        ingress = tuple(Ingress(ip=ip, ip_mode="VIP") for ip in ips)
+        return {service: LoadBalancerStatus(ingress=ingress, warnings=outcome.warnings,
                                             port_errors=outcome.port_errors.get(service, {}))
                 for service in outcome.services}
+
+    def _placed(self, ip: str, own_addresses: Mapping[str, str]) -> str:
+        """The IP a placeholder stands for: that of the address the plan reserved."""
+        if ip not in own_addresses:
+            return ip
+        ours = self.inventory.record(address.KIND, own_addresses[ip])
+        if ours is None:
+            raise RetryLater(f"address {own_addresses[ip]} is not known after the plan reserved it")
+        return ours.ip
 
     def _unused_groups(self, zones: set[str], planned: Sequence[Change]) -> list[Change]:
         """Deletions of the groups in ``zones`` that no backend service uses now and the plan did not delete."""

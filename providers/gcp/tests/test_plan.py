@@ -96,9 +96,9 @@ def converged(observed: Observed, result: LoadBalancerPlan) -> Observed:
         if payload.kind is address.KIND and payload.verb == "insert":
             record = dataclasses.replace(record, ip=record.ip or new_ip)
         if payload.kind is firewalls.KIND:
-            record = firewalls.with_ip(record, lambda: new_ip)
+            record = firewalls.with_ip(record, lambda _: new_ip)
         if payload.kind is forwarding_rules.KIND:
-            record = forwarding_rules.with_ip(record, lambda: new_ip)
+            record = forwarding_rules.with_ip(record, lambda _: new_ip)
         table[record.name] = record
     users: dict[str, frozenset[str]] = {}
     for service in records["backend-service"].values():

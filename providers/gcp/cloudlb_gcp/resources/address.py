@@ -48,6 +48,11 @@ class AddressRecord:
     labels: tuple[tuple[str, str], ...]
     label_fingerprint: str | None = field(default=None, compare=False)
     network_tier: str = ""  # PREMIUM or STANDARD for an external address; "" for an internal one
+    ip_version: str = "IPV4"  # IPV6: a /96 of its subnetwork's IPv6 range (external ones too name the subnetwork)
+
+    @property
+    def ipv6(self) -> bool:
+        return self.ip_version == "IPV6"
 
     @property
     def internal(self) -> bool:
@@ -62,6 +67,7 @@ def parse(item: Json) -> AddressRecord:
         purpose=item.get("purpose", ""), labels=labels_of(item), label_fingerprint=item.get("labelFingerprint"),
         # The API answers PREMIUM for an address reserved without a tier.
         network_tier="" if address_type == "INTERNAL" else item.get("networkTier") or "PREMIUM",
+        ip_version=item.get("ipVersion") or "IPV4",
     )
 
 
@@ -73,6 +79,10 @@ def body(record: AddressRecord) -> Json:
         sent.update(subnetwork=record.subnetwork, purpose=record.purpose)
     else:
         sent["networkTier"] = record.network_tier
+    if record.ipv6:
+        sent.update(ipVersion="IPV6", subnetwork=record.subnetwork)
+        if not record.internal:
+            sent["ipv6EndpointType"] = "NETLB"  # an address for a passthrough load balancer, not a VM
     if record.ip:
         sent["address"] = record.ip
     return sent
@@ -82,12 +92,15 @@ KIND: Kind[AddressRecord] = Kind("address", "addresses", "addresses", "regions",
 
 
 def desired(name: str, mark: OwnerMark, internal: bool, subnetwork: str | None, ip: str | None,
-            network_tier: str = "PREMIUM", labels: Mapping[str, str] | None = None) -> AddressRecord:
-    # TCP and UDP rules share the IP; internal addresses must say so to be shared.
+            network_tier: str = "PREMIUM", labels: Mapping[str, str] | None = None,
+            ipv6: bool = False) -> AddressRecord:
+    # TCP and UDP rules share the IP; internal IPv4 addresses must say so to be shared. An internal IPv6
+    # address has one rule (L3_DEFAULT when it carries both protocols), as GKE builds it.
     return AddressRecord(name, mark, ip or "", "INTERNAL" if internal else "EXTERNAL",
-                         (subnetwork or "") if internal else "", "SHARED_LOADBALANCER_VIP" if internal else "",
+                         (subnetwork or "") if internal or ipv6 else "",
+                         "SHARED_LOADBALANCER_VIP" if internal and not ipv6 else "",
                          tuple(sorted((labels if labels is not None else mark.labels).items())),
-                         network_tier="" if internal else network_tier)
+                         network_tier="" if internal else network_tier, ip_version="IPV6" if ipv6 else "IPV4")
 
 
 def fits(want: AddressRecord, have: AddressRecord) -> str:
