@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cloudlb.model import LoadBalancerSpec
+from cloudlb.model import DEFAULT_SESSION_AFFINITY_TIMEOUT, SESSION_AFFINITY_CLIENT_IP, LoadBalancerSpec
 from cloudlb.parsing import quoted, trimmed
 from cloudlb.problems import INVALID_ANNOTATION, UNSUPPORTED_OPTION, Problem
 
@@ -105,4 +105,9 @@ def validate(spec: LoadBalancerSpec) -> Sequence[Problem]:
             if name in annotations:
                 found.append(Problem(f"metadata.annotations[{name}]", UNSUPPORTED_OPTION,
                                      "ignored: only external load balancers take this annotation"))
+    timeout = spec.session_affinity_timeout
+    if spec.session_affinity == SESSION_AFFINITY_CLIENT_IP and timeout not in (None, DEFAULT_SESSION_AFFINITY_TIMEOUT):
+        found.append(Problem("spec.sessionAffinityConfig.clientIP.timeoutSeconds", UNSUPPORTED_OPTION,
+                             f"ignored ({timeout}): a GCP backend service's CLIENT_IP affinity has no timeout; "
+                             "a client stays on one node while that node is healthy"))
     return found

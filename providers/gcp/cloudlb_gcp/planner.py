@@ -452,7 +452,8 @@ def _member_changes(setting: Setting, member: Member, spec: LoadBalancerSpec, po
     rules = forwarding_rules.changes(wanted_rules, have.rules, mark)
     service = backend_service.desired(names.backend_service, mark, "INTERNAL" if spec.internal else "EXTERNAL",
                                       backend_service.protocol_for(r.protocol for r in wanted_rules),
-                                      setting.regional("healthChecks", names.health_check), group_links)
+                                      setting.regional("healthChecks", names.health_check), group_links,
+                                      backend_service.session_affinity_for(spec.session_affinity))
     result.services = backend_service.changes(service, have.backend_service, mark)
     result.rule_deletions, result.rule_creations, result.rule_labels = rules.deletions, rules.creations, rules.labels
     return result
