@@ -54,7 +54,8 @@ READ_ATTEMPTS = 3
 # The collections the provider calls, whose clients are made when it starts rather than by its first Service:
 # loading the SDK's message types takes seconds (and ~60 MB), which a start-up can wait for and a Service should not.
 OPENED_AT_START = ("forwardingRules", "addresses", "regionBackendServices", "regionHealthChecks", "firewalls",
-                   "instanceGroups", "instances", "regionOperations", "zoneOperations", "globalOperations")
+                   "instanceGroups", "instances", "subnetworks", "regionOperations", "zoneOperations",
+                   "globalOperations")
 THROTTLING_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
 Json = dict[str, Any]
 

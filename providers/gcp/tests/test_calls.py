@@ -107,7 +107,8 @@ print(compute_v1.DisksClient.__name__, len(loaded()) > 100)
     loaded = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
     assert loaded.returncode == 0, loaded.stderr
     at_start = ["addresses", "firewalls", "forwarding_rules", "global_operations", "instance_groups", "instances",
-                "region_backend_services", "region_health_checks", "region_operations", "zone_operations"]
+                "region_backend_services", "region_health_checks", "region_operations", "subnetworks",
+                "zone_operations"]
     assert loaded.stdout.splitlines() == [
         str(at_start),
         "default",
