@@ -272,6 +272,7 @@ class ControllerRun:
         spawned = self.cloud.counts("controller")
         ctl = self.start(period)
         try:
+            ctl.wait_acting()
             before = self.wait_idle(ctl, spawned, time.monotonic() + self.timeout) or self.cloud.counts("controller")
             baseline, cpu, opened = ctl.metrics(), ctl.cpu_seconds(), time.monotonic()
             periods = self.settings.steady_periods
@@ -288,6 +289,7 @@ class ControllerRun:
         spawned = self.cloud.counts("controller")
         ctl = self.start(LONG_INTERVAL)
         try:
+            ctl.wait_acting()
             self.wait_idle(ctl, spawned, time.monotonic() + self.timeout)
 
             def cloud_empty() -> tuple[bool, str]:
