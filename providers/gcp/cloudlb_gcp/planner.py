@@ -194,7 +194,8 @@ def plan(setting: Setting, key: LoadBalancerKey, desired: DesiredLoadBalancer | 
     nodes = eligible_instances(_all_backends(desired), observed.cluster)
     frontend = choose_frontend(setting, spec, options, names, mark, observed)
     wanted = set(nodes.lookups) | (set(frontend) if isinstance(frontend, list) else set())
-    if families.IPV6 in families.requested(spec):
+    if families.IPV6 in families.requested(spec) and not nodes.lookups:
+        # (While nodes' instances are unknown, so may be their subnetwork: it is looked up in the next round.)
         subnet6 = _ipv6_subnetwork(setting, options, nodes, observed, spec.internal)
         if subnet6 not in observed.cluster.subnets:
             wanted.add(Lookup("subnetwork", subnet6))
