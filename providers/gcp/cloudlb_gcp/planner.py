@@ -171,6 +171,9 @@ class MemberChanges:
 
 # SCTP on an internal shared address: only one L3_DEFAULT rule may use an IP (GCE's rule for shared VIPs).
 L3_TAKEN = "cloudlb.io/SharedAddressHasL3Rule"
+# At most ten forwarding rules may use one internal SHARED_LOADBALANCER_VIP address.
+MAX_SHARED_VIP_RULES = 10
+VIP_FULL = "cloudlb.io/SharedAddressRuleLimit"
 
 
 @dataclass(frozen=True)
@@ -397,6 +400,8 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
     parts: list[MemberChanges] = []
     port_errors: dict[ServiceRef, dict[PortKey, str]] = {}
     l3_taken = False
+    vip_rules = 0
+    refused: list[Member] = []
     for member, member_spec in zip(wanted, desired.members, strict=True):
         ports = member_spec.ports
         sctp = [p for p in ports if p.protocol == Protocol.SCTP]
@@ -405,9 +410,18 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
                 port_errors[member.service] = {p.key: L3_TAKEN for p in sctp}
                 ports = tuple(p for p in ports if p.protocol != Protocol.SCTP)
             l3_taken = True
+        if key.shared and spec.internal and serve4:
+            # GCE lets at most ten forwarding rules use one shared internal VIP: a member whose rules do not
+            # fit any more (in precedence order) is served by nothing, its ports reported.
+            count = len(forwarding_rules.desired(member.names, member.mark, ports, frontends[0], listed_only=True))
+            if vip_rules + count > MAX_SHARED_VIP_RULES:
+                port_errors[member.service] = {p.key: VIP_FULL for p in member_spec.ports}
+                refused.append(member)
+                continue
+            vip_rules += count
         parts.append(_member_changes(setting, member, member_spec, ports, frontends, network, tags, group_links,
                                      listed_only=key.shared))
-    gone = [_member_removal(member) for member in leaving]
+    gone = [_member_removal(member) for member in (*leaving, *refused)]
 
     def each(field_name: str, among: list[MemberChanges]) -> list[Change]:
         return [change for part in among for change in getattr(part, field_name)]
