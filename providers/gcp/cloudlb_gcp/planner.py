@@ -184,6 +184,9 @@ class Frontend:
     requested_ip: str | None = None
     users_ip: str = ""
     users_address: str | None = None
+    # The user's reserved IPv6 address named by annotation (GKE takes one name per family); None: our own.
+    users_ip6: str = ""
+    users_address6: str | None = None
 
 
 def plan(setting: Setting, key: LoadBalancerKey, desired: DesiredLoadBalancer | None,
@@ -263,12 +266,15 @@ def choose_frontend(setting: Setting, spec: LoadBalancerSpec, options: gke_annot
             if name != names.address and record is None:
                 raise address.missing(name, setting.region)
             chosen.append(record)
-        # GKE takes one IPv4 and one IPv6 name; the IPv4 one is served here.
-        pick = next((c for c in chosen if c is None or ":" not in c.ip), chosen[0])
+        # GKE takes one IPv4 and one IPv6 name: each serves its family.
+        pick = next((c for c in chosen if c is None or ":" not in c.ip), None)
+        pick6 = next((c for c in chosen if c is not None and ":" in c.ip), None)
+        six = {} if pick6 is None else {"users_ip6": address.use_reserved(pick6, spec.internal, mark),
+                                        "users_address6": pick6.name}
         if pick is None:
-            return Frontend(ours=True)
+            return Frontend(ours=True, **six)
         return Frontend(ours=False, users_ip=address.use_reserved(pick, spec.internal, mark, options.network_tier),
-                        users_address=pick.name)
+                        users_address=pick.name, **six)
     requested = spec.requested_ips[0] if spec.requested_ips else None
     if requested is None or (observed.address is not None and observed.address.ip == requested):
         return Frontend(ours=True, requested_ip=requested)
@@ -370,10 +376,17 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
     else:
         ip = observed.address.ip
     own6 = address.desired(names.address6, mark, spec.internal, subnet6, None, "PREMIUM", labels,
-                           ipv6=True) if serve6 else None
+                           ipv6=True) if serve6 and frontend.users_address6 is None else None
     addresses6 = address.changes(own6, observed.address6, mark)
-    ip6 = "" if not serve6 else (NEW_ADDRESS_IP6 if addresses6.reserve or observed.address6 is None
-                                 else observed.address6.ip)
+    if not serve6:
+        ip6 = ""
+    elif frontend.users_address6 is not None:
+        ip6 = frontend.users_ip6
+    else:
+        ip6 = NEW_ADDRESS_IP6 if addresses6.reserve or observed.address6 is None else observed.address6.ip
+    if frontend.users_address6 is not None and not serve6:
+        family_warnings += (f"{gke_annotations.IP_ADDRESSES}: the IPv6 address {frontend.users_address6} is not "
+                            "used: the Service is not served on IPv6",)
 
     wanted_groups = instance_groups.by_zone(nodes.found)
     networks: dict[str, str] = {}
@@ -395,7 +408,7 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
                                                    frontend.users_address, options.network_tier))
     if serve6:
         frontends.append(forwarding_rules.Frontend(ip6, "", spec.internal, subnet6, options.global_access,
-                                                   None, "PREMIUM", ipv6=True))
+                                                   frontend.users_address6, "PREMIUM", ipv6=True))
 
     parts: list[MemberChanges] = []
     port_errors: dict[ServiceRef, dict[PortKey, str]] = {}
