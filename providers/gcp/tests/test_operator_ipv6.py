@@ -13,6 +13,7 @@ from cloudlb_gcp.emulator import GCEEmulator
 from google.cloud import compute_v1
 
 from cloudlb.kubeapi import EmulatedKubernetes
+from cloudlb.sharing import SHARE_KEY_ANNOTATION
 from cloudlb.status import SYNCED_CONDITION
 from cloudlb.testing import RunningController, node_manifest, run_controller, service_manifest
 from cloudlb.translate import GKE_TYPE_ANNOTATION
@@ -127,3 +128,27 @@ def test_single_stack_ipv6_on_a_subnetwork_without_ipv6_is_a_named_error(kube: E
         condition = ctl.wait_for(synced, message="a failed sync condition")
         assert "IPv6" in condition["message"] and ips(ctl) == []
         assert emulator.leftovers() == [] or not rules(emulator), "nothing serves a family it cannot have"
+
+
+def test_dual_stack_members_of_one_key_share_both_addresses(kube: EmulatedKubernetes, emulator: GCEEmulator) -> None:
+    def ips_of(name: str) -> list[str]:
+        service = ctl.service("default", name) or {}
+        return [str(e["ip"]) for e in (service.get("status") or {}).get("loadBalancer", {}).get("ingress") or []]
+
+    with run_controller(kube, provider="gcp", cluster_name=CLUSTER, options=options(emulator)) as ctl:
+        for name, port in (("web", 80), ("api", 8080)):
+            manifest = service_manifest(name, [(port, "TCP")], annotations={SHARE_KEY_ANNOTATION: "edge"})
+            manifest["spec"].update(ipFamilies=["IPv4", "IPv6"], ipFamilyPolicy="RequireDualStack")
+            kube.create(manifest)
+        pair = ctl.wait_for(lambda: len(ips_of("web")) == 2 and ips_of("web"), message="web's two addresses")
+        ctl.wait_for(lambda: ips_of("api") == pair, message="api on the same two addresses")
+        rules = compute_client(emulator, compute_v1.ForwardingRulesClient).list(**WHERE)
+        by_family: dict[str, set[str]] = {}
+        for rule in rules:
+            by_family.setdefault(rule.ip_version or "IPV4", set()).add(rule.I_p_address)
+        assert by_family == {"IPV4": {pair[0]}, "IPV6": {f"{pair[1]}/96"}}
+        addresses = list(compute_client(emulator, compute_v1.AddressesClient).list(**WHERE))
+        assert len(addresses) == 2, "one address per family for the whole group"
+        for name in ("web", "api"):
+            kube.delete("v1", "services", "default", name)
+        ctl.wait_for(lambda: not emulator.leftovers(), message="nothing left")
