@@ -140,7 +140,10 @@ def test_dual_stack_members_of_one_key_share_both_addresses(kube: EmulatedKubern
             manifest = service_manifest(name, [(port, "TCP")], annotations={SHARE_KEY_ANNOTATION: "edge"})
             manifest["spec"].update(ipFamilies=["IPv4", "IPv6"], ipFamilyPolicy="RequireDualStack")
             kube.create(manifest)
-        pair = ctl.wait_for(lambda: len(ips_of("web")) == 2 and ips_of("web"), message="web's two addresses")
+        def two_of_web() -> list[str] | None:
+            found = ips_of("web")
+            return found if len(found) == 2 else None
+        pair = ctl.wait_for(two_of_web, message="web's two addresses")
         ctl.wait_for(lambda: ips_of("api") == pair, message="api on the same two addresses")
         rules = compute_client(emulator, compute_v1.ForwardingRulesClient).list(**WHERE)
         by_family: dict[str, set[str]] = {}
