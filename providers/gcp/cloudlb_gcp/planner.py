@@ -171,6 +171,8 @@ class MemberChanges:
 
 # SCTP on an internal shared address: only one L3_DEFAULT rule may use an IP (GCE's rule for shared VIPs).
 L3_TAKEN = "cloudlb.io/SharedAddressHasL3Rule"
+NOT_IPV4 = "the load balancer no longer serves IPv4 (spec.ipFamilies)"
+NOT_IPV6 = "the load balancer no longer serves IPv6 (spec.ipFamilies)"
 # At most ten forwarding rules may use one internal SHARED_LOADBALANCER_VIP address.
 MAX_SHARED_VIP_RULES = 10
 VIP_FULL = "cloudlb.io/SharedAddressRuleLimit"
@@ -366,7 +368,8 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
     labels = {**mark.labels, **member_labels(setting.cluster, desired.services)} if key.shared else None
     own = address.desired(names.address, mark, spec.internal, subnetwork, frontend.requested_ip,
                           options.network_tier, labels) if frontend.ours and serve4 else None
-    addresses = address.changes(own, observed.address, mark)
+    addresses = address.changes(own, observed.address, mark,
+                                address.USERS_ADDRESS_INSTEAD if serve4 else NOT_IPV4)
     if not serve4:
         ip = ""
     elif not frontend.ours:
@@ -377,7 +380,8 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
         ip = observed.address.ip
     own6 = address.desired(names.address6, mark, spec.internal, subnet6, None, "PREMIUM", labels,
                            ipv6=True) if serve6 and frontend.users_address6 is None else None
-    addresses6 = address.changes(own6, observed.address6, mark)
+    addresses6 = address.changes(own6, observed.address6, mark,
+                                 address.USERS_ADDRESS_INSTEAD if serve6 else NOT_IPV6)
     if not serve6:
         ip6 = ""
     elif frontend.users_address6 is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from cloudlb_gcp import gke_annotations
-from cloudlb_gcp.planner import Lookup
+from cloudlb_gcp.planner import NOT_IPV6, Lookup
 from cloudlb_gcp.resources.address import AddressRecord
 from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, NEW_ADDRESS_IP6
 from cloudlb_gcp.resources.subnetwork import SubnetRecord
@@ -119,6 +119,7 @@ def test_turning_ipv6_off_removes_only_the_ipv6_part(make_spec: SpecFactory) -> 
         ("delete", "forwarding-rule", NAMES.forwarding_rule("TCP", ipv6=True)),
         ("delete", "firewall", NAMES.traffic_firewall6), ("delete", "firewall", NAMES.health_check_firewall6),
         ("delete", "address", NAMES.address6)])
+    assert reasons(result)[f"delete address {NAMES.address6}"] == NOT_IPV6
 
 
 @pytest.mark.parametrize("subnet", [IPV4_ONLY, INTERNAL6, None])
