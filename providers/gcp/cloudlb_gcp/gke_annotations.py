@@ -34,7 +34,7 @@ BOOLEANS = ("true", "false")
 # API's names of the tiers. Premium is the default, as upstream.
 NETWORK_TIERS = {"Premium": "PREMIUM", "Standard": "STANDARD"}
 DEFAULT_TIER = "PREMIUM"
-# GKE takes at most one IPv4 and one IPv6 address name (dual stack); IPv6 is not served here.
+# GKE takes at most one IPv4 and one IPv6 address name (dual stack): each serves its family.
 MAX_ADDRESS_NAMES = 2
 
 

@@ -1,8 +1,9 @@
 """The ownership mark on every GCE resource cloudlb creates.
 
 Every resource carries a JSON description naming the cluster and what it
-belongs to: the Service whose own load balancer it is, or (later) a shared
-load balancer and, on a forwarding rule, the member Service it serves. The
+belongs to: the Service whose own load balancer it is, or a shared load
+balancer (its address) and, on each member's own resources (rules, backend
+service, health check, firewalls), the member Service as well. The
 description is the mark: a resource whose description does not name this
 cluster and load balancer is never modified or deleted. Addresses and
 forwarding rules carry labels as well, for people and billing reports; labels

@@ -49,6 +49,7 @@ METHOD_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "firewalls.patch": ("compute.firewalls.update", "compute.networks.updatePolicy"),
     "firewalls.delete": ("compute.firewalls.delete", "compute.networks.updatePolicy"),
     "instances.list": ("compute.instances.list",),
+    "subnetworks.get": ("compute.subnetworks.get",),
     "regionOperations.wait": ("compute.regionOperations.get",),
     "zoneOperations.wait": ("compute.zoneOperations.get",),
     "globalOperations.wait": ("compute.globalOperations.get",),

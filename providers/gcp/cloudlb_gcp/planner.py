@@ -171,6 +171,11 @@ class MemberChanges:
 
 # SCTP on an internal shared address: only one L3_DEFAULT rule may use an IP (GCE's rule for shared VIPs).
 L3_TAKEN = "cloudlb.io/SharedAddressHasL3Rule"
+NOT_IPV4 = "the load balancer no longer serves IPv4 (spec.ipFamilies)"
+NOT_IPV6 = "the load balancer no longer serves IPv6 (spec.ipFamilies)"
+# At most ten forwarding rules may use one internal SHARED_LOADBALANCER_VIP address.
+MAX_SHARED_VIP_RULES = 10
+VIP_FULL = "cloudlb.io/SharedAddressRuleLimit"
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,9 @@ class Frontend:
     requested_ip: str | None = None
     users_ip: str = ""
     users_address: str | None = None
+    # The user's reserved IPv6 address named by annotation (GKE takes one name per family); None: our own.
+    users_ip6: str = ""
+    users_address6: str | None = None
 
 
 def plan(setting: Setting, key: LoadBalancerKey, desired: DesiredLoadBalancer | None,
@@ -194,7 +202,8 @@ def plan(setting: Setting, key: LoadBalancerKey, desired: DesiredLoadBalancer | 
     nodes = eligible_instances(_all_backends(desired), observed.cluster)
     frontend = choose_frontend(setting, spec, options, names, mark, observed)
     wanted = set(nodes.lookups) | (set(frontend) if isinstance(frontend, list) else set())
-    if families.IPV6 in families.requested(spec):
+    if families.IPV6 in families.requested(spec) and not nodes.lookups:
+        # (While nodes' instances are unknown, so may be their subnetwork: it is looked up in the next round.)
         subnet6 = _ipv6_subnetwork(setting, options, nodes, observed, spec.internal)
         if subnet6 not in observed.cluster.subnets:
             wanted.add(Lookup("subnetwork", subnet6))
@@ -259,12 +268,15 @@ def choose_frontend(setting: Setting, spec: LoadBalancerSpec, options: gke_annot
             if name != names.address and record is None:
                 raise address.missing(name, setting.region)
             chosen.append(record)
-        # GKE takes one IPv4 and one IPv6 name; the IPv4 one is served here.
-        pick = next((c for c in chosen if c is None or ":" not in c.ip), chosen[0])
+        # GKE takes one IPv4 and one IPv6 name: each serves its family.
+        pick = next((c for c in chosen if c is None or ":" not in c.ip), None)
+        pick6 = next((c for c in chosen if c is not None and ":" in c.ip), None)
+        six = {} if pick6 is None else {"users_ip6": address.use_reserved(pick6, spec.internal, mark),
+                                        "users_address6": pick6.name}
         if pick is None:
-            return Frontend(ours=True)
+            return Frontend(ours=True, **six)
         return Frontend(ours=False, users_ip=address.use_reserved(pick, spec.internal, mark, options.network_tier),
-                        users_address=pick.name)
+                        users_address=pick.name, **six)
     requested = spec.requested_ips[0] if spec.requested_ips else None
     if requested is None or (observed.address is not None and observed.address.ip == requested):
         return Frontend(ours=True, requested_ip=requested)
@@ -356,7 +368,8 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
     labels = {**mark.labels, **member_labels(setting.cluster, desired.services)} if key.shared else None
     own = address.desired(names.address, mark, spec.internal, subnetwork, frontend.requested_ip,
                           options.network_tier, labels) if frontend.ours and serve4 else None
-    addresses = address.changes(own, observed.address, mark)
+    addresses = address.changes(own, observed.address, mark,
+                                address.USERS_ADDRESS_INSTEAD if serve4 else NOT_IPV4)
     if not serve4:
         ip = ""
     elif not frontend.ours:
@@ -366,10 +379,18 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
     else:
         ip = observed.address.ip
     own6 = address.desired(names.address6, mark, spec.internal, subnet6, None, "PREMIUM", labels,
-                           ipv6=True) if serve6 else None
-    addresses6 = address.changes(own6, observed.address6, mark)
-    ip6 = "" if not serve6 else (NEW_ADDRESS_IP6 if addresses6.reserve or observed.address6 is None
-                                 else observed.address6.ip)
+                           ipv6=True) if serve6 and frontend.users_address6 is None else None
+    addresses6 = address.changes(own6, observed.address6, mark,
+                                 address.USERS_ADDRESS_INSTEAD if serve6 else NOT_IPV6)
+    if not serve6:
+        ip6 = ""
+    elif frontend.users_address6 is not None:
+        ip6 = frontend.users_ip6
+    else:
+        ip6 = NEW_ADDRESS_IP6 if addresses6.reserve or observed.address6 is None else observed.address6.ip
+    if frontend.users_address6 is not None and not serve6:
+        family_warnings += (f"{gke_annotations.IP_ADDRESSES}: the IPv6 address {frontend.users_address6} is not "
+                            "used: the Service is not served on IPv6",)
 
     wanted_groups = instance_groups.by_zone(nodes.found)
     networks: dict[str, str] = {}
@@ -391,11 +412,13 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
                                                    frontend.users_address, options.network_tier))
     if serve6:
         frontends.append(forwarding_rules.Frontend(ip6, "", spec.internal, subnet6, options.global_access,
-                                                   None, "PREMIUM", ipv6=True))
+                                                   frontend.users_address6, "PREMIUM", ipv6=True))
 
     parts: list[MemberChanges] = []
     port_errors: dict[ServiceRef, dict[PortKey, str]] = {}
     l3_taken = False
+    vip_rules = 0
+    refused: list[Member] = []
     for member, member_spec in zip(wanted, desired.members, strict=True):
         ports = member_spec.ports
         sctp = [p for p in ports if p.protocol == Protocol.SCTP]
@@ -404,9 +427,18 @@ def _building(setting: Setting, key: LoadBalancerKey, names: LoadBalancerNames, 
                 port_errors[member.service] = {p.key: L3_TAKEN for p in sctp}
                 ports = tuple(p for p in ports if p.protocol != Protocol.SCTP)
             l3_taken = True
+        if key.shared and spec.internal and serve4:
+            # GCE lets at most ten forwarding rules use one shared internal VIP: a member whose rules do not
+            # fit any more (in precedence order) is served by nothing, its ports reported.
+            count = len(forwarding_rules.desired(member.names, member.mark, ports, frontends[0], listed_only=True))
+            if vip_rules + count > MAX_SHARED_VIP_RULES:
+                port_errors[member.service] = {p.key: VIP_FULL for p in member_spec.ports}
+                refused.append(member)
+                continue
+            vip_rules += count
         parts.append(_member_changes(setting, member, member_spec, ports, frontends, network, tags, group_links,
                                      listed_only=key.shared))
-    gone = [_member_removal(member) for member in leaving]
+    gone = [_member_removal(member) for member in (*leaving, *refused)]
 
     def each(field_name: str, among: list[MemberChanges]) -> list[Change]:
         return [change for part in among for change in getattr(part, field_name)]

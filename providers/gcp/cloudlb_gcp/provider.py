@@ -32,6 +32,8 @@ from cloudlb_gcp.sweep import sweep
 from cloudlb_gcp.writes import IN_USE, Writer
 
 log = logging.getLogger(__name__)
+# Facts a plan may need in turn (a node's instance, then its subnetwork): rounds of reads before giving up.
+MAX_LOOKUP_ROUNDS = 3
 
 
 class GCPProvider(Provider[Observed]):
@@ -175,14 +177,28 @@ class GCPProvider(Provider[Observed]):
                 and group.mark == OwnerMark(self.cluster_name) and f"{zone}/{group.name}" not in already]
 
     def _apply_after_reading(self, deferred: LoadBalancerPlan) -> Statuses:
-        """Read what the plan was missing, plan again from the inventory, and apply that plan."""
-        [change] = deferred.changes
-        replan: Replan = change.payload
-        run_changes(deferred.key, deferred.changes, lambda _: self._look_up(replan.lookups))
-        planned = self.plan(deferred.key, replan.desired, self.observe([deferred.key])[deferred.key])
-        if planned.lookups:
-            raise RetryLater(f"{deferred.key}: still missing after reading: {', '.join(map(str, planned.lookups))}")
-        return self.apply(planned)
+        """Read what the plan was missing, plan again from the inventory, and apply that plan.
+
+        A fact can depend on another (the IPv6 subnetwork is the nodes', known once their instances are):
+        a new plan may miss new facts, read in another round; a fact still missing after its read is an error.
+        """
+        read: set[Lookup] = set()
+        planned = deferred
+        for _ in range(MAX_LOOKUP_ROUNDS):
+            [change] = planned.changes
+            replan: Replan = change.payload
+            if read & set(replan.lookups):
+                break
+            wanted = replan.lookups
+
+            def look_up(_: Change, lookups: tuple[Lookup, ...] = wanted) -> None:
+                self._look_up(lookups)
+            run_changes(planned.key, planned.changes, look_up)
+            read |= set(replan.lookups)
+            planned = self.plan(deferred.key, replan.desired, self.observe([deferred.key])[deferred.key])
+            if not planned.lookups:
+                return self.apply(planned)
+        raise RetryLater(f"{deferred.key}: still missing after reading: {', '.join(map(str, planned.lookups))}")
 
 
 __all__ = ["GCPProvider"]

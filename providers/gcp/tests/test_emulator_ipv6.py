@@ -1,5 +1,6 @@
-"""The GCE emulator's IPv6, through google-cloud-compute over HTTP: dual-stack subnetworks, IPv6 addresses
-and forwarding rules, and the API's refusals (no IPv6 range, no subnetwork, no /96 suffix, Standard tier)."""
+"""The GCE emulator's IPv6 and shared internal VIP, through google-cloud-compute over HTTP: dual-stack
+subnetworks, IPv6 addresses and forwarding rules, and the API's refusals (no IPv6 range, no subnetwork, no
+/96 suffix, Standard tier, an eleventh rule on a shared internal VIP)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ def dual_stack(emulator: GCEEmulator) -> GCEEmulator:
 
 
 def reserve(emulator: GCEEmulator, **fields: str) -> compute_v1.Address:
+    """An address (IPv6 unless ``ip_version`` says otherwise), read back."""
     addresses = client(emulator, compute_v1.AddressesClient)
-    addresses.insert_unary(address_resource=compute_v1.Address(ip_version="IPV6", **fields), **WHERE)
+    addresses.insert_unary(address_resource=compute_v1.Address(**{"ip_version": "IPV6", **fields}), **WHERE)
     found: compute_v1.Address = addresses.get(address=fields["name"], **WHERE)
     return found
 
@@ -74,3 +76,25 @@ def test_an_ipv4_external_rule_still_takes_no_subnetwork(dual_stack: GCEEmulator
     with pytest.raises(api.BadRequest, match="only valid on INTERNAL"):
         client(dual_stack, compute_v1.ForwardingRulesClient).insert_unary(
             forwarding_rule_resource=rule(subnetwork=f"{SUBNETS}/ext6"), **WHERE)
+
+
+def test_a_shared_internal_vip_takes_at_most_ten_rules(emulator: GCEEmulator) -> None:
+    client(emulator, compute_v1.RegionHealthChecksClient).insert_unary(health_check_resource=compute_v1.HealthCheck(
+        name="hc", type_="HTTP", http_health_check=compute_v1.HTTPHealthCheck(port=10256)), **WHERE)
+    client(emulator, compute_v1.RegionBackendServicesClient).insert_unary(
+        backend_service_resource=compute_v1.BackendService(
+            name="bs", load_balancing_scheme="INTERNAL", protocol="TCP",
+            health_checks=[f"regions/{REGION}/healthChecks/hc"]), **WHERE)
+    vip = reserve(emulator, name="vip", address_type="INTERNAL", subnetwork=f"{SUBNETS}/default",
+                  purpose="SHARED_LOADBALANCER_VIP", ip_version="IPV4")
+    rules = client(emulator, compute_v1.ForwardingRulesClient)
+    for i in range(11):
+        internal = compute_v1.ForwardingRule(
+            name=f"fr-{i}", I_p_protocol="TCP", backend_service=f"regions/{REGION}/backendServices/bs",
+            load_balancing_scheme="INTERNAL", subnetwork=f"{SUBNETS}/default", I_p_address=vip.address,
+            ports=[str(1000 + i)])
+        if i < 10:
+            rules.insert_unary(forwarding_rule_resource=internal, **WHERE)
+        else:
+            with pytest.raises(api.BadRequest, match="already used by 10 forwarding rules"):
+                rules.insert_unary(forwarding_rule_resource=internal, **WHERE)

@@ -16,7 +16,7 @@ from google.cloud import compute_v1
 
 from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.model import ServiceRef
-from cloudlb.status import SYNCED_CONDITION
+from cloudlb.status import HONOURED_CONDITION, SYNCED_CONDITION
 from cloudlb.testing import RunningController, run_controller, service_manifest
 from cloudlb.translate import GKE_TYPE_ANNOTATION
 
@@ -156,3 +156,28 @@ def test_internal_global_access_is_set_changed_and_removed(kube: EmulatedKuberne
         annotate(kube, gke_annotations.GLOBAL_ACCESS, None)
         ctl.wait_for(lambda: access() is False, message="the default, off")
         assert ip_of(ctl) == vip, "the internal VIP stays while global access changes"
+
+
+def test_what_gcp_cannot_honour_is_a_warning_and_a_condition_and_the_rest_is_served(
+        kube: EmulatedKubernetes, emulator: GCEEmulator) -> None:
+    """The tier on an internal Service (GKE ignores it) and a ClientIP timeout (CLIENT_IP has none)."""
+    with run_controller(kube, provider="gcp", cluster_name=CLUSTER, options=options(emulator)) as ctl:
+        manifest = service_manifest("web", annotations={GKE_TYPE_ANNOTATION: "Internal",
+                                                        gke_annotations.NETWORK_TIER: "Standard"})
+        manifest["spec"].update(sessionAffinity="ClientIP",
+                                sessionAffinityConfig={"clientIP": {"timeoutSeconds": 60}})
+        kube.create(manifest)
+        ctl.wait_for(lambda: ip_of(ctl), message="the Service served")
+
+        def honoured() -> dict[str, Any] | None:
+            conditions = ((ctl.service("default", "web") or {}).get("status") or {}).get("conditions") or []
+            return next((c for c in conditions if c["type"] == HONOURED_CONDITION), None)
+        condition = ctl.wait_for(honoured, message="the honoured condition")
+        assert condition["status"] == "False"
+        assert gke_annotations.NETWORK_TIER in condition["message"]
+        assert "spec.sessionAffinityConfig.clientIP.timeoutSeconds" in condition["message"]
+        warnings = " ".join(e["message"] for e in ctl.events("default", "web") if e.get("type") == "Warning")
+        assert gke_annotations.NETWORK_TIER in warnings and "timeoutSeconds" in warnings
+        service = compute_client(emulator, compute_v1.RegionBackendServicesClient).get(
+            backend_service=NAMES.backend_service, **WHERE)
+        assert service.session_affinity == "CLIENT_IP", "the affinity itself is served"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from cloudlb_gcp.emulator import GCEEmulator
-from cloudlb_gcp.names import member_names, names_for_key
+from cloudlb_gcp.names import member_names, names_for, names_for_key
 from cloudlb_gcp.ownership import read_mark
 from google.cloud import compute_v1
 
@@ -154,3 +154,23 @@ def test_a_restarted_controller_rebuilds_the_group_from_the_cloud(kube: Emulated
     with run_controller(kube, provider="gcp", cluster_name=CLUSTER, options=options(emulator)) as ctl:
         ctl.wait_for(lambda: ctl.service("default", "a") is None, message="a's deletion finished")
         assert emulator.leftovers() == []
+
+
+def test_changing_the_key_moves_a_member_without_touching_the_others(kube: EmulatedKubernetes,
+                                                                     emulator: GCEEmulator) -> None:
+    with run_controller(kube, provider="gcp", cluster_name=CLUSTER, options=options(emulator)) as ctl:
+        kube.create(member("a", [(80, "TCP")]))
+        kube.create(member("b", [(81, "TCP")]))
+        ip = ctl.wait_for(lambda: ip_of(ctl, "a"), message="a's address")
+        ctl.wait_for(lambda: ip_of(ctl, "b") == ip and len(served(emulator)) == 2, message="b on the same address")
+        settle(ctl)
+        a_resources = member_resources(emulator, "a")
+        emulator.clear_requests()
+        kube.patch("v1", "services", "default", "b", {"metadata": {"annotations": {SHARE_KEY_ANNOTATION: None}}})
+        ctl.wait_for(lambda: ip_of(ctl, "b") not in (None, ip), message="b on an address of its own")
+        ctl.wait_for(lambda: member_resources(emulator, "b") == [], message="b's part of the group gone")
+        settle(ctl)
+        assert ip_of(ctl, "a") == ip and member_resources(emulator, "a") == a_resources
+        touched = {c.path.rsplit("/", 1)[-1] for c in emulator.requests if c.is_write}
+        assert not touched & {r.rsplit("/", 1)[1] for r in a_resources}, "nothing of a was written"
+        assert sorted(addresses(emulator)) == sorted([ADDRESS, names_for(CLUSTER, ServiceRef("default", "b")).address])

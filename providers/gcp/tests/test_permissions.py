@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 from cloudlb_gcp.emulator import GCEEmulator
+from cloudlb_gcp.gke_annotations import SUBNET
 from cloudlb_gcp.names import names_for
 from cloudlb_gcp.permissions import METHOD_PERMISSIONS, permissions_for
 from cloudlb_gcp.provider import GCPProvider
 
-from cloudlb.model import HealthCheck
+from cloudlb.model import IPV4, IPV6, REQUIRE_DUAL_STACK, HealthCheck
 from cloudlb.provider import RetryLater
 
 from .conftest import CLUSTER, NODES, SpecFactory, delete, ensure, new_provider, owned, relabel
@@ -46,9 +48,14 @@ def drive_every_code_path(provider: GCPProvider, make_spec: SpecFactory, emulato
     relabel(emulator, "forwarding_rule", names.forwarding_rule("L3_DEFAULT"), {})
     provider.sweep(deep=True)
     ensure(provider, make_spec("internal", ports=[(80, "TCP"), (3868, "SCTP")], internal=True))
+    emulator.add_subnetwork("lb6", "default", "10.132.0.0/24", ipv6_access_type="INTERNAL")
+    dual = dataclasses.replace(make_spec("dual", internal=True, annotations={SUBNET: "lb6"}),
+                               ip_families=(IPV4, IPV6), ip_family_policy=REQUIRE_DUAL_STACK)
+    ensure(provider, dual)
     owned(provider)
     delete(provider, make_spec().service)
     delete(provider, make_spec("internal").service)
+    delete(provider, dual.service)
 
 
 def test_role_matches_the_methods_the_provider_calls(emulator: GCEEmulator, make_spec: SpecFactory) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from cloudlb_gcp import gke_annotations
-from cloudlb_gcp.planner import Lookup
+from cloudlb_gcp.planner import NOT_IPV6, Lookup
+from cloudlb_gcp.resources.address import AddressRecord
 from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, NEW_ADDRESS_IP6
 from cloudlb_gcp.resources.subnetwork import SubnetRecord
 
@@ -23,7 +24,7 @@ from cloudlb.problems import UNSUPPORTED_OPTION
 from cloudlb.provider import CloudStateError, PermanentError
 
 from .conftest import SpecFactory
-from .test_plan import FRESH, NAMES, SUBNET, built, planned, reasons, steps, view
+from .test_plan import FRESH, NAMES, SUBNET, built, planned, reasons, steps, view, with_addresses
 
 EXTERNAL6 = SubnetRecord(SUBNET, "IPV4_IPV6", "EXTERNAL", "2600:1900:4000:1::/64")
 INTERNAL6 = SubnetRecord(SUBNET, "IPV4_IPV6", "INTERNAL", "fd20:0:0:1::/64")
@@ -118,6 +119,7 @@ def test_turning_ipv6_off_removes_only_the_ipv6_part(make_spec: SpecFactory) -> 
         ("delete", "forwarding-rule", NAMES.forwarding_rule("TCP", ipv6=True)),
         ("delete", "firewall", NAMES.traffic_firewall6), ("delete", "firewall", NAMES.health_check_firewall6),
         ("delete", "address", NAMES.address6)])
+    assert reasons(result)[f"delete address {NAMES.address6}"] == NOT_IPV6
 
 
 @pytest.mark.parametrize("subnet", [IPV4_ONLY, INTERNAL6, None])
@@ -139,3 +141,22 @@ def test_ipv6_in_the_standard_tier_is_refused_naming_the_annotation(make_spec: S
     spec = families(make_spec(annotations={gke_annotations.NETWORK_TIER: "Standard"}), IPV6)
     with pytest.raises(PermanentError, match=r"Premium tier only; annotation cloud\.google\.com/network-tier"):
         planned(spec, with_subnet(EXTERNAL6))
+
+
+def test_reserved_addresses_named_by_annotation_serve_their_own_family(make_spec: SpecFactory) -> None:
+    v4 = AddressRecord("users-v4", None, "203.0.113.200", "EXTERNAL", "", "", (), network_tier="PREMIUM")
+    v6 = AddressRecord("users-v6", None, "2600:1900:4000:1:0:5::", "EXTERNAL", SUBNET, "", (),
+                       network_tier="PREMIUM", ip_version="IPV6")
+    named = {gke_annotations.IP_ADDRESSES: "users-v4,users-v6"}
+    observed = with_addresses(with_subnet(EXTERNAL6), v4, v6)
+    dual = families(make_spec(annotations=named), IPV4, IPV6, policy=REQUIRE_DUAL_STACK)
+    result = planned(dual, observed)
+    assert created(result, "address") == [], "both families serve on the user's addresses"
+    rules = {r.ip_version: (r.ip, r.address_name) for r in created(result, "forwarding-rule")}
+    assert rules == {"IPV4": ("203.0.113.200", "users-v4"), "IPV6": ("2600:1900:4000:1:0:5::", "users-v6")}
+    assert result.outcome is not None and result.outcome.ips == ("203.0.113.200", "2600:1900:4000:1:0:5::")
+    only_v6_named = planned(make_spec(annotations={gke_annotations.IP_ADDRESSES: "users-v6"}), observed)
+    [own] = created(only_v6_named, "address")
+    assert own.name == NAMES.address, "an IPv4 Service naming only an IPv6 address gets an IPv4 address of its own"
+    assert only_v6_named.outcome is not None and only_v6_named.outcome.warnings[-1].startswith(
+        f"{gke_annotations.IP_ADDRESSES}: the IPv6 address users-v6 is not used")

@@ -15,7 +15,7 @@ import pytest
 from cloudlb_gcp.inventory import MemberObserved, Observed
 from cloudlb_gcp.names import MAX_NAME_LENGTH, member_names, names_for_key
 from cloudlb_gcp.ownership import MAX_MEMBER_LABELS, MORE_MEMBERS_LABEL, OwnerMark, member_labels
-from cloudlb_gcp.planner import L3_TAKEN, LoadBalancerPlan, plan
+from cloudlb_gcp.planner import L3_TAKEN, VIP_FULL, LoadBalancerPlan, plan
 from cloudlb_gcp.resources import address
 from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, Write
 from cloudlb_gcp.resources.instance_groups import Membership
@@ -187,3 +187,18 @@ def test_member_names_fit_gce_and_members_past_fifty_are_counted() -> None:
 def test_what_a_shared_plan_built_needs_nothing_more(make_spec: SpecFactory, internal: bool) -> None:
     members = two(make_spec, internal=internal)
     assert planned(members, applied(FRESH, planned(members))).empty
+
+
+def test_an_internal_shared_vip_takes_ten_rules_and_a_member_past_them_gets_port_errors(
+        make_spec: SpecFactory) -> None:
+    members = [make_spec(f"svc-{i:02d}", ports=[(8000 + i, "TCP")], internal=True) for i in range(11)]
+    result = planned(members)
+    served = {r.mark.service.name for r in created(result, "forwarding-rule")}
+    assert served == {f"svc-{i:02d}" for i in range(10)}
+    last = members[-1].service
+    assert result.outcome is not None
+    assert result.outcome.port_errors == {last: {PortKey(8010, Protocol.TCP): VIP_FULL}}
+    marks = [getattr(getattr(c.payload, "record", None), "mark", None) for c in result.changes]
+    assert not any(mark is not None and mark.service == last for mark in marks), "nothing is built for it"
+    external = planned([dataclasses.replace(m, internal=False) for m in members])
+    assert len(created(external, "forwarding-rule")) == 11, "external addresses have no such limit"

@@ -36,6 +36,8 @@ BACKEND_SERVICE_PROTOCOLS = frozenset({"TCP", "UDP", "UNSPECIFIED"})
 FIREWALL_PROTOCOLS = frozenset({"tcp", "udp", "icmp", "sctp", "esp", "ah", "ipip", "all"})
 MAX_LISTED_PORTS = 5
 NETWORK_TIERS = frozenset({"PREMIUM", "STANDARD"})
+# "you can use a shared internal IP address across up to ten forwarding rules" (internal passthrough docs).
+MAX_SHARED_VIP_RULES = 10
 LABEL_KEY_MAX = 63
 
 
@@ -227,6 +229,9 @@ def _bind_address(store: Store, path: ResourcePath, rule: compute_v1.ForwardingR
                           "that of Forwarding Rule must be the same.")
         if internal and sharing and address.purpose != "SHARED_LOADBALANCER_VIP":
             raise in_use(f"address '{address.name}'", sharing[0].self_link)
+        if internal and len(address.users) >= MAX_SHARED_VIP_RULES:
+            raise invalid(f"Address '{address.name}' with purpose SHARED_LOADBALANCER_VIP is already used by "
+                          f"{MAX_SHARED_VIP_RULES} forwarding rules, the most one shared internal IP address takes")
         address.users.append(path.link)
         address.status = "IN_USE"
     elif internal and isinstance(ip, ipaddress.IPv4Address) and ip not in _subnet_range(store, rule.subnetwork):

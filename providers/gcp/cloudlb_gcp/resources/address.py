@@ -119,7 +119,12 @@ class AddressChanges:
     release_last: list[Change]
 
 
-def changes(want: AddressRecord | None, have: AddressRecord | None, mark: OwnerMark) -> AddressChanges:
+USERS_ADDRESS_INSTEAD = "the load balancer serves on a reserved address of the user"
+
+
+def changes(want: AddressRecord | None, have: AddressRecord | None, mark: OwnerMark,
+            unwanted: str = USERS_ADDRESS_INSTEAD) -> AddressChanges:
+    """``unwanted``: why ``have`` goes when nothing is wanted (a user's address instead, or its family not served)."""
     result = AddressChanges([], [], [], [])
     if have is not None and have.mark != mark:
         if want is not None:
@@ -127,7 +132,7 @@ def changes(want: AddressRecord | None, have: AddressRecord | None, mark: OwnerM
         return result
     if want is None:
         if have is not None:
-            result.release_last.append(delete(KIND, have, "the load balancer serves on a reserved address of the user"))
+            result.release_last.append(delete(KIND, have, unwanted))
         return result
     if have is None:
         result.reserve.append(create(KIND, want))
