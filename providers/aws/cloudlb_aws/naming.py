@@ -121,3 +121,23 @@ def as_tag_list(tags: Mapping[str, str]) -> list[Any]:
 
 def from_tag_list(tags: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
     return {str(tag.get("Key", "")): str(tag.get("Value", "")) for tag in tags or []}
+
+
+# The one security group every load balancer of the cluster carries besides its own: the nodes'
+# groups admit this group (one rule per port range), so their rule count does not grow with Services.
+ROLE_TAG = "cloudlb.io/role"
+BACKEND_ROLE = "backend"
+
+
+def backend_group_name(cluster: str) -> str:
+    return f"cloudlb-{_readable(cluster, 40)}-backend-{_digest(cluster, 'backend', length=10)}"
+
+
+def backend_group_tags(cluster: str) -> dict[str, str]:
+    return {CLUSTER_TAG_PREFIX + cluster: "owned", MANAGED_BY_TAG: MANAGED_BY, CLUSTER_TAG: cluster,
+            ROLE_TAG: BACKEND_ROLE}
+
+
+def is_cluster_owned(tags: Mapping[str, str], cluster: str) -> bool:
+    """Tagged by cloudlb for this cluster (a Service's resource or one the cluster shares)."""
+    return tags.get(CLUSTER_TAG) == cluster and tags.get(MANAGED_BY_TAG) == MANAGED_BY

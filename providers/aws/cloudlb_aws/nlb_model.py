@@ -67,6 +67,19 @@ class NLBModel:
     def target_groups(self) -> tuple[TargetGroupModel, ...]:
         return tuple(listener.target_group for listener in self.listeners)
 
+    def target_ports(self) -> set[tuple[str, int]]:
+        """What the nodes must admit from the load balancer: every target group's nodePort (per IP protocol)
+        and its health-check port (probes are TCP, HTTP or HTTPS: always TCP)."""
+        ports: set[tuple[str, int]] = set()
+        for group in self.target_groups:
+            if group.protocol in ("TCP", "TCP_UDP"):
+                ports.add(("tcp", group.node_port))
+            if group.protocol in ("UDP", "TCP_UDP"):
+                ports.add(("udp", group.node_port))
+            port = group.health.port
+            ports.add(("tcp", group.node_port if port == "traffic-port" else int(port)))
+        return ports
+
     def traffic_ports(self) -> dict[str, set[int]]:
         """Listener ports by IP protocol, for the security group."""
         ports: dict[str, set[int]] = {"tcp": set(), "udp": set()}

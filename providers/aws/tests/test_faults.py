@@ -40,8 +40,8 @@ def snapshot(sandbox: MotoSandbox) -> tuple[list[str], dict[int, tuple[str, froz
             listeners[listener["LoadBalancerPort"]] = (
                 f"{listener['Protocol']}->{listener['InstancePort']} {classic['HealthCheck']['Target']}", instances)
     # Security groups get random ids; compare them by name only.
-    return [item.split(" (")[-1] if item.startswith("security group") else item.split(" from ")[0]
-            for item in sandbox.leftovers()], listeners
+    return sorted(item.split(" (")[-1] if item.startswith("security group") else item.split(" from ")[0]
+                  for item in sandbox.leftovers()), listeners
 
 
 def run_with_each_call_failing(proxy: FaultyProxy, sandbox: MotoSandbox, prepare: Callable[[AWSProvider], None],
