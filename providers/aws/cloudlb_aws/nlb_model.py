@@ -116,8 +116,10 @@ def health_check(spec: LoadBalancerSpec, target_protocol: str, parsed: AWSAnnota
     )
 
 
-def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations) -> NLBModel:
-    name = load_balancer_name(cluster, spec.service, "nlb", spec.internal)
+def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations, *, name: str | None = None,
+                    tags: Mapping[str, str] | None = None) -> NLBModel:
+    """The Service's NLB; ``name`` and ``tags`` are given for a load balancer it shares with others."""
+    name = name or load_balancer_name(cluster, spec.service, "nlb", spec.internal)
     by_number: dict[int, dict[Protocol, Port]] = {}
     for port in spec.ports:
         by_number.setdefault(port.port, {})[port.protocol] = port
@@ -165,7 +167,7 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
         internal=spec.internal,
         listeners=tuple(listeners),
         instance_ids=frozenset(instances),
-        tags=ownership_tags(cluster, spec.service, parsed.additional_tags),
+        tags=dict(tags) if tags is not None else ownership_tags(cluster, spec.service, parsed.additional_tags),
         cross_zone=parsed.cross_zone,
         port_errors=port_errors,
         warnings=warnings,

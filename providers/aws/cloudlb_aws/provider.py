@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 from cloudlb import problems as p
 from cloudlb.changes import Action, Change, ChangePlan, run_changes
@@ -32,7 +32,7 @@ from cloudlb_aws import reads, startup
 from cloudlb_aws.calls import CallCounter, Clients, create_clients
 from cloudlb_aws.capabilities import CAPABILITIES
 from cloudlb_aws.inventory import CLASSIC, GROUP, LB, LISTENERS, NODE_GROUP, TARGETS, TG, Inventory, Observed
-from cloudlb_aws.naming import backend_group_name, is_cluster_owned, security_group_name
+from cloudlb_aws.naming import backend_group_name, is_cluster_owned, key_ref
 from cloudlb_aws.planner import (
     AWSPlan,
     Lookup,
@@ -45,7 +45,6 @@ from cloudlb_aws.planner import (
     kind_for,
     owns_target_group,
     plan,
-    target_group_names,
 )
 from cloudlb_aws.plugin import DEFAULT_TYPE
 from cloudlb_aws.sweep import sweep
@@ -95,6 +94,13 @@ class AWSProvider(Provider[Observed]):
                                          "applies to Network Load Balancers only; ignored for this Classic ELB"))
         return found
 
+    def sharing_traits(self, spec: LoadBalancerSpec) -> Hashable:
+        """Beyond the core's traits, what AWS sets once per load balancer: its type, subnets, fixed addresses,
+        cross-zone balancing and additional tags. Health checks, certificates and TLS ports are per listener."""
+        parsed = a.parse(spec.annotations, internal=spec.internal)
+        return (super().sharing_traits(spec), parsed.subnets, parsed.eip_allocations, parsed.private_ipv4_addresses,
+                parsed.cross_zone, tuple(sorted(parsed.additional_tags.items())))
+
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> AWSPlan:
         return plan(self.setting, key, desired, observed)
 
@@ -118,9 +124,8 @@ class AWSProvider(Provider[Observed]):
         self._read_again()
         found: dict[LoadBalancerKey, Observed] = {}
         for key in keys:
-            service = key.service
-            names = list(candidate_names(self.cluster, service)) if service is not None else []
-            owns = owns_target_group(self.cluster, service)
+            names = list(candidate_names(self.cluster, key_ref(key)))
+            owns = owns_target_group(self.cluster, key)
             with self.inventory.lock:
                 groups = [g for g in self.inventory.target_groups.records.values() if owns(g)]
             self._read_unknown(names, groups)
@@ -217,7 +222,8 @@ class AWSProvider(Provider[Observed]):
         if outcome is None:
             return {}
         status = self._status(outcome)
-        return dict.fromkeys(outcome.services, status)
+        return {service: dataclasses.replace(status, port_errors=dict(outcome.port_errors.get(service, {})))
+                for service in outcome.services}
 
     def _unused_backend(self) -> list[Change]:
         name = backend_group_name(self.cluster)
@@ -244,7 +250,7 @@ class AWSProvider(Provider[Observed]):
         else:
             ips = record.addresses
         ingress = (Ingress(hostname=record.dns_name), *(Ingress(ip=ip, ip_mode="VIP") for ip in ips))
-        return LoadBalancerStatus(ingress=ingress, port_errors=dict(outcome.port_errors), warnings=outcome.warnings)
+        return LoadBalancerStatus(ingress=ingress, warnings=outcome.warnings)
 
     def _apply_after_reading(self, deferred: AWSPlan) -> Statuses:
         """Read what the plan was missing, plan again from the inventory, and apply that plan."""
@@ -284,8 +290,5 @@ class AWSProvider(Provider[Observed]):
         """Every Service of this cluster with resources in AWS (a fresh sweep)."""
         return sorted(service for services in self.sweep().owned.values() for service in services)
 
-    def shared_names(self) -> tuple[str, str]:
-        return backend_group_name(self.cluster), security_group_name(self.cluster, ServiceRef("", ""))
 
-
-__all__ = ["AWSProvider", "Change", "target_group_names"]
+__all__ = ["AWSProvider"]
