@@ -2,8 +2,11 @@
 
 Every call goes through botocore's own retry logic (``standard`` mode:
 throttling and 5xx are retried with jittered backoff) and its ``before-call``
-event, where cloudlb counts calls by IAM action. The counts feed the API-call
-benchmark and the test that proves the IAM policy is exactly what the code uses.
+event, where cloudlb counts calls by IAM action and passes the core's
+``CloudApi`` gate (families ``elbv2-read``, ``elbv2-write``, ``elb-read``,
+``elb-write``, ``ec2-read``, ``ec2-write``): a throttled answer pauses every
+worker's calls of that family. The counts feed the API-call benchmark and the
+test that proves the IAM policy is exactly what the code uses.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +26,8 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 
-from cloudlb.provider import PermanentError, RetryLater
+from cloudlb.cloudapi import CloudApi, CloudCall, Outcome
+from cloudlb.provider import CloudStateError, PermanentError, RetryLater
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -58,8 +63,13 @@ PERMANENT = frozenset({
     "CertificateNotFound", "InvalidConfigurationRequest", "ValidationError", "InvalidSubnet", "SubnetNotFound",
     "InvalidSubnetID.NotFound", "InvalidAllocationID.NotFound", "AllocationIdNotFound", "InvalidSecurityGroup",
     "UnsupportedProtocol", "UnsupportedCertificate", "SSLPolicyNotFound", "InvalidScheme", "TooManyListeners",
-    "TooManyLoadBalancers", "TooManyTargetGroups", "TooManyTags", "RulesPerSecurityGroupLimitExceeded",
-    "InvalidParameterValue", "InvalidParameterCombination", "AddressLimitExceeded",
+    "TooManyTags", "InvalidParameterValue", "InvalidParameterCombination",
+})
+# The account's or region's state refuses the change (a quota, a limit): nothing about the Service is wrong,
+# and it clears when something else is deleted or the quota raised, so it is retried on a slow schedule.
+CLOUD_STATE = frozenset({
+    "TooManyLoadBalancers", "TooManyTargetGroups", "RulesPerSecurityGroupLimitExceeded", "AddressLimitExceeded",
+    "SecurityGroupLimitExceeded", "TooManyAccessPoints", "TooManyTargets", "TooManyRegistrationsForTargetId",
 })
 # Not here: InvalidTarget/InvalidInstance (an instance stopped or went away since it was looked up) are
 # retried, with the instance states read again.
@@ -100,7 +110,19 @@ class Clients:
     elb: ElasticLoadBalancingClient
 
 
-def create_clients(counter: CallCounter) -> Clients:
+def is_read(operation: str) -> bool:
+    return operation.startswith(("Describe", "List", "Get"))
+
+
+def _outcome(status: int, code: str) -> Outcome:
+    if status < 300:
+        return Outcome.SUCCESS
+    if code in THROTTLING:
+        return Outcome.THROTTLED
+    return Outcome.SERVER_ERROR if status >= 500 else Outcome.CLIENT_ERROR
+
+
+def create_clients(counter: CallCounter, cloud_api: CloudApi | None = None) -> Clients:
     """Clients for the region and endpoint of boto3's own environment (``AWS_REGION``, ``AWS_ENDPOINT_URL``)."""
     config = botocore.config.Config(
         retries={"mode": "standard", "max_attempts": 5},
@@ -109,13 +131,38 @@ def create_clients(counter: CallCounter) -> Clients:
         user_agent_extra="cloudlb",
     )
 
-    def count(model: Any, **_: Any) -> None:
+    gate = cloud_api or CloudApi("aws")
+
+    def family(model: Any) -> str:
+        return f"{model.service_model.service_name}-{'read' if is_read(model.name) else 'write'}"
+
+    def count(model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
         action = f"{model.service_model.endpoint_prefix}:{model.name}"
         counter.record(action)
         with _observers_lock:
             observers = list(_observers)
         for observer in observers:
             observer(action)
+        gate.before(family(model))
+        if context is not None:
+            context["cloudlb_started"] = time.monotonic()
+            context["cloudlb_model"] = model
+
+    def report(model: Any, status: int, code: str, context: dict[str, Any] | None) -> None:
+        started = (context or {}).get("cloudlb_started", time.monotonic())
+        call = CloudCall(gate.provider, model.service_model.service_name, model.name, _outcome(status, code),
+                         time.monotonic() - started, code)
+        gate.after(call, family(model))
+
+    def answered(model: Any, http_response: Any = None, parsed: Any = None, context: Any = None, **_: Any) -> None:
+        code = str(((parsed or {}).get("Error") or {}).get("Code", "")) if isinstance(parsed, dict) else ""
+        report(model, int(getattr(http_response, "status_code", 0) or 0), code, context)
+
+    def unanswered(context: Any = None, **_: Any) -> None:
+        # No answer at all (a connection reset, a timeout): reported as a server error.
+        model = (context or {}).get("cloudlb_model")
+        if model is not None:
+            report(model, 599, "", context)
 
     made: list[Any] = []
     with _session_lock:
@@ -125,6 +172,8 @@ def create_clients(counter: CallCounter) -> Clients:
         for service in ("ec2", "elbv2", "elb"):
             client = session.client(service, config=config, region_name=region)
             client.meta.events.register("before-call", count)
+            client.meta.events.register("after-call", answered)
+            client.meta.events.register("after-call-error", unanswered)
             made.append(client)
     return Clients(ec2=made[0], elbv2=made[1], elb=made[2])
 
@@ -156,11 +205,13 @@ def translated_errors(doing: str) -> Iterator[None]:
         code = error_code(error)
         message = f"{doing}: {code}: {error.response.get('Error', {}).get('Message', '')}"
         if code in PERMANENT:
-            raise PermanentError(message) from error
+            raise PermanentError(message, code=code) from error
+        if code in CLOUD_STATE:
+            raise CloudStateError(message, code=code) from error
         # Throttling, a 5xx, a dependency that clears up by itself (a group still attached to a deleting
         # load balancer, a target group still in use), or an unknown 4xx, most likely a race with another
         # writer: retrying re-reads the world.
-        raise RetryLater(message, delay=10.0 if code in THROTTLING else None) from error
+        raise RetryLater(message, delay=10.0 if code in THROTTLING else None, code=code) from error
     except (botocore.exceptions.BotoCoreError, OSError) as error:
         raise RetryLater(f"{doing}: {error}") from error
 

@@ -67,6 +67,19 @@ class NLBModel:
     def target_groups(self) -> tuple[TargetGroupModel, ...]:
         return tuple(listener.target_group for listener in self.listeners)
 
+    def target_ports(self) -> set[tuple[str, int]]:
+        """What the nodes must admit from the load balancer: every target group's nodePort (per IP protocol)
+        and its health-check port (probes are TCP, HTTP or HTTPS: always TCP)."""
+        ports: set[tuple[str, int]] = set()
+        for group in self.target_groups:
+            if group.protocol in ("TCP", "TCP_UDP"):
+                ports.add(("tcp", group.node_port))
+            if group.protocol in ("UDP", "TCP_UDP"):
+                ports.add(("udp", group.node_port))
+            port = group.health.port
+            ports.add(("tcp", group.node_port if port == "traffic-port" else int(port)))
+        return ports
+
     def traffic_ports(self) -> dict[str, set[int]]:
         """Listener ports by IP protocol, for the security group."""
         ports: dict[str, set[int]] = {"tcp": set(), "udp": set()}
@@ -103,8 +116,10 @@ def health_check(spec: LoadBalancerSpec, target_protocol: str, parsed: AWSAnnota
     )
 
 
-def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations) -> NLBModel:
-    name = load_balancer_name(cluster, spec.service, "nlb", spec.internal)
+def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations, *, name: str | None = None,
+                    tags: Mapping[str, str] | None = None) -> NLBModel:
+    """The Service's NLB; ``name`` and ``tags`` are given for a load balancer it shares with others."""
+    name = name or load_balancer_name(cluster, spec.service, "nlb", spec.internal)
     by_number: dict[int, dict[Protocol, Port]] = {}
     for port in spec.ports:
         by_number.setdefault(port.port, {})[port.protocol] = port
@@ -152,7 +167,7 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
         internal=spec.internal,
         listeners=tuple(listeners),
         instance_ids=frozenset(instances),
-        tags=ownership_tags(cluster, spec.service, parsed.additional_tags),
+        tags=dict(tags) if tags is not None else ownership_tags(cluster, spec.service, parsed.additional_tags),
         cross_zone=parsed.cross_zone,
         port_errors=port_errors,
         warnings=warnings,

@@ -1,62 +1,59 @@
-"""``AWSProvider``: one Service's NLB or Classic ELB, its security group, and garbage collection.
+"""``AWSProvider``: Network Load Balancers and Classic ELBs on contract v2 (observe, plan, apply, sweep).
 
-The order of every ``ensure`` is chosen so that a failure at any call leaves
-nothing that the next ``ensure`` or ``delete`` cannot find: the security group
-(found by name) is created first and records every load-balancer name it
-serves; load balancers and target groups have deterministic names and our tags.
+``observe`` answers from the inventory (one sweep fills it; only what a failed
+write left uncertain, or what was never read, is read again by name), ``plan``
+is pure (``planner``), ``apply`` runs the changes one by one (``writes``),
+keeping the inventory in step, and ``sweep`` refreshes everything with list
+calls in the biggest pages (``sweep``). So a create or a node change needs no
+read while the inventory is fresh.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
 
 from cloudlb import problems as p
-from cloudlb.legacy import WholeServiceProvider
-from cloudlb.model import Ingress, LoadBalancerSpec, LoadBalancerStatus, ServiceRef
-from cloudlb.problems import Problem
-from cloudlb.provider import NotOwnedError, Offering, ProviderSettings
-from cloudlb_aws import annotations as a
-from cloudlb_aws import startup
-from cloudlb_aws.calls import CallCounter, Clients, create_clients, describe_in_batches, translated_errors
-from cloudlb_aws.capabilities import CAPABILITIES
-from cloudlb_aws.clb import CLBDeployer, CLBModel, build_clb_model
-from cloudlb_aws.naming import (
-    CLUSTER_TAG,
-    LOAD_BALANCERS_TAG,
-    NAME_PREFIX,
-    from_tag_list,
-    load_balancer_name,
-    owner_of,
-    tags_to_add,
+from cloudlb.changes import Action, Change, ChangePlan, run_changes
+from cloudlb.model import (
+    DesiredLoadBalancer,
+    Ingress,
+    LoadBalancerKey,
+    LoadBalancerSpec,
+    LoadBalancerStatus,
+    ServiceRef,
 )
-from cloudlb_aws.nlb import NLBDeployer, ObservedNLB, addresses
-from cloudlb_aws.nlb_model import NLBModel, build_nlb_model
-from cloudlb_aws.placement import PlacementFinder, instance_id
+from cloudlb.problems import Problem
+from cloudlb.provider import Offering, Provider, ProviderSettings, RetryLater, Statuses, SweepResult
+from cloudlb_aws import annotations as a
+from cloudlb_aws import reads, startup
+from cloudlb_aws.calls import CallCounter, Clients, create_clients
+from cloudlb_aws.capabilities import CAPABILITIES
+from cloudlb_aws.inventory import CLASSIC, GROUP, LB, LISTENERS, NODE_GROUP, TARGETS, TG, Inventory, Observed
+from cloudlb_aws.naming import backend_group_name, is_cluster_owned, key_ref
+from cloudlb_aws.planner import (
+    AWSPlan,
+    Lookup,
+    Outcome,
+    Replan,
+    Setting,
+    Write,
+    candidate_names,
+    change,
+    kind_for,
+    owns_target_group,
+    plan,
+)
 from cloudlb_aws.plugin import DEFAULT_TYPE
-from cloudlb_aws.security import SecurityGroups, ingress_rules
+from cloudlb_aws.sweep import sweep
+from cloudlb_aws.writes import Writer
+
+logger = logging.getLogger(__name__)
 
 
-def _known_load_balancers(group: dict[str, Any] | None) -> list[str]:
-    if group is None:
-        return []
-    raw = from_tag_list(group.get("Tags")).get(LOAD_BALANCERS_TAG, "")
-    return [name for name in raw.split(",") if name]
-
-
-@dataclass(frozen=True)
-class _Parts:
-    clients: Clients
-    placement: PlacementFinder
-    groups: SecurityGroups
-    nlb: NLBDeployer
-    clb: CLBDeployer
-
-
-class AWSProvider(WholeServiceProvider):
+class AWSProvider(Provider[Observed]):
     capabilities = CAPABILITIES
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -67,22 +64,20 @@ class AWSProvider(WholeServiceProvider):
         if default_type not in (a.NLB, a.CLB):
             raise ValueError(f"--{DEFAULT_TYPE.name} must be nlb or clb, not {default_type!r}")
         self.default_type = default_type
+        self.setting = Setting(self.cluster, default_type)
         self.calls = CallCounter()
+        self.cloud_api = settings.cloud_api
+        self.inventory = Inventory(self.cluster)
         self._lock = threading.Lock()
-        self._built: _Parts | None = None
-        # Services whose last ensure in this process succeeded: their target groups need no scan.
-        self._clean: set[ServiceRef] = set()
-        # The load balancer each Service's status was last given, so that a replaced one is
-        # deleted only once the status points at its successor.
-        self._reported: dict[ServiceRef, str] = {}
+        self._filling = threading.Lock()
+        self._looking_up = threading.Lock()
+        self._clients: Clients | None = None
+        self._writer = Writer(self.clients, self.inventory, self.cluster)
 
     # -- the parts that need no cloud ----------------------------------------------------------------
 
     def offering_for(self, spec: LoadBalancerSpec) -> Offering:
-        requested = spec.annotations.get(a.TYPE, "").strip().lower()
-        if requested == a.CLB or (requested not in a.KNOWN_TYPES and self.default_type == a.CLB):
-            return CAPABILITIES.offering(a.CLB)
-        return CAPABILITIES.offering(a.NLB)
+        return CAPABILITIES.offering(kind_for(spec, self.default_type))
 
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
         parsed = a.parse(spec.annotations, internal=spec.internal)
@@ -99,207 +94,203 @@ class AWSProvider(WholeServiceProvider):
                                          "applies to Network Load Balancers only; ignored for this Classic ELB"))
         return found
 
+    def sharing_traits(self, spec: LoadBalancerSpec) -> Hashable:
+        """Beyond the core's traits, what AWS sets once per load balancer: its type, subnets, fixed addresses,
+        cross-zone balancing and additional tags. Health checks, certificates and TLS ports are per listener."""
+        parsed = a.parse(spec.annotations, internal=spec.internal)
+        return (super().sharing_traits(spec), parsed.subnets, parsed.eip_allocations, parsed.private_ipv4_addresses,
+                parsed.cross_zone, tuple(sorted(parsed.additional_tags.items())))
+
+    def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> AWSPlan:
+        return plan(self.setting, key, desired, observed)
+
     # -- the cloud ---------------------------------------------------------------------------------
 
     def check(self) -> None:
         startup.check()
+        # Made now, at start-up, rather than at the first sweep: loading the EC2 model takes a second or more.
+        self.clients()
 
-    def _parts(self) -> _Parts:
+    def clients(self) -> Clients:
         """Clients are made on first use, so that the plugin loads and validates without credentials."""
         with self._lock:
-            if self._built is None:
-                clients = create_clients(self.calls)
-                self._built = _Parts(clients, PlacementFinder(clients, self.cluster),
-                                     SecurityGroups(clients, self.cluster), NLBDeployer(clients, self.cluster),
-                                     CLBDeployer(clients, self.cluster))
-            return self._built
+            if self._clients is None:
+                self._clients = create_clients(self.calls, self.cloud_api)
+            return self._clients
+
+    def observe(self, keys: Sequence[LoadBalancerKey]) -> Mapping[LoadBalancerKey, Observed]:
+        if not self.inventory.complete:
+            with self._filling:
+                if not self.inventory.complete:
+                    self.sweep()
+        self._read_again()
+        found: dict[LoadBalancerKey, Observed] = {}
+        for key in keys:
+            names = list(candidate_names(self.cluster, key_ref(key)))
+            owns = owns_target_group(self.cluster, key)
+            with self.inventory.lock:
+                groups = [g for g in self.inventory.target_groups.records.values() if owns(g)]
+            self._read_unknown(names, groups)
+            found[key] = self.inventory.observed(key, names, (), owns)
+        return found
+
+    def _read_again(self) -> None:
+        """What a failed write may have left different from the inventory, read by name."""
+        clients = self.clients()
+        inventory = self.inventory
+        for kind, name in sorted(inventory.take_stale()):
+            if kind == LB:
+                lb = reads.load_balancer(clients, name)
+                inventory.put_load_balancer(lb) if lb else inventory.remove_load_balancer(name)
+                if lb is not None:
+                    inventory.forget_listeners(lb.arn)
+            elif kind == TG:
+                group = reads.target_group(clients, name)
+                inventory.put_target_group(group) if group else inventory.remove_target_group(name)
+                if group is not None:
+                    inventory.forget_targets(group.arn)
+            elif kind == CLASSIC:
+                clb = reads.classic(clients, name)
+                inventory.put_classic(clb) if clb else inventory.remove_classic(name)
+            elif kind == GROUP:
+                ours = [g for g in reads.group_by_name(clients, name) if is_cluster_owned(g.tag_map, self.cluster)]
+                inventory.put_group(ours[0]) if ours else inventory.remove_group(name)
+            elif kind == NODE_GROUP:
+                for record in reads.groups_by_id(clients, [name]).values():
+                    inventory.put_node_group(record)
+            elif kind in (LISTENERS, TARGETS):
+                pass  # forgotten when marked: read below when needed
+
+    def _read_unknown(self, load_balancer_names: Sequence[str], groups: Sequence[object]) -> None:
+        """The listeners and targets no read or write of ours has shown yet (after a restart, say)."""
+        clients = self.clients()
+        for record in self.inventory.unknown_listeners(load_balancer_names):
+            found = reads.listeners_of(clients, record.arn)
+            if found is None:
+                self.inventory.remove_load_balancer(record.name)
+            else:
+                self.inventory.put_listeners(record.arn, found)
+        for group in self.inventory.unknown_targets(groups):  # type: ignore[arg-type]
+            targets = reads.targets_of(clients, group.arn)
+            if targets is None:
+                self.inventory.remove_target_group(group.name)
+            else:
+                self.inventory.put_targets(group.arn, targets)
+
+    def sweep(self, *, deep: bool = False) -> SweepResult:
+        return sweep(self.clients(), self.inventory, self.cluster, deep=deep)
+
+    def _look_up(self, lookups: Sequence[Lookup]) -> None:
+        """The facts a plan was missing, each read once even when several plans missed it at once."""
+        clients = self.clients()
+        with self._looking_up:
+            view = self.inventory.cluster_view()
+            instances = [x.value for x in lookups if x.what == "instance"
+                         and x.value not in view.instances and x.value not in view.missing]
+            if instances:
+                self.inventory.learned_instances(reads.instances(clients, instance_ids=instances), instances)
+            groups = [x.value for x in lookups if x.what == "node-group" and x.value not in view.node_groups]
+            for record in reads.groups_by_id(clients, groups).values():
+                self.inventory.put_node_group(record)
+            subnets = [x.value for x in lookups if x.what == "subnet" and x.value not in view.requested_subnets]
+            if subnets:
+                self.inventory.learned_subnets(reads.requested_subnets(clients, subnets))
+            addresses = [x.value for x in lookups if x.what == "address" and x.value not in view.addresses]
+            if addresses:
+                self.inventory.learned_addresses(reads.public_ips(clients, addresses))
+            for lookup in lookups:
+                balancer = self.inventory.load_balancers.records.get(lookup.value)
+                if lookup.what == "cross-zone" and balancer is not None and balancer.cross_zone is None:
+                    self.inventory.put_load_balancer(
+                        dataclasses.replace(balancer, cross_zone=reads.cross_zone(clients, balancer.arn)))
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def apply(self, plan: ChangePlan) -> Statuses:
+        if isinstance(plan, AWSPlan) and plan.lookups:
+            return self._apply_after_reading(plan)
+        outcome = plan.outcome if isinstance(plan, AWSPlan) else None
+        if isinstance(plan, AWSPlan) and outcome is not None:
+            self.inventory.plan_wanted(plan.key, plan.wanted_instances)
+            with self._writer.building(plan.key):
+                run_changes(plan.key, plan.changes, self._writer.run)
+        else:
+            run_changes(plan.key, plan.changes, self._writer.run)
+            # Removals planned at once each saw the others' load balancers: the last to finish finds the
+            # cluster's backend group unused (the writer checks again under its lock).
+            if plan.changes and not any(c.payload.op == "delete_backend" for c in plan.changes
+                                        if isinstance(c.payload, Write)):
+                run_changes(plan.key, self._unused_backend(), self._writer.run)
+        if outcome is None:
+            return {}
+        status = self._status(outcome)
+        return {service: dataclasses.replace(status, port_errors=dict(outcome.port_errors.get(service, {})))
+                for service in outcome.services}
+
+    def _unused_backend(self) -> list[Change]:
+        name = backend_group_name(self.cluster)
+        view = self.inventory.cluster_view()
+        if name not in view.groups or view.load_balancer_count:
+            return []
+        return [change(Action.DELETE, "security-group", name, "no load balancer of the cluster uses it any more",
+                       "delete_backend", (GROUP, name))]
+
+    def _status(self, outcome: Outcome) -> LoadBalancerStatus:
+        if outcome.kind == a.CLB:
+            classic = self.inventory.classics.records.get(outcome.load_balancer)
+            if classic is None:
+                raise RetryLater(f"classic load balancer {outcome.load_balancer} is not known after the plan")
+            return LoadBalancerStatus(ingress=(Ingress(hostname=classic.dns_name),), warnings=outcome.warnings)
+        record = self.inventory.load_balancers.records.get(outcome.load_balancer)
+        if record is None:
+            raise RetryLater(f"load balancer {outcome.load_balancer} is not known after the plan")
+        if outcome.eip_allocations:
+            view = self.inventory.cluster_view()
+            ips: Sequence[str] = [view.addresses[e] for e in outcome.eip_allocations if e in view.addresses]
+        elif outcome.ips is not None:
+            ips = outcome.ips
+        else:
+            ips = record.addresses
+        ingress = (Ingress(hostname=record.dns_name), *(Ingress(ip=ip, ip_mode="VIP") for ip in ips))
+        return LoadBalancerStatus(ingress=ingress, warnings=outcome.warnings)
+
+    def _apply_after_reading(self, deferred: AWSPlan) -> Statuses:
+        """Read what the plan was missing, plan again from the inventory, and apply that plan."""
+        [first] = deferred.changes
+        replan: Replan = first.payload
+        run_changes(deferred.key, deferred.changes, lambda _: self._look_up(replan.lookups))
+        again = self.plan(deferred.key, replan.desired, self.observe([deferred.key])[deferred.key])
+        if again.lookups:
+            raise RetryLater(f"{deferred.key}: still missing after reading: {', '.join(map(str, again.lookups))}")
+        return self.apply(again)
+
+    def retire(self, plan: ChangePlan) -> None:
+        """Delete what ``plan`` replaced, once the status names the replacement.
+
+        A plan that had to read first learnt what it replaces only when it was planned again: that
+        plan is made once more from the inventory (no read), and its ``retire`` is carried out.
+        """
+        if isinstance(plan, AWSPlan) and plan.lookups:
+            replan: Replan = plan.changes[0].payload
+            again = self.plan(plan.key, replan.desired, self.observe([plan.key])[plan.key])
+            if again.lookups:
+                return
+            plan = again
+        if plan.retire:
+            run_changes(plan.key, plan.retire, self._writer.run)
+
+    # -- conveniences over the contract (tests, benchmarks, `cloudlb plan`) ---------------------------
 
     def ensure_service(self, spec: LoadBalancerSpec) -> LoadBalancerStatus:
-        try:
-            status, name = self._ensure(spec)
-        except BaseException:
-            with self._lock:
-                self._clean.discard(spec.service)
-                built = self._built
-            if built is not None:
-                # A node may have stopped since it was cached: re-read instance states on the retry.
-                built.placement.forget_instances([iid for b in spec.backends if (iid := instance_id(b.provider_id))])
-            raise
-        with self._lock:
-            self._clean.add(spec.service)
-            self._reported[spec.service] = name
-        return status
-
-    def _ensure(self, spec: LoadBalancerSpec) -> tuple[LoadBalancerStatus, str]:
-        parts = self._parts()
-        finder, groups, nlb, clb = parts.placement, parts.groups, parts.nlb, parts.clb
-        service = spec.service
-        parsed = a.parse(spec.annotations, internal=spec.internal)
-        kind = self.offering_for(spec).name
-        with self._lock:
-            scan = service not in self._clean
-            reported = self._reported.get(service)
-        placement = finder.placement(internal=spec.internal, requested=parsed.subnets)
-
-        # Observe the load balancer first: a foreign one with our name stops us before any write.
-        model: NLBModel | CLBModel
-        observed_nlb: ObservedNLB | None = None
-        observed_clb: dict[str, Any] | None = None
-        if kind == a.NLB:
-            model = build_nlb_model(spec, self.cluster, parsed)
-            observed_nlb = nlb.observe(model.name, service)
-            found = observed_nlb.load_balancer
-        else:
-            model = build_clb_model(spec, self.cluster, parsed)
-            found = observed_clb = clb.describe(model.name, service)
-        own_id = next(iter((found or {}).get("SecurityGroups") or []), None)
-        by_instance = finder.instance_groups(sorted(model.instance_ids))
-        # Nodes whose instance is stopped, terminated or unknown are not registered: AWS would refuse
-        # them and, with them, every other target of this Service.
-        not_targets = sorted(model.instance_ids - set(by_instance))
-        model = dataclasses.replace(model, instance_ids=frozenset(by_instance))
-        node_group_ids = sorted({g for ids in by_instance.values() for g in ids})
-        observed_groups = groups.observe(service, vpc_id=placement.vpc_id, own_id=own_id,
-                                         node_group_ids=node_group_ids)
-
-        if observed_nlb is not None and scan and observed_groups.own is not None:
-            # Without our group nothing of ours can exist: it is created first and deleted last.
-            nlb.add_strays(observed_nlb, service)
-        own, known = self._own_group(observed_groups.own, spec, model, placement.vpc_id)
-        groups.converge_ingress(own, ingress_rules(model.traffic_ports(), spec.source_ranges))
-
-        if isinstance(model, NLBModel):
-            assert observed_nlb is not None
-            if observed_nlb.load_balancer is None:
-                observed_nlb.load_balancer = nlb.create(model, placement, str(own["GroupId"]), parsed)
-            nlb.converge(model, observed_nlb, service, placement, parsed)
-            load_balancer = observed_nlb.load_balancer
-        else:
-            load_balancer = observed_clb or clb.create(model, placement, str(own["GroupId"]))
-            clb.converge(model, load_balancer, placement)
-
-        chosen, undecided = groups.node_groups_for(observed_groups.nodes, by_instance)
-        groups.converge_node_rules(service, str(own["GroupId"]), observed_groups.nodes, chosen)
-
-        warnings = list(model.warnings) if isinstance(model, NLBModel) else []
-        if undecided:
-            warnings.append(f"instances {', '.join(undecided)} have several security groups and none tagged "
-                            f"kubernetes.io/cluster/{self.cluster}; allow the load balancer's group "
-                            f"{own['GroupId']} on them yourself")
-        if not_targets:
-            warnings.append(f"instances {', '.join(not_targets)} are not running (or unknown to EC2); "
-                            "they are not registered as targets")
-        warnings += self._retire_replaced(service, own, known, model.name, reported)
-        ingress = (Ingress(hostname=str(load_balancer["DNSName"])),
-                   *(Ingress(ip=ip, ip_mode="VIP") for ip in self._addresses(load_balancer, parsed, finder, kind)))
-        port_errors = dict(model.port_errors) if isinstance(model, NLBModel) else {}
-        return LoadBalancerStatus(ingress=ingress, port_errors=port_errors, warnings=tuple(warnings)), model.name
-
-    def _own_group(self, own: dict[str, Any] | None, spec: LoadBalancerSpec, model: NLBModel | CLBModel,
-                   vpc_id: str) -> tuple[dict[str, Any], list[str]]:
-        """The Service's security group, created if missing, naming ``model.name`` among its load balancers."""
-        groups = self._parts().groups
-        known = _known_load_balancers(own)
-        if own is None:
-            return groups.create(spec.service, vpc_id=vpc_id,
-                                 tags={**model.tags, LOAD_BALANCERS_TAG: model.name}), [model.name]
-        changed = tags_to_add(model.tags, from_tag_list(own.get("Tags")))
-        if model.name not in known:
-            # Recorded before the load balancer exists, so that a crash cannot hide it from delete.
-            known.append(model.name)
-            changed[LOAD_BALANCERS_TAG] = ",".join(known)
-        if changed:
-            groups.set_tags(str(own["GroupId"]), changed)
-        return own, known
-
-    def _retire_replaced(self, service: ServiceRef, own: dict[str, Any], known: list[str], current: str,
-                         reported: str | None) -> list[str]:
-        """Delete load balancers this one replaced, once a status has named this one; else say they remain."""
-        stale = [name for name in known if name != current]
-        if not stale:
-            return []
-        if reported != current:
-            return [f"replaced load balancer {', '.join(stale)} by {current} (AWS cannot change a scheme or type "
-                    "in place); the old one is deleted on the next sync, once the status names the new one"]
-        for name in stale:
-            self._delete_load_balancer(name, service)
-        self._parts().groups.set_tags(str(own["GroupId"]), {LOAD_BALANCERS_TAG: current})
-        return []
-
-    @staticmethod
-    def _addresses(load_balancer: dict[str, Any], parsed: a.AWSAnnotations, finder: PlacementFinder,
-                   kind: str) -> list[str]:
-        if kind != a.NLB:
-            return []
-        if parsed.eip_allocations:
-            public = finder.public_ips(parsed.eip_allocations)
-            return [public[allocation] for allocation in parsed.eip_allocations if allocation in public]
-        if parsed.private_ipv4_addresses:
-            return list(parsed.private_ipv4_addresses)
-        return addresses(load_balancer)
-
-    def _candidate_names(self, service: ServiceRef) -> dict[str, str]:
-        return {load_balancer_name(self.cluster, service, kind, internal): kind
-                for kind in (a.NLB, a.CLB) for internal in (False, True)}
-
-    def _delete_load_balancer(self, name: str, service: ServiceRef) -> None:
-        nlb, clb = self._parts().nlb, self._parts().clb
-        kind = self._candidate_names(service).get(name)
-        if kind == a.NLB:
-            nlb.delete(name, service)
-        elif kind == a.CLB:
-            clb.delete(name, service)
+        """Observe, plan, apply and retire one Service's own load balancer."""
+        return self.ensure(DesiredLoadBalancer.single(spec))[spec.service]
 
     def delete_service(self, service: ServiceRef) -> None:
-        """Load balancers, then target groups, then node rules, then the security group; missing parts are fine."""
-        groups, nlb = self._parts().groups, self._parts().nlb
-        try:
-            own = groups.find(service, vpc_id=None)
-        except NotOwnedError:
-            own = None  # a foreign group that happens to have our name is left alone
-        # The group names every load balancer it served; without it (or its tag), try every name we could use.
-        names = _known_load_balancers(own) or list(self._candidate_names(service))
-        for name in names:
-            self._delete_load_balancer(name, service)
-        nlb.delete_strays(service)
-        if own is not None:
-            groups.remove_node_rules(str(own["GroupId"]), str(own["VpcId"]))
-            groups.delete(str(own["GroupId"]))
-        with self._lock:
-            self._clean.discard(service)
-            self._reported.pop(service, None)
+        self.delete(LoadBalancerKey.of(service))
 
-    def owned_services(self) -> Sequence[ServiceRef]:
-        """Every Service with a security group, load balancer or target group tagged for this cluster."""
-        clients, nlb = self._parts().clients, self._parts().nlb
-        owners: set[ServiceRef] = set()
-
-        def add(tags: dict[str, str]) -> None:
-            owner = owner_of(tags, self.cluster)
-            if owner is not None:
-                owners.add(owner)
-
-        with translated_errors("listing owned resources"):
-            pages = clients.ec2.get_paginator("describe_security_groups").paginate(
-                Filters=[{"Name": f"tag:{CLUSTER_TAG}", "Values": [self.cluster]}])
-            for page in pages:
-                for group in page["SecurityGroups"]:
-                    add(from_tag_list(group.get("Tags")))
-            v2_pages = clients.elbv2.get_paginator("describe_load_balancers").paginate()
-            arns = [str(lb["LoadBalancerArn"]) for page in v2_pages for lb in page["LoadBalancers"]
-                    if str(lb["LoadBalancerName"]).startswith(NAME_PREFIX)]
-            arns += [str(g["TargetGroupArn"]) for g in nlb.scan_target_groups(NAME_PREFIX)]
-            for tags in nlb.tags(arns).values():
-                add(tags)
-            classic_pages = clients.elb.get_paginator("describe_load_balancers").paginate()
-            names = [str(lb["LoadBalancerName"]) for page in classic_pages for lb in page["LoadBalancerDescriptions"]
-                     if str(lb["LoadBalancerName"]).startswith(NAME_PREFIX)]
-
-            def classic_tags(batch: list[str]) -> list[dict[str, str]]:
-                response = clients.elb.describe_tags(LoadBalancerNames=batch)
-                return [from_tag_list(d.get("Tags")) for d in response["TagDescriptions"]]
-            for tags in describe_in_batches(names, classic_tags):
-                add(tags)
-        return sorted(owners)
+    def owned_services(self) -> list[ServiceRef]:
+        """Every Service of this cluster with resources in AWS (a fresh sweep)."""
+        return sorted(service for services in self.sweep().owned.values() for service in services)
 
 
+__all__ = ["AWSProvider"]

@@ -10,7 +10,7 @@ from cloudlb_aws.naming import load_balancer_name
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
-from cloudlb.model import HealthCheck, ServiceRef
+from cloudlb.model import DesiredLoadBalancer, HealthCheck, ServiceRef
 from cloudlb.provider import NotOwnedError, ProviderSettings
 
 from . import support as state
@@ -101,12 +101,16 @@ def test_removed_nodes_are_deregistered_and_subnets_and_tags_follow_the_annotati
 def test_switching_from_nlb_to_clb_replaces_the_load_balancer_after_the_status_moved(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     provider.ensure_service(make_spec("switch"))
-    provider.ensure_service(make_spec("switch", annotations=CLB))
-    assert state.load_balancer(sandbox, state.nlb_name("switch"))
+    desired = DesiredLoadBalancer.single(make_spec("switch", annotations=CLB))
+    plan = provider.plan(desired.key, desired, provider.observe([desired.key])[desired.key])
+    status = provider.apply(plan)[desired.first.service]
+    assert state.load_balancer(sandbox, state.nlb_name("switch"))  # until the status names the new one
 
-    provider.ensure_service(make_spec("switch", annotations=CLB))
+    provider.retire(plan)
 
     assert state.elbv2_is_empty(sandbox)
+    found = classic(sandbox, clb_name("switch"))
+    assert found is not None and status.ingress[0].hostname == found["DNSName"]
     assert classic(sandbox, clb_name("switch")) is not None
     delete_and_expect_nothing_left(provider, sandbox, "switch")
 

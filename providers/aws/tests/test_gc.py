@@ -44,7 +44,8 @@ def test_an_orphan_left_without_its_load_balancer_or_group_is_still_found_and_co
     node_group = state.security_group(sandbox, sandbox.node_group_id)
     sandbox.client("ec2").revoke_security_group_ingress(GroupId=sandbox.node_group_id,
                                                         IpPermissions=node_group["IpPermissions"])
-    sandbox.client("ec2").delete_security_group(GroupId=lb["SecurityGroups"][0])
+    for group_id in lb["SecurityGroups"]:  # its own group and the cluster's backend group
+        sandbox.client("ec2").delete_security_group(GroupId=group_id)
     assert [item.split(" ")[0] for item in sandbox.leftovers()] == ["target", "target"]
 
     restarted = new_provider()

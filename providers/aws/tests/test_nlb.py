@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 import pytest
 from cloudlb_aws import annotations as a
-from cloudlb_aws.naming import security_group_name
+from cloudlb_aws.naming import backend_group_name, security_group_name
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
-from cloudlb.model import Backend, HealthCheck, PortKey, Protocol, ServiceRef
+from cloudlb.model import Backend, DesiredLoadBalancer, HealthCheck, LoadBalancerKey, PortKey, Protocol, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
 
 from . import support as state
-from .support import CLUSTER, SpecFactory, backends_of, delete_and_expect_nothing_left, nlb_name
+from .support import CLUSTER, SpecFactory, backends_of, delete_and_expect_nothing_left, new_provider, nlb_name
 
 
 def test_two_port_tcp_service_gets_listeners_target_groups_targets_tags_and_hostname(
@@ -88,22 +89,27 @@ def test_tcp_and_udp_on_one_port_with_different_node_ports_report_the_udp_port(
     delete_and_expect_nothing_left(provider, sandbox, "split")
 
 
-def test_source_ranges_are_rules_of_the_load_balancers_own_group_and_nodes_admit_that_group(
+def test_source_ranges_are_rules_of_the_load_balancers_own_group_and_nodes_admit_the_clusters_backend_group(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     provider.ensure_service(make_spec("ranged", [(80, "TCP", 30080), (81, "TCP", 30081)],
                               source_ranges=("203.0.113.0/24", "198.51.100.0/25", "198.51.100.128/25")))
 
     lb = state.load_balancer(sandbox, nlb_name("ranged"))
-    assert lb is not None and len(lb["SecurityGroups"]) == 1
-    own_id = lb["SecurityGroups"][0]
+    assert lb is not None and len(lb["SecurityGroups"]) == 2
+    by_name = {state.security_group(sandbox, g)["GroupName"]: g for g in lb["SecurityGroups"]}
+    own_id = by_name[security_group_name(CLUSTER, ServiceRef("default", "ranged"))]
+    backend_id = by_name[backend_group_name(CLUSTER)]
     own = state.security_group(sandbox, own_id)
     rules = sorted((p["IpProtocol"], p["FromPort"], p["ToPort"], r["CidrIp"])
                    for p in own["IpPermissions"] for r in p["IpRanges"])
     # Ports 80-81 are one range and the two /25s one /24: two rules instead of six.
     assert rules == [("tcp", 80, 81, "198.51.100.0/24"), ("tcp", 80, 81, "203.0.113.0/24")]
+    # The nodes admit the backend group that every load balancer of the cluster carries, on the nodePort range.
     nodes = state.security_group(sandbox, sandbox.node_group_id)
-    pairs = [(p["IpProtocol"], pair["GroupId"]) for p in nodes["IpPermissions"] for pair in p["UserIdGroupPairs"]]
-    assert pairs == [("-1", own_id)]
+    pairs = [(p["IpProtocol"], p["FromPort"], p["ToPort"], pair["GroupId"])
+             for p in nodes["IpPermissions"] for pair in p["UserIdGroupPairs"]]
+    assert pairs == [("tcp", 30000, 32767, backend_id)]
+    assert state.security_group(sandbox, backend_id)["IpPermissions"] == []
 
     # Narrowing the ranges revokes exactly the dropped rule.
     provider.ensure_service(make_spec("ranged", [(80, "TCP", 30080), (81, "TCP", 30081)],
@@ -305,22 +311,29 @@ def test_a_foreign_load_balancer_with_our_name_is_never_modified_or_deleted(
         elbv2.delete_load_balancer(LoadBalancerArn=foreign["LoadBalancerArn"])
 
 
-def test_a_scheme_change_creates_the_new_load_balancer_before_deleting_the_old(
+def test_a_scheme_change_creates_the_new_load_balancer_and_retires_the_old_once_the_status_can_name_it(
         provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
     old = provider.ensure_service(make_spec("flip"))
-    new = provider.ensure_service(make_spec("flip", internal=True))
+    desired = DesiredLoadBalancer.single(make_spec("flip", internal=True))
+    key = desired.key
 
-    # Both exist until the status has named the new one once.
+    plan = provider.plan(key, desired, provider.observe([key])[key])
+    assert [str(c) for c in plan.retire] and all(c.action == "delete" for c in plan.retire)
+    assert {c.name for c in plan.retire if c.resource == "load-balancer"} == {nlb_name("flip")}
+    new = provider.apply(plan)[desired.first.service]
+
+    # Both exist until the status has been written (the core calls retire after that).
     assert new.ingress[0].hostname != old.ingress[0].hostname
     assert state.load_balancer(sandbox, nlb_name("flip")) is not None
-    assert any("replaced" in w for w in new.warnings)
-    again = provider.ensure_service(make_spec("flip", internal=True))
+    provider.retire(plan)
 
-    assert again.ingress == new.ingress
     assert state.load_balancer(sandbox, nlb_name("flip")) is None
     inside = state.load_balancer(sandbox, nlb_name("flip", internal=True))
     assert inside is not None and inside["Scheme"] == "internal"
+    assert inside["DNSName"] == new.ingress[0].hostname
     assert len(sandbox.client("elbv2").describe_target_groups()["TargetGroups"]) == 1
+    # Nothing is left to do: the next plan is empty.
+    assert provider.plan(key, desired, provider.observe([key])[key]).empty
 
     delete_and_expect_nothing_left(provider, sandbox, "flip")
 
@@ -350,6 +363,15 @@ def test_cross_zone_annotation_is_applied_and_changed_in_place(
     assert cross_zone() == "true"
     provider.ensure_service(make_spec("zones", annotations={a.CROSS_ZONE: "false"}))
     assert cross_zone() == "false"
+    # A restarted controller does not know the attribute (sweeps do not read it): read once, nothing written
+    # (beside the load balancer's listeners and its target group's targets, unknown after a restart too).
+    restarted = new_provider()
+    restarted.sweep()
+    before = restarted.calls.snapshot()
+    restarted.ensure_service(make_spec("zones", annotations={a.CROSS_ZONE: "false"}))
+    assert restarted.calls.snapshot() - before == Counter({
+        "elasticloadbalancing:DescribeLoadBalancerAttributes": 1, "elasticloadbalancing:DescribeListeners": 1,
+        "elasticloadbalancing:DescribeTargetHealth": 1})
 
     delete_and_expect_nothing_left(provider, sandbox, "zones")
 
@@ -410,7 +432,8 @@ def test_stopped_and_unknown_instances_are_not_registered_and_come_back_when_run
         assert any(stopped in w and "i-0123456789abcdef0" in w and "not registered" in w for w in status.warnings)
     finally:
         ec2.start_instances(InstanceIds=[stopped])
-    # A stopped instance was never cached, so the next ensure reads its state again and registers it.
+    # The next sweep sees the instance running: the load balancer that wants it is re-planned, and registers it.
+    assert LoadBalancerKey.of(ServiceRef("default", "stopped")) in provider.sweep().drifted
     status = provider.ensure_service(make_spec("stopped", ports, backends=backends_of(sandbox)))
     assert state.targets(sandbox, group) == state.instance_ids(sandbox)
     assert not any("not registered" in w for w in status.warnings)
