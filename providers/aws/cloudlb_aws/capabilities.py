@@ -4,6 +4,7 @@ from cloudlb.model import Protocol
 from cloudlb.provider import Capabilities, Offering
 from cloudlb.translate import AWS_INTERNAL_ANNOTATION, AWS_SCHEME_ANNOTATION
 from cloudlb_aws import annotations as a
+from cloudlb_aws import nlb_attributes, target_nodes
 
 NLB_OFFERING = Offering(
     "nlb",
@@ -29,5 +30,6 @@ CAPABILITIES = Capabilities(
     # What the provider acts on today: its own parsed annotations (some on NLBs only, said per Service)
     # and the scheme annotations the core's translation reads into spec.internal. Every other
     # aws-load-balancer-* annotation gets a Warning naming it.
-    annotations=frozenset({*a.PARSED, AWS_INTERNAL_ANNOTATION, AWS_SCHEME_ANNOTATION}),
+    annotations=frozenset({*a.PARSED, AWS_INTERNAL_ANNOTATION, AWS_SCHEME_ANNOTATION,
+                           target_nodes.TARGET_NODE_LABELS, *nlb_attributes.PARSED}),
 )

@@ -32,6 +32,10 @@ LOAD_BALANCER_ATTRIBUTES = PREFIX + "attributes"
 ACCESS_LOG_ENABLED = PREFIX + "access-log-enabled"
 ACCESS_LOG_BUCKET = PREFIX + "access-log-s3-bucket-name"
 ACCESS_LOG_PREFIX = PREFIX + "access-log-s3-bucket-prefix"
+PARSED = (PROXY_PROTOCOL, TARGET_GROUP_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES, ACCESS_LOG_ENABLED, ACCESS_LOG_BUCKET,
+          ACCESS_LOG_PREFIX)
+# What a Classic ELB has no place for.
+NLB_ONLY = (TARGET_GROUP_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES)
 # On a target group or load balancer: the attribute keys cloudlb set there (comma-separated), so that
 # the ones the user drops later go back to AWS's default, and no other key is ever touched.
 MANAGED_TAG = "cloudlb.io/attributes"
@@ -59,13 +63,16 @@ def _one_of(*allowed: str) -> Callable[[str], str | None]:
     return lambda text: text if text in allowed else None
 
 
-def _bucket(text: str) -> str | None:
+# The characters S3 documents as safe in object keys; AWS refuses a log prefix that starts with AWSLogs.
+_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()/-]{1,1024}")
+
+
+def valid_bucket(text: str) -> str | None:
     return text if _BUCKET.fullmatch(text) else None
 
 
-def _log_prefix(text: str) -> str | None:
-    # S3 keys take any text; AWS refuses a prefix that starts with AWSLogs (it adds that itself).
-    return text if len(text) <= 1024 and not text.startswith("AWSLogs") else None
+def valid_prefix(text: str) -> str | None:
+    return text if _PREFIX.fullmatch(text) and not text.startswith("AWSLogs") else None
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,9 @@ TARGET_GROUP: Mapping[str, Attribute] = {
 }
 LOAD_BALANCER: Mapping[str, Attribute] = {
     "access_logs.s3.enabled": Attribute("false", _boolean, BOOLEAN),
-    "access_logs.s3.bucket": Attribute("", _bucket, "an S3 bucket name"),
-    "access_logs.s3.prefix": Attribute("", _log_prefix, "an S3 key prefix not starting with AWSLogs"),
+    "access_logs.s3.bucket": Attribute("", valid_bucket, "an S3 bucket name"),
+    "access_logs.s3.prefix": Attribute("", valid_prefix,
+                                       "an S3 key prefix of A-Z a-z 0-9 !_.*'()/- not starting with AWSLogs"),
     CROSS_ZONE_ATTRIBUTE: Attribute("false", _boolean, BOOLEAN),
     "deletion_protection.enabled": Attribute("false", _boolean, BOOLEAN),
 }

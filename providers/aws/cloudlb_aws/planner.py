@@ -31,7 +31,7 @@ from cloudlb.changes import Action, Change, ChangePlan
 from cloudlb.model import DesiredLoadBalancer, LoadBalancerKey, LoadBalancerSpec, PortKey, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
 from cloudlb_aws import annotations as a
-from cloudlb_aws import placement, security
+from cloudlb_aws import attribute_planning, nlb_attributes, placement, security
 from cloudlb_aws.clb import CLBModel, build_clb_model
 from cloudlb_aws.inventory import ClusterView, Observed
 from cloudlb_aws.naming import (
@@ -233,6 +233,10 @@ def health_arguments(health: HealthCheckModel) -> dict[str, Any]:
     return arguments
 
 
+def _attribute_map(attributes: tuple[tuple[str, str], ...] | None) -> dict[str, str] | None:
+    return None if attributes is None else dict(attributes)
+
+
 def _differences(pairs: Iterable[tuple[str, object, object]]) -> str:
     return "; ".join(f"{what}: {have} -> {want}" for what, have, want in pairs if have != want)
 
@@ -251,6 +255,7 @@ class _Planner:
         self.desired = desired
         self.kind = kind_for(spec, setting.default_type)
         self.parsed = a.parse(spec.annotations, internal=spec.internal, kind=self.kind)
+        self.attributes = nlb_attributes.parse(spec.annotations)
         self.lookups: set[Lookup] = set()
         self.warnings: list[str] = []
         self.changes: list[Change] = []
@@ -380,6 +385,7 @@ class _Planner:
             if (model.cross_zone is not None and existing is not None and existing.cross_zone is None
                     and is_owned(existing.tag_map, self.cluster, self.service)):
                 self.lookups.add(Lookup("cross-zone", model.name))
+            self._attribute_lookups(model, existing)
         if self.lookups:
             lookups = tuple(sorted(self.lookups))
             reason = "to be planned after reading " + ", ".join(map(str, lookups))
@@ -404,6 +410,33 @@ class _Planner:
                           tuple(warnings))
         return AWSPlan(key, tuple(self.changes), tuple(retire), outcome=outcome,
                        wanted_instances=model.instance_ids)
+
+    def _attribute_lookups(self, model: NLBModel, existing: LoadBalancerRecord | None) -> None:
+        """The attributes to read before planning: of resources whose Service sets some, or cloudlb set before."""
+        if existing is not None and attribute_planning.needs_read(
+                self.attributes.load_balancer, existing.tag_map, _attribute_map(existing.attributes)):
+            self.lookups.add(Lookup("lb-attributes", model.name))
+        for group in model.target_groups:
+            have = self.observed.target_groups.get(group.name)
+            if have is not None and attribute_planning.needs_read(
+                    self.attributes.target_group, have.tag_map, _attribute_map(have.attributes)):
+                self.lookups.add(Lookup("tg-attributes", group.name))
+
+    def _attribute_changes(self, resource: str, name: str, changes: attribute_planning.AttributeChanges,
+                           observed: Mapping[str, str], arn: Any) -> None:
+        """Attribute writes first, then the record tag naming what cloudlb set (see ``attribute_planning``)."""
+        stale = (resource, name)
+        if changes.write:
+            op = "modify_target_group_attributes" if resource == "target-group" else "modify_load_balancer_attributes"
+            self.changes.append(change(Action.UPDATE, resource, name,
+                                       "attributes: " + attribute_planning.describe(changes.write, observed), op,
+                                       stale, name=name, attributes=dict(changes.write), after=dict(changes.after)))
+        if changes.tag:
+            self.changes.append(change(Action.UPDATE, "tags", name, "record the attributes cloudlb sets",
+                                       "add_tags", stale, arns=(arn,), tags=dict(changes.tag)))
+        if changes.untag:
+            self.changes.append(change(Action.UPDATE, "tags", name, "no attributes set by cloudlb any more",
+                                       "remove_tags", stale, arns=(arn,), keys=(nlb_attributes.MANAGED_TAG,)))
 
     def _unused_target_groups(self, model: NLBModel | CLBModel) -> None:
         wanted = {listener.target_group.name for listener in model.listeners} if isinstance(model, NLBModel) else set()
@@ -446,7 +479,12 @@ class _Planner:
                 "create_target_group", stale, name=group.name,
                 arguments={"Name": group.name, "Protocol": group.protocol, "Port": group.node_port,
                            "VpcId": self._vpc(), "TargetType": "instance",
-                           **health_arguments(group.health)}, tags=dict(model.tags)))
+                           **health_arguments(group.health)},
+                tags={**model.tags, **attribute_planning.creation_tags(self.attributes.target_group)}))
+            defaults = nlb_attributes.target_group_defaults(ip_targets=False, protocol=group.protocol)
+            self._attribute_changes("target-group", group.name,
+                                    attribute_planning.for_new(self.attributes.target_group, defaults), defaults,
+                                    Ref("tg", group.name))
             registered: frozenset[str] = frozenset()
         else:
             self._check_ours("target group", group.name, have.tag_map)
@@ -460,6 +498,10 @@ class _Planner:
             missing_tags = tags_to_add(model.tags, have.tag_map)
             if missing_tags:
                 retag.setdefault(tuple(sorted(missing_tags.items())), []).append(have.arn)
+            observed = _attribute_map(have.attributes) or {}
+            self._attribute_changes("target-group", group.name, attribute_planning.for_existing(
+                self.attributes.target_group, have.tag_map, _attribute_map(have.attributes),
+                nlb_attributes.target_group_defaults(ip_targets=False, protocol=group.protocol)), observed, have.arn)
             registered = self.observed.targets.get(group.name, frozenset())
         self._targets(group.name, registered, targets)
 
@@ -488,7 +530,13 @@ class _Planner:
                                    "missing" + (" (replaces another of the Service)" if self._replacing(model.name)
                                                 else ""),
                                    "create_load_balancer", ("load-balancer", model.name), name=model.name,
-                                   arguments=arguments, groups=self._group_ids(), tags=dict(model.tags)))
+                                   arguments=arguments, groups=self._group_ids(),
+                                   tags={**model.tags,
+                                         **attribute_planning.creation_tags(self.attributes.load_balancer)}))
+        defaults = nlb_attributes.load_balancer_defaults()
+        self._attribute_changes("load-balancer", model.name,
+                                attribute_planning.for_new(self.attributes.load_balancer, defaults), defaults,
+                                Ref("lb", model.name))
         if model.cross_zone:
             self.changes.append(change(Action.UPDATE, "load-balancer", model.name, "cross-zone: false -> true",
                                        "set_cross_zone", ("load-balancer", model.name), name=model.name, value=True))
@@ -518,6 +566,9 @@ class _Planner:
         missing_tags = tags_to_add(model.tags, have.tag_map)
         if missing_tags:
             retag.setdefault(tuple(sorted(missing_tags.items())), []).insert(0, have.arn)
+        self._attribute_changes("load-balancer", model.name, attribute_planning.for_existing(
+            self.attributes.load_balancer, have.tag_map, _attribute_map(have.attributes),
+            nlb_attributes.load_balancer_defaults()), _attribute_map(have.attributes) or {}, have.arn)
 
     def _listeners(self, model: NLBModel, have: LoadBalancerRecord | None) -> None:
         observed = dict(self.observed.listeners.get(model.name, {})) if have is not None else {}

@@ -28,7 +28,7 @@ from cloudlb.model import (
 from cloudlb.problems import Problem
 from cloudlb.provider import Offering, Provider, ProviderSettings, RetryLater, Statuses, SweepResult
 from cloudlb_aws import annotations as a
-from cloudlb_aws import reads, startup
+from cloudlb_aws import nlb_attributes, reads, startup, target_nodes
 from cloudlb_aws.calls import CallCounter, Clients, create_clients
 from cloudlb_aws.capabilities import CAPABILITIES
 from cloudlb_aws.inventory import CLASSIC, GROUP, LB, LISTENERS, NODE_GROUP, TARGETS, TG, Inventory, Observed
@@ -46,6 +46,7 @@ from cloudlb_aws.planner import (
     target_group_names,
 )
 from cloudlb_aws.plugin import DEFAULT_TYPE
+from cloudlb_aws.records import tag_tuple
 from cloudlb_aws.sweep import sweep
 from cloudlb_aws.writes import Writer
 
@@ -86,8 +87,11 @@ class AWSProvider(Provider[Observed]):
                                  "AWS load balancers cannot be given an address this way; use "
                                  f"{a.EIP_ALLOCATIONS} (internet-facing) or {a.PRIVATE_IPV4_ADDRESSES} (internal)",
                                  fatal=True))
-        if self.offering_for(spec).name == a.CLB:
-            for name in (a.EIP_ALLOCATIONS, a.PRIVATE_IPV4_ADDRESSES, a.CROSS_ZONE):
+        found += target_nodes.parse(spec.annotations)[1]
+        if self.offering_for(spec).name == a.NLB:
+            found += nlb_attributes.parse(spec.annotations).problems
+        else:
+            for name in (a.EIP_ALLOCATIONS, a.PRIVATE_IPV4_ADDRESSES, a.CROSS_ZONE, *nlb_attributes.NLB_ONLY):
                 if name in spec.annotations:
                     found.append(Problem(f"metadata.annotations[{name}]", p.UNSUPPORTED_OPTION,
                                          "applies to Network Load Balancers only; ignored for this Classic ELB"))
@@ -190,7 +194,15 @@ class AWSProvider(Provider[Observed]):
             if addresses:
                 self.inventory.learned_addresses(reads.public_ips(clients, addresses))
             for lookup in lookups:
+                group = self.inventory.target_groups.records.get(lookup.value)
+                if lookup.what == "tg-attributes" and group is not None and group.attributes is None:
+                    self.inventory.put_target_group(dataclasses.replace(
+                        group, attributes=tag_tuple(reads.target_group_attributes(clients, group.arn))))
                 balancer = self.inventory.load_balancers.records.get(lookup.value)
+                if lookup.what == "lb-attributes" and balancer is not None and balancer.attributes is None:
+                    balancer = dataclasses.replace(
+                        balancer, attributes=tag_tuple(reads.load_balancer_attributes(clients, balancer.arn)))
+                    self.inventory.put_load_balancer(balancer)
                 if lookup.what == "cross-zone" and balancer is not None and balancer.cross_zone is None:
                     self.inventory.put_load_balancer(
                         dataclasses.replace(balancer, cross_zone=reads.cross_zone(clients, balancer.arn)))

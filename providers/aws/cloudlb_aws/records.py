@@ -48,6 +48,8 @@ class LoadBalancerRecord(Owned):
     subnets: tuple[str, ...]
     addresses: tuple[str, ...]
     cross_zone: bool | None = None
+    # Every attribute, once read (only for a Service that sets some: see ``attribute_planning``); None: unknown.
+    attributes: Tags | None = None
 
     @property
     def internal(self) -> bool:
@@ -86,6 +88,8 @@ class TargetGroupRecord(Owned):
     vpc_id: str
     health: HealthRecord
     load_balancer_arns: tuple[str, ...]
+    # Every attribute, once read (only for a Service that sets some: see ``attribute_planning``); None: unknown.
+    attributes: Tags | None = None
 
 
 @dataclass(frozen=True, order=True)

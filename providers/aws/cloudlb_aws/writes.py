@@ -330,7 +330,35 @@ class Writer:
         record = self.inventory.target_groups.records.get(name)
         answer = self.clients.elbv2.modify_target_group(TargetGroupArn=self._tg_arn(name), **arguments)
         if record is not None and answer.get("TargetGroups"):
-            self.inventory.put_target_group(records.target_group(answer["TargetGroups"][0], record.tag_map))
+            self.inventory.put_target_group(dataclasses.replace(
+                records.target_group(answer["TargetGroups"][0], record.tag_map), attributes=record.attributes))
+
+    def modify_target_group_attributes(self, name: str, attributes: Mapping[str, str],
+                                       after: Mapping[str, str]) -> None:
+        self.clients.elbv2.modify_target_group_attributes(
+            TargetGroupArn=self._tg_arn(name), Attributes=[{"Key": k, "Value": v} for k, v in attributes.items()])
+        record = self.inventory.target_groups.records.get(name)
+        if record is not None:
+            self.inventory.put_target_group(dataclasses.replace(record, attributes=tag_tuple(after)))
+
+    def modify_load_balancer_attributes(self, name: str, attributes: Mapping[str, str],
+                                        after: Mapping[str, str]) -> None:
+        self.clients.elbv2.modify_load_balancer_attributes(
+            LoadBalancerArn=self._lb_arn(name), Attributes=[{"Key": k, "Value": v} for k, v in attributes.items()])
+        self._update_lb(name, attributes=tag_tuple(after))
+
+    def remove_tags(self, arns: tuple[Any, ...], keys: tuple[str, ...]) -> None:
+        resolved = [str(arn) for arn in self._resolve(list(arns))]
+        self.clients.elbv2.remove_tags(ResourceArns=resolved, TagKeys=list(keys))
+        for arn in resolved:
+            lb = self.inventory.load_balancer_by_arn(arn)
+            if lb is not None:
+                kept = {k: v for k, v in lb.tag_map.items() if k not in keys}
+                self.inventory.put_load_balancer(dataclasses.replace(lb, tags=tag_tuple(kept)))
+            group = self.inventory.target_group_by_arn(arn)
+            if group is not None:
+                kept = {k: v for k, v in group.tag_map.items() if k not in keys}
+                self.inventory.put_target_group(dataclasses.replace(group, tags=tag_tuple(kept)))
 
     def delete_target_group(self, name: str) -> None:
         record = self.inventory.target_groups.records.get(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cloudlb_aws import classic_attributes as classic
 from cloudlb_aws import nlb_attributes as attrs
 from cloudlb_aws import target_nodes
 from cloudlb_aws.annotations import CROSS_ZONE
@@ -117,3 +118,57 @@ def test_the_record_tag_round_trips() -> None:
     assert tag == {attrs.MANAGED_TAG: "proxy_protocol_v2.enabled,stickiness.enabled"}
     assert attrs.managed_keys(tag) == {"stickiness.enabled", "proxy_protocol_v2.enabled"}
     assert attrs.managed_keys({}) == frozenset() and attrs.managed_tag({}) == {}
+
+
+# -- Classic ELB ------------------------------------------------------------------------------------------
+
+
+def test_classic_attributes_are_the_in_tree_defaults_without_annotations() -> None:
+    settings = classic.parse({})
+    assert settings.attributes == {"AccessLog": {"Enabled": False}, "ConnectionDraining": {"Enabled": False},
+                                   "ConnectionSettings": {"IdleTimeout": 60},
+                                   "CrossZoneLoadBalancing": {"Enabled": False}}
+    assert not settings.proxy_protocol and settings.backend_protocol is None and settings.problems == ()
+
+
+def test_classic_annotations_override_each_default() -> None:
+    settings = classic.parse({
+        classic.CONNECTION_IDLE_TIMEOUT: "300", classic.CONNECTION_DRAINING_ENABLED: "true",
+        classic.CONNECTION_DRAINING_TIMEOUT: "45", attrs.ACCESS_LOG_ENABLED: "true",
+        classic.ACCESS_LOG_EMIT_INTERVAL: "5", attrs.ACCESS_LOG_BUCKET: "logs", attrs.ACCESS_LOG_PREFIX: "web",
+        CROSS_ZONE: "true", attrs.PROXY_PROTOCOL: "*", classic.BACKEND_PROTOCOL: "HTTP"})
+    assert settings.attributes == {
+        "AccessLog": {"Enabled": True, "EmitInterval": 5, "S3BucketName": "logs", "S3BucketPrefix": "web"},
+        "ConnectionDraining": {"Enabled": True, "Timeout": 45}, "ConnectionSettings": {"IdleTimeout": 300},
+        "CrossZoneLoadBalancing": {"Enabled": True}}
+    assert settings.proxy_protocol and settings.backend_protocol == "http" and settings.problems == ()
+
+
+@pytest.mark.parametrize(("backend", "tls", "protocols"), [
+    (None, False, ("TCP", "TCP")), (None, True, ("SSL", "TCP")), ("http", False, ("HTTP", "HTTP")),
+    ("http", True, ("HTTPS", "HTTP")), ("https", True, ("HTTPS", "HTTPS")), ("ssl", True, ("SSL", "SSL")),
+    ("tcp", True, ("SSL", "TCP")), ("ssl", False, ("TCP", "TCP")),
+])
+def test_backend_protocol_chooses_listeners_as_cloud_provider_aws(
+        backend: str | None, tls: bool, protocols: tuple[str, str]) -> None:
+    settings = classic.parse({} if backend is None else {classic.BACKEND_PROTOCOL: backend})
+    assert settings.listener_protocols(tls=tls) == protocols
+
+
+@pytest.mark.parametrize(("name", "value", "fatal"), [
+    (classic.CONNECTION_IDLE_TIMEOUT, "4001", False), (classic.CONNECTION_DRAINING_TIMEOUT, "x", False),
+    (classic.ACCESS_LOG_EMIT_INTERVAL, "10", False), (classic.CONNECTION_DRAINING_ENABLED, "yes", False),
+    (classic.BACKEND_PROTOCOL, "grpc", True), (attrs.PROXY_PROTOCOL, "80,443", True),
+    (attrs.ACCESS_LOG_ENABLED, "true", False),
+])
+def test_classic_values_upstream_refuses_are_named(name: str, value: str, fatal: bool) -> None:
+    [problem] = classic.parse({name: value}).problems
+    assert problem.field == f"metadata.annotations[{name}]" and problem.fatal is fatal
+
+
+def test_observed_classic_attributes_compare_like_with_like() -> None:
+    wanted = classic.parse({classic.CONNECTION_IDLE_TIMEOUT: "120"}).attributes
+    observed = {"AccessLog": {"Enabled": False, "S3BucketName": "old"}, "ConnectionDraining": {
+        "Enabled": False, "Timeout": 300}, "ConnectionSettings": {"IdleTimeout": 60},
+        "CrossZoneLoadBalancing": {"Enabled": False}}
+    assert classic.attribute_differences(wanted, observed) == {"ConnectionSettings": {"IdleTimeout": 120}}

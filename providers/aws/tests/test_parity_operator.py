@@ -1,0 +1,102 @@
+"""Issue 11's AWS annotations through the real operator: kopf against the emulated Kubernetes API over HTTP,
+boto3 against moto over HTTP. Each sets the annotation, checks AWS, changes it, checks again, and removes
+it (AWS back to its default)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from cloudlb_aws import nlb_attributes as attrs
+from cloudlb_aws.sandbox import MotoSandbox
+
+from cloudlb.kubeapi import EmulatedKubernetes
+from cloudlb.testing import node_manifest, run_controller, service_manifest
+
+from . import support as state
+from .support import CLUSTER, new_provider, nlb_name
+from .test_operator import wait_gone
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def kube(sandbox: MotoSandbox) -> Iterator[EmulatedKubernetes]:
+    """Two of the sandbox's three instances as Nodes; the third joins in the tests that need it."""
+    with EmulatedKubernetes() as emulated:
+        for instance in sandbox.instances[:2]:
+            emulated.create(node_manifest(instance.name, provider_id=instance.provider_id,
+                                          internal_ip=instance.internal_ip, zone=instance.zone))
+        yield emulated
+
+
+@pytest.fixture(autouse=True)
+def clean_cloud(sandbox: MotoSandbox) -> Iterator[None]:
+    """After a failed test, remove what it left, so that the next test starts from an empty cloud."""
+    yield
+    provider = new_provider()
+    for service in provider.owned_services():
+        provider.delete_service(service)
+
+
+def annotate(kube: EmulatedKubernetes, name: str, annotations: dict[str, str | None]) -> None:
+    """A merge patch of the Service's annotations (None removes one)."""
+    kube.patch("v1", "services", "default", name, {"metadata": {"annotations": annotations}})
+
+
+def group_attributes(sandbox: MotoSandbox, arn: str) -> dict[str, str]:
+    found = sandbox.client("elbv2").describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+    return {a["Key"]: a["Value"] for a in found}
+
+
+def balancer_attributes(sandbox: MotoSandbox, arn: str) -> dict[str, str]:
+    found = sandbox.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    return {a["Key"]: a["Value"] for a in found}
+
+
+def only(wanted: dict[str, str], found: dict[str, str]) -> dict[str, str | None]:
+    return {key: found.get(key) for key in wanted}
+
+
+def test_proxy_protocol_and_nlb_attributes_are_set_changed_and_reset(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(service_manifest("attrs", ports=[(80, "TCP"), (53, "UDP")], annotations={
+            attrs.PROXY_PROTOCOL: "*",
+            attrs.TARGET_GROUP_ATTRIBUTES: "deregistration_delay.timeout_seconds=30,bogus.key=1",
+            attrs.LOAD_BALANCER_ATTRIBUTES: "load_balancing.cross_zone.enabled=true"}))
+        ctl.wait_for_ingress("default", "attrs")
+        lb = state.load_balancer(sandbox, nlb_name("attrs"))
+        assert lb is not None
+        groups = list(state.target_groups(sandbox, lb["LoadBalancerArn"]))
+        assert len(groups) == 2
+
+        def settled(tg: dict[str, str], lb_wanted: dict[str, str]) -> bool:
+            return all(only(tg, group_attributes(sandbox, g)) == tg for g in groups) and \
+                only(lb_wanted, balancer_attributes(sandbox, lb["LoadBalancerArn"])) == lb_wanted
+
+        ctl.wait_for(lambda: settled({"proxy_protocol_v2.enabled": "true",
+                                      "deregistration_delay.timeout_seconds": "30"},
+                                     {"load_balancing.cross_zone.enabled": "true"}), message="attributes set")
+        ctl.wait_for(lambda: any("bogus.key" in e.get("message", "") and e.get("type") == "Warning"
+                                 for e in ctl.events("default", "attrs")), message="a Warning naming bogus.key")
+
+        # Changed: proxy protocol dropped (back to false), stickiness added, the delay kept.
+        annotate(kube, "attrs", {attrs.PROXY_PROTOCOL: None, attrs.TARGET_GROUP_ATTRIBUTES:
+                                 "deregistration_delay.timeout_seconds=30,stickiness.enabled=true"})
+        ctl.wait_for(lambda: settled({"proxy_protocol_v2.enabled": "false", "stickiness.enabled": "true",
+                                      "deregistration_delay.timeout_seconds": "30"},
+                                     {"load_balancing.cross_zone.enabled": "true"}), message="attributes changed")
+
+        # Removed: every attribute cloudlb set is back at AWS's default, and so are the record tags.
+        annotate(kube, "attrs", {attrs.TARGET_GROUP_ATTRIBUTES: None, attrs.LOAD_BALANCER_ATTRIBUTES: None})
+        ctl.wait_for(lambda: settled({"proxy_protocol_v2.enabled": "false", "stickiness.enabled": "false",
+                                      "deregistration_delay.timeout_seconds": "300"},
+                                     {"load_balancing.cross_zone.enabled": "false"}), message="attributes reset")
+        ctl.wait_for(lambda: all(attrs.MANAGED_TAG not in state.tags(sandbox, arn)
+                                 for arn in [*groups, lb["LoadBalancerArn"]]), message="record tags removed")
+
+        kube.delete("v1", "services", "default", "attrs")
+        wait_gone(ctl, "attrs")
+        assert sandbox.leftovers() == []
+
