@@ -1,14 +1,13 @@
 """The AWS floor: exactly the writes the AWS provider makes for a 2-port NLB, and nothing else.
 
-Per Service (as ``cloudlb_aws.provider`` creates it): the load balancer's security group
-and its ingress rule, the NLB, two target groups, two listeners, one RegisterTargets per
-target group, and the rule admitting the load balancer's group in a node group: 10 writes.
-A node change is one Register/DeregisterTargets per target group; a delete is
-DeleteLoadBalancer, two DeleteTargetGroup, the node rule revoked, the group deleted.
+Once per cluster (as ``cloudlb_aws`` creates it): the shared backend security group and the
+node group's one rule admitting it. Per Service: the load balancer's own security group and
+its ingress rule, the NLB (carrying both groups), two target groups, two listeners, one
+RegisterTargets per target group: 9 writes. A node change is one Register/DeregisterTargets
+per target group; a delete is DeleteLoadBalancer, two DeleteTargetGroup and the group
+deleted, then once the node rule revoked and the backend group deleted.
 
-The node-group rules are spread over groups of the script's own, made in its (uncounted)
-setup: a security group holds 60 rules, and the floor must not be capped by a quota that
-caps the controller (the same number of writes lands on a group either way).
+The node group itself is made in the script's (uncounted) setup, as a cluster has it.
 """
 
 from __future__ import annotations
@@ -18,14 +17,16 @@ from typing import Any
 
 import boto3
 from cloudlb_aws.naming import (
-    LOAD_BALANCERS_TAG,
     as_tag_list,
+    backend_group_name,
+    backend_group_tags,
     load_balancer_name,
     ownership_tags,
     security_group_name,
     target_group_name,
 )
 from cloudlb_aws.placement import instance_id
+from cloudlb_aws.security import backend_rule_description
 
 from benchmarks.scale.cloud import CloudProcess
 from benchmarks.scale.cluster import EDITED_PORT, NAMESPACE, PORTS
@@ -33,7 +34,6 @@ from benchmarks.scale.floor import FLOOR_CLUSTER
 from cloudlb.model import ServiceRef
 from cloudlb.sandbox_cloud import SandboxInstance
 
-RULES_PER_NODE_GROUP = 50
 # aws-load-balancer-controller's defaults for an NLB target group, as the provider sets them.
 HEALTH_CHECK = {"HealthCheckEnabled": True, "HealthCheckProtocol": "TCP", "HealthCheckPort": "traffic-port",
                 "HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 10, "HealthyThresholdCount": 3,
@@ -47,7 +47,6 @@ class _NLB:
     ref: ServiceRef
     name: str
     node_ports: dict[int, int]
-    node_group: str
     security_group: str = ""
     arn: str = ""
     target_groups: dict[int, str] = field(default_factory=dict)  # by listener port
@@ -73,13 +72,12 @@ class AWSFloor:
         self._vpc = str(cloud.facts["vpc_id"])
         self._subnets = list(cloud.facts["subnets"])
         self._targets = _instance_ids(nodes)
-        self._node_groups = [self._setup.create_security_group(
-            GroupName=f"{FLOOR_CLUSTER}-nodes-{index}", Description="floor script node rules", VpcId=self._vpc,
-        )["GroupId"] for index in range(-(-len(services) // RULES_PER_NODE_GROUP))]
+        self._node_group = self._setup.create_security_group(
+            GroupName=f"{FLOOR_CLUSTER}-nodes", Description="floor script nodes", VpcId=self._vpc)["GroupId"]
+        self._backend = ""
         self._nlbs = [
             _NLB(ref, load_balancer_name(FLOOR_CLUSTER, ref, "nlb", internal=False),
-                 {port: 30000 + 2 * index + offset for offset, (port, _) in enumerate(PORTS)},
-                 self._node_groups[index // RULES_PER_NODE_GROUP])
+                 {port: 30000 + 2 * index + offset for offset, (port, _) in enumerate(PORTS)})
             for index, ref in enumerate(ServiceRef(NAMESPACE, name) for name in services)
         ]
 
@@ -100,18 +98,23 @@ class AWSFloor:
             DefaultActions=[{"Type": "forward", "TargetGroupArn": nlb.target_groups[port]}])
         return str(created["Listeners"][0]["ListenerArn"])
 
-    @staticmethod
-    def _node_rule(nlb: _NLB) -> list[Any]:
-        """The rule admitting the load balancer's group; revoking repeats it as stored, description included."""
-        return [{"IpProtocol": "-1", "UserIdGroupPairs": [
-            {"GroupId": nlb.security_group, "Description": f"cloudlb {FLOOR_CLUSTER} {nlb.ref}"}]}]
+    def _node_rule(self) -> list[Any]:
+        """The rule admitting the backend group on the nodePort range; revoking repeats it as stored."""
+        return [{"IpProtocol": "tcp", "FromPort": 30000, "ToPort": 32767, "UserIdGroupPairs": [
+            {"GroupId": self._backend, "Description": backend_rule_description(FLOOR_CLUSTER)}]}]
 
     def _register(self, group: str, targets: set[str]) -> None:
         self._elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": t} for t in sorted(targets)])
 
     def create(self) -> None:
+        self._backend = self._ec2.create_security_group(
+            GroupName=backend_group_name(FLOOR_CLUSTER), VpcId=self._vpc,
+            Description=f"cloudlb: every load balancer of cluster {FLOOR_CLUSTER}; the nodes admit it",
+            TagSpecifications=[{"ResourceType": "security-group",
+                                "Tags": as_tag_list(backend_group_tags(FLOOR_CLUSTER))}])["GroupId"]
+        self._ec2.authorize_security_group_ingress(GroupId=self._node_group, IpPermissions=self._node_rule())
         for nlb in self._nlbs:
-            group_tags = {**ownership_tags(FLOOR_CLUSTER, nlb.ref), LOAD_BALANCERS_TAG: nlb.name}
+            group_tags = ownership_tags(FLOOR_CLUSTER, nlb.ref)
             nlb.security_group = self._ec2.create_security_group(
                 GroupName=security_group_name(FLOOR_CLUSTER, nlb.ref), VpcId=self._vpc,
                 Description=f"cloudlb: load balancer of Service {nlb.ref} in cluster {FLOOR_CLUSTER}",
@@ -120,14 +123,13 @@ class AWSFloor:
                 GroupId=nlb.security_group, IpPermissions=[r for port, _ in PORTS for r in _open_to_all(port)])
             nlb.arn = self._elbv2.create_load_balancer(
                 Name=nlb.name, Type="network", IpAddressType="ipv4", Scheme="internet-facing",
-                SecurityGroups=[nlb.security_group], Subnets=self._subnets, Tags=self._tags(nlb),
+                SecurityGroups=[nlb.security_group, self._backend], Subnets=self._subnets, Tags=self._tags(nlb),
             )["LoadBalancers"][0]["LoadBalancerArn"]
             for port, _ in PORTS:
                 nlb.target_groups[port] = self._target_group(nlb, port)
                 nlb.listeners[port] = self._listener(nlb, port)
             for group in nlb.target_groups.values():
                 self._register(group, self._targets)
-            self._ec2.authorize_security_group_ingress(GroupId=nlb.node_group, IpPermissions=self._node_rule(nlb))
 
     def add_node(self, instance: SandboxInstance) -> None:
         added = _instance_ids([instance])
@@ -160,9 +162,9 @@ class AWSFloor:
             self._elbv2.delete_load_balancer(LoadBalancerArn=nlb.arn)
             for group in nlb.target_groups.values():
                 self._elbv2.delete_target_group(TargetGroupArn=group)
-            self._ec2.revoke_security_group_ingress(GroupId=nlb.node_group, IpPermissions=self._node_rule(nlb))
             self._ec2.delete_security_group(GroupId=nlb.security_group)
+        self._ec2.revoke_security_group_ingress(GroupId=self._node_group, IpPermissions=self._node_rule())
+        self._ec2.delete_security_group(GroupId=self._backend)
 
     def close(self) -> None:
-        for group in self._node_groups:
-            self._setup.delete_security_group(GroupId=group)
+        self._setup.delete_security_group(GroupId=self._node_group)

@@ -70,11 +70,7 @@ def test_node_changes_report_their_reads_and_write_the_membership(measured: r.Si
         assert s.tally.writes >= s.floor.tally.writes, (key, s.tally.by_operation)
 
 
-def test_node_changes_need_no_reads(measured: r.SizeResult, request: pytest.FixtureRequest) -> None:
-    if request.node.callspec.params["measured"] == "aws":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "issue 9 target (contract v2): a node change is membership writes only; the AWS provider re-reads "
-            "every load balancer until it plans from its inventory. Remove this marker when it passes.")))
+def test_node_changes_need_no_reads(measured: r.SizeResult) -> None:
     assert {key: scenario(measured, key).tally.reads for key in NODE_CHANGES} == dict.fromkeys(NODE_CHANGES, 0)
 
 

@@ -251,11 +251,22 @@ class AWSProvider(Provider[Observed]):
         again = self.plan(deferred.key, replan.desired, self.observe([deferred.key])[deferred.key])
         if again.lookups:
             raise RetryLater(f"{deferred.key}: still missing after reading: {', '.join(map(str, again.lookups))}")
-        statuses = self.apply(again)
-        # The caller retires what its own (deferred) plan named: none; this plan's retire runs here.
-        if again.retire:
-            self.retire(again)
-        return statuses
+        return self.apply(again)
+
+    def retire(self, plan: ChangePlan) -> None:
+        """Delete what ``plan`` replaced, once the status names the replacement.
+
+        A plan that had to read first learnt what it replaces only when it was planned again: that
+        plan is made once more from the inventory (no read), and its ``retire`` is carried out.
+        """
+        if isinstance(plan, AWSPlan) and plan.lookups:
+            replan: Replan = plan.changes[0].payload
+            again = self.plan(plan.key, replan.desired, self.observe([plan.key])[plan.key])
+            if again.lookups:
+                return
+            plan = again
+        if plan.retire:
+            run_changes(plan.key, plan.retire, self._writer.run)
 
     # -- conveniences over the contract (tests, benchmarks, `cloudlb plan`) ---------------------------
 

@@ -89,12 +89,14 @@ def sweep(clients: Clients, inventory: Inventory, cluster: str, *, deep: bool) -
     node_groups = reads.groups_by_id(clients, {g for i in instances.values() for g in i.security_groups} - own_ids)
 
     drifted: set[LoadBalancerKey] = set()
-    drifted |= _keys(inventory.load_balancers.merge(lbs, started), cluster)
-    drifted |= _keys(inventory.target_groups.merge(tgs, started), cluster)
-    drifted |= _keys(inventory.classics.merge(classics, started), cluster)
-    group_changes = inventory.groups.merge(own_groups, started)
-    drifted |= _keys(group_changes, cluster)
-    node_changes = inventory.node_groups.merge(node_groups, started)
+    with inventory.lock:
+        drifted |= _keys(inventory.load_balancers.merge(lbs, started), cluster)
+        drifted |= _keys(inventory.target_groups.merge(tgs, started), cluster)
+        drifted |= _keys(inventory.classics.merge(classics, started), cluster)
+        group_changes = inventory.groups.merge(own_groups, started)
+        drifted |= _keys(group_changes, cluster)
+        node_changes = inventory.node_groups.merge(node_groups, started)
+        inventory.changed()
     everything = bool(node_changes) or any(_owner_key(r, cluster) is None for pair in group_changes for r in pair
                                            if r is not None)
     with inventory.lock:

@@ -22,6 +22,9 @@ class FaultyProxy:
         self._upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
         self._lock = threading.Lock()
         self._fail_at: int | None = None
+        self._lose_at: int | None = None
+        # Load balancers created through the proxy since lose_answer(), by name (see _handle).
+        self._created: set[str] = set()
         self._code = "InjectedFault"
         self.calls: list[str] = []
         # The form parameters of every request, to check batch sizes on the wire.
@@ -50,8 +53,22 @@ class FaultyProxy:
         ``InjectedFault`` is a 400 that botocore does not retry; ``Throttling`` is one it retries.
         """
         with self._lock:
+            self._lose_at = None
             self._fail_at = number
             self._code = code
+            self.calls = []
+            self.requests = []
+            self.failed = None
+
+    def lose_answer(self, number: int | None) -> None:
+        """Send the ``number``-th call from now to AWS, then answer 500 as if the answer was lost on the way.
+
+        AWS did the write; botocore retries the 500, and the retry meets "already exists" or "not found".
+        """
+        with self._lock:
+            self._fail_at = None
+            self._lose_at = number
+            self._created = set()
             self.calls = []
             self.requests = []
             self.failed = None
@@ -66,9 +83,18 @@ class FaultyProxy:
             self.calls.append(f"{service}:{action}")
             self.requests.append(params)
             fail = self._fail_at is not None and len(self.calls) == self._fail_at
-            if fail:
+            lose = self._lose_at is not None and len(self.calls) == self._lose_at
+            if fail or lose:
                 self.failed = f"{service}:{action}"
             code = self._code
+            name = (params.get("Name") or params.get("LoadBalancerName") or [""])[0]
+            # moto creates a second load balancer with the same name; AWS answers a repeated
+            # CreateLoadBalancer with the existing one (same settings) or DuplicateLoadBalancerName.
+            # The proxy answers the latter, so that a retried create is tested against AWS's behaviour.
+            duplicate = self._lose_at is not None and action == "CreateLoadBalancer" and name in self._created
+        if duplicate:
+            self._answer_with_error(request, service, "DuplicateLoadBalancerName")
+            return
         if fail:
             self._answer_with_error(request, service, code)
             return
@@ -77,6 +103,13 @@ class FaultyProxy:
         connection.request(request.command, request.path, body=body, headers=headers)
         response = connection.getresponse()
         payload = response.read()
+        connection.close()
+        if action == "CreateLoadBalancer" and response.status < 300:
+            with self._lock:
+                self._created.add(name)
+        if lose:
+            self._answer_with_error(request, service, "InternalError", status=500)
+            return
         request.send_response(response.status)
         for key, value in response.getheaders():
             if key.lower() not in HOP_BY_HOP:
@@ -84,10 +117,9 @@ class FaultyProxy:
         request.send_header("Content-Length", str(len(payload)))
         request.end_headers()
         request.wfile.write(payload)
-        connection.close()
 
     @staticmethod
-    def _answer_with_error(request: BaseHTTPRequestHandler, service: str, code: str) -> None:
+    def _answer_with_error(request: BaseHTTPRequestHandler, service: str, code: str, status: int = 400) -> None:
         # A 400, shaped as each API family shapes its errors.
         error = f"<Code>{code}</Code><Message>injected by the test proxy</Message>"
         if service == "ec2":
@@ -96,7 +128,7 @@ class FaultyProxy:
             document = (f"<ErrorResponse><Error><Type>Sender</Type>{error}</Error>"
                         "<RequestId>1</RequestId></ErrorResponse>")
         payload = document.encode()
-        request.send_response(400)
+        request.send_response(status)
         request.send_header("Content-Type", "text/xml")
         request.send_header("Content-Length", str(len(payload)))
         request.end_headers()

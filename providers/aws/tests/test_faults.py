@@ -127,3 +127,56 @@ def test_a_failure_at_any_call_of_a_classic_elb_create_leaks_nothing_and_the_ret
     failed = run_with_each_call_failing(proxy, sandbox, lambda _: None, lambda p: p.ensure_service(spec), cleanup)
     assert {"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:ConfigureHealthCheck",
             "elasticloadbalancing:RegisterInstancesWithLoadBalancer"} <= set(failed)
+
+
+def run_with_each_answer_lost(proxy: FaultyProxy, sandbox: MotoSandbox, prepare: Callable[[AWSProvider], object],
+                              operation: Callable[[AWSProvider], object], cleanup: Callable[[], None]) -> list[str]:
+    """Run ``operation`` once cleanly, then once per write with AWS doing it but its answer lost (a 500 that
+    botocore retries): the operation must succeed as it is, with the cloud as after a clean run."""
+    provider = new_provider()
+    prepare(provider)
+    proxy.fail_call(None)
+    operation(provider)
+    clean = snapshot(sandbox)
+    total = len(proxy.calls)
+    cleanup()
+    lost: list[str] = []
+    for number in range(1, total + 1):
+        provider = new_provider()
+        prepare(provider)
+        proxy.lose_answer(number)
+        operation(provider)  # no error: "already exists" or "not found" for what is ours is success
+        assert proxy.failed is not None
+        lost.append(proxy.failed)
+        proxy.fail_call(None)
+        assert snapshot(sandbox) == clean, f"after the answer to {proxy.failed} was lost (call {number})"
+        cleanup()
+    return [call for call in lost if "Describe" not in call]
+
+
+def test_a_lost_answer_to_any_write_of_a_create_is_success(
+        proxy: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    spec = make_spec("lost", PORTS)
+
+    def cleanup() -> None:
+        new_provider().delete_service(spec.service)
+        assert sandbox.leftovers() == []
+
+    lost = run_with_each_answer_lost(proxy, sandbox, lambda p: p.sweep(), lambda p: p.ensure_service(spec), cleanup)
+    assert {"ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "elasticloadbalancing:CreateLoadBalancer",
+            "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
+            "elasticloadbalancing:RegisterTargets"} <= set(lost)
+
+
+def test_a_lost_answer_to_any_write_of_a_delete_is_success(
+        proxy: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    spec = make_spec("lostdelete", PORTS)
+
+    def prepare(provider: AWSProvider) -> None:
+        proxy.fail_call(None)
+        provider.ensure_service(spec)
+
+    lost = run_with_each_answer_lost(proxy, sandbox, prepare, lambda p: p.delete_service(spec.service), lambda: None)
+    assert {"elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup",
+            "ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress"} <= set(lost)
+    assert sandbox.leftovers() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 import pytest
 from cloudlb_aws import annotations as a
@@ -14,7 +15,7 @@ from cloudlb.model import Backend, DesiredLoadBalancer, HealthCheck, LoadBalance
 from cloudlb.provider import NotOwnedError, PermanentError
 
 from . import support as state
-from .support import CLUSTER, SpecFactory, backends_of, delete_and_expect_nothing_left, nlb_name
+from .support import CLUSTER, SpecFactory, backends_of, delete_and_expect_nothing_left, new_provider, nlb_name
 
 
 def test_two_port_tcp_service_gets_listeners_target_groups_targets_tags_and_hostname(
@@ -362,6 +363,15 @@ def test_cross_zone_annotation_is_applied_and_changed_in_place(
     assert cross_zone() == "true"
     provider.ensure_service(make_spec("zones", annotations={a.CROSS_ZONE: "false"}))
     assert cross_zone() == "false"
+    # A restarted controller does not know the attribute (sweeps do not read it): read once, nothing written
+    # (beside the load balancer's listeners and its target group's targets, unknown after a restart too).
+    restarted = new_provider()
+    restarted.sweep()
+    before = restarted.calls.snapshot()
+    restarted.ensure_service(make_spec("zones", annotations={a.CROSS_ZONE: "false"}))
+    assert restarted.calls.snapshot() - before == Counter({
+        "elasticloadbalancing:DescribeLoadBalancerAttributes": 1, "elasticloadbalancing:DescribeListeners": 1,
+        "elasticloadbalancing:DescribeTargetHealth": 1})
 
     delete_and_expect_nothing_left(provider, sandbox, "zones")
 
