@@ -10,6 +10,7 @@ from cloudlb_aws.annotations import AWSAnnotations
 from cloudlb_aws.naming import load_balancer_name, ownership_tags
 from cloudlb_aws.placement import instance_id
 from cloudlb_aws.records import ClassicHealth, ClassicListener
+from cloudlb_aws.target_nodes import target_backends
 
 # The in-tree AWS cloud provider's defaults for Classic ELB health checks.
 DEFAULT_INTERVAL = 10
@@ -75,6 +76,7 @@ def build_clb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
         internal=spec.internal,
         listeners=frozenset(listeners),
         health=_health_check(spec, parsed),
-        instance_ids=frozenset(iid for b in spec.backends if (iid := instance_id(b.provider_id))),
+        instance_ids=frozenset(iid for b in target_backends(spec.backends, spec.annotations)  # target-node-labels
+                               if (iid := instance_id(b.provider_id))),
         tags=ownership_tags(cluster, spec.service, parsed.additional_tags),
     )

@@ -13,6 +13,7 @@ from cloudlb.model import LoadBalancerSpec, Port, PortKey, Protocol
 from cloudlb_aws.annotations import AWSAnnotations
 from cloudlb_aws.naming import load_balancer_name, ownership_tags, target_group_name
 from cloudlb_aws.placement import instance_id
+from cloudlb_aws.target_nodes import target_backends
 
 # aws-load-balancer-controller's defaults for NLB target groups.
 DEFAULT_INTERVAL = 10
@@ -156,8 +157,9 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
             ssl_policy=(parsed.ssl_policy or "ELBSecurityPolicy-TLS13-1-2-2021-06") if listener_protocol == "TLS"
             else None,
         ))
-    instances = {iid for backend in spec.backends if (iid := instance_id(backend.provider_id))}
-    skipped = sorted(b.node_name for b in spec.backends if instance_id(b.provider_id) is None)
+    targets = target_backends(spec.backends, spec.annotations)  # target-node-labels
+    instances = {iid for backend in targets if (iid := instance_id(backend.provider_id))}
+    skipped = sorted(b.node_name for b in targets if instance_id(b.provider_id) is None)
     warnings = (f"nodes without an AWS instance id in spec.providerID are not targets: {', '.join(skipped)}",) \
         if skipped else ()
     return NLBModel(

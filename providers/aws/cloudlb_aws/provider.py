@@ -97,6 +97,10 @@ class AWSProvider(Provider[Observed]):
                                          "applies to Network Load Balancers only; ignored for this Classic ELB"))
         return found
 
+    def node_label_keys(self, annotations: Mapping[str, str]) -> frozenset[str]:
+        """The labels of aws-load-balancer-target-node-labels: only their changes re-plan this load balancer."""
+        return target_nodes.node_label_keys(annotations)
+
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> AWSPlan:
         return plan(self.setting, key, desired, observed)
 

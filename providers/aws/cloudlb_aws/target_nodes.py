@@ -11,8 +11,9 @@ groups whose membership it changes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
+from cloudlb.model import Backend
 from cloudlb.parsing import quoted
 from cloudlb.problems import Problem
 from cloudlb_aws.annotation_values import problem, string_map
@@ -69,3 +70,12 @@ def selects(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
     """Whether a node with ``labels`` carries every wanted label (an empty wanted value matches any value)."""
     return all(key in labels and (value == "" or labels[key] == value) for key, value in wanted.items())
 
+
+
+def target_backends(backends: Iterable[Backend], annotations: Mapping[str, str]) -> tuple[Backend, ...]:
+    """The eligible nodes that are targets: all of them without the annotation, else those it selects."""
+    wanted = parse(annotations)[0]
+    chosen = tuple(backends)
+    if not wanted:
+        return chosen
+    return tuple(backend for backend in chosen if selects(dict(backend.labels), wanted))

@@ -4,17 +4,20 @@ it (AWS back to its default)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from cloudlb_aws import nlb_attributes as attrs
+from cloudlb_aws import target_nodes
+from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.testing import node_manifest, run_controller, service_manifest
 
 from . import support as state
-from .support import CLUSTER, new_provider, nlb_name
+from .support import CLUSTER, new_provider, nlb_name, writes
 from .test_operator import wait_gone
 
 pytestmark = pytest.mark.timeout(120)
@@ -100,3 +103,60 @@ def test_proxy_protocol_and_nlb_attributes_are_set_changed_and_reset(
         wait_gone(ctl, "attrs")
         assert sandbox.leftovers() == []
 
+
+
+def label(kube: EmulatedKubernetes, node: str, labels: dict[str, str | None]) -> None:
+    kube.patch("v1", "nodes", None, node, {"metadata": {"labels": labels}})
+
+
+def test_target_node_labels_choose_the_targets_and_a_label_change_writes_only_the_affected_groups(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    first, second = sandbox.instances[0], sandbox.instances[1]
+    ids = {i.name: i.provider_id.rsplit("/", 1)[-1] for i in sandbox.instances}
+    label(kube, first.name, {"role": "edge"})
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(service_manifest("edge", ports=[(80, "TCP"), (443, "TCP")],
+                                     annotations={target_nodes.TARGET_NODE_LABELS: "role=edge"}))
+        kube.create(service_manifest("every", ports=[(80, "TCP")]))
+        ctl.wait_for_ingress("default", "edge")
+        ctl.wait_for_ingress("default", "every")
+        edge, every = state.load_balancer(sandbox, nlb_name("edge")), state.load_balancer(sandbox, nlb_name("every"))
+        assert edge is not None and every is not None
+        edge_groups = list(state.target_groups(sandbox, edge["LoadBalancerArn"]))
+        [every_group] = state.target_groups(sandbox, every["LoadBalancerArn"])
+
+        def targets_are(groups: list[str], wanted: set[str]) -> bool:
+            return all(state.targets(sandbox, g) == wanted for g in groups)
+
+        ctl.wait_for(lambda: targets_are(edge_groups, {ids[first.name]}), message="only the edge node")
+        assert state.targets(sandbox, every_group) == {ids[first.name], ids[second.name]}
+        ctl.wait_for(ctl.idle, message="an idle queue")
+
+        # The second node gains the label: the edge Service's two groups get it, nothing else is written.
+        provider = ctl.provider
+        assert isinstance(provider, AWSProvider)
+        before = provider.calls.snapshot()
+        label(kube, second.name, {"role": "edge"})
+        ctl.wait_for(lambda: targets_are(edge_groups, {ids[first.name], ids[second.name]}),
+                     message="the newly labelled node registered")
+        ctl.wait_for(ctl.idle, message="an idle queue")
+        assert writes(provider.calls.snapshot() - before) == {"elasticloadbalancing:RegisterTargets": 2}
+
+        # A label no Service selects by changes nothing at all.
+        before = provider.calls.snapshot()
+        label(kube, second.name, {"unrelated": "x"})
+        time.sleep(1)
+        ctl.wait_for(ctl.idle, message="an idle queue")
+        assert writes(provider.calls.snapshot() - before) == {}
+
+        # The annotation changes to a label only the second node has, then goes: every node again.
+        label(kube, second.name, {"pool": "b"})
+        annotate(kube, "edge", {target_nodes.TARGET_NODE_LABELS: "pool"})
+        ctl.wait_for(lambda: targets_are(edge_groups, {ids[second.name]}), message="only the pool node")
+        annotate(kube, "edge", {target_nodes.TARGET_NODE_LABELS: None})
+        ctl.wait_for(lambda: targets_are(edge_groups, {ids[first.name], ids[second.name]}), message="every node")
+
+        for name in ("edge", "every"):
+            kube.delete("v1", "services", "default", name)
+            wait_gone(ctl, name)
+        assert sandbox.leftovers() == []
