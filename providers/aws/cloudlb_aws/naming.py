@@ -63,7 +63,7 @@ def target_group_prefix(cluster: str, service: ServiceRef) -> str:
 
 
 def target_group_name(cluster: str, service: ServiceRef, *, load_balancer: str, listener_port: int,
-                      protocol: str, node_port: int) -> str:
+                      protocol: str, node_port: int, target_type: str = "instance") -> str:
     """One name per (load balancer, listener port, protocol, nodePort): what AWS cannot change in place.
 
     A target group is attached to one load balancer only, so a replacement load
@@ -71,7 +71,10 @@ def target_group_name(cluster: str, service: ServiceRef, *, load_balancer: str, 
     and the listener is switched over to it.
     """
     letter = {"TCP": "t", "UDP": "u", "TCP_UDP": "x", "TLS": "s"}[protocol]
-    digest = _digest(load_balancer, str(listener_port), protocol, str(node_port), length=6)
+    # The target type is in the digest only for IP targets, so that instance groups keep their names;
+    # AWS cannot change a group's target type in place, so a switch makes a new group.
+    kind = () if target_type == "instance" else (target_type,)
+    digest = _digest(load_balancer, str(listener_port), protocol, str(node_port), *kind, length=6)
     name = f"{target_group_prefix(cluster, service)}{listener_port}{letter}-{digest}"
     assert len(name) <= MAX_NAME
     return name

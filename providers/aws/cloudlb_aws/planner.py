@@ -455,7 +455,8 @@ class _Planner:
             self._check_ours("load balancer", name, have.tag_map)
         retag: dict[tuple[tuple[str, str], ...], list[Any]] = {}
         for listener in model.listeners:
-            self._target_group(listener, targets, model, retag)
+            # IP targets (nlb-target-type: ip) are the Pods; the instances then only decide the node rules.
+            self._target_group(listener, targets if model.ip_targets is None else model.ip_targets, model, retag)
         if have is None:
             self._create_nlb(model)
         else:
@@ -478,10 +479,11 @@ class _Planner:
                 Action.CREATE, "target-group", group.name, f"missing (listener {listener.port}/{listener.protocol})",
                 "create_target_group", stale, name=group.name,
                 arguments={"Name": group.name, "Protocol": group.protocol, "Port": group.node_port,
-                           "VpcId": self._vpc(), "TargetType": "instance",
+                           "VpcId": self._vpc(), "TargetType": group.target_type,
                            **health_arguments(group.health)},
                 tags={**model.tags, **attribute_planning.creation_tags(self.attributes.target_group)}))
-            defaults = nlb_attributes.target_group_defaults(ip_targets=False, protocol=group.protocol)
+            defaults = nlb_attributes.target_group_defaults(ip_targets=group.target_type == "ip",
+                                                            protocol=group.protocol)
             self._attribute_changes("target-group", group.name,
                                     attribute_planning.for_new(self.attributes.target_group, defaults), defaults,
                                     Ref("tg", group.name))
@@ -501,7 +503,8 @@ class _Planner:
             observed = _attribute_map(have.attributes) or {}
             self._attribute_changes("target-group", group.name, attribute_planning.for_existing(
                 self.attributes.target_group, have.tag_map, _attribute_map(have.attributes),
-                nlb_attributes.target_group_defaults(ip_targets=False, protocol=group.protocol)), observed, have.arn)
+                nlb_attributes.target_group_defaults(ip_targets=group.target_type == "ip", protocol=group.protocol)),
+                observed, have.arn)
             registered = self.observed.targets.get(group.name, frozenset())
         self._targets(group.name, registered, targets)
 

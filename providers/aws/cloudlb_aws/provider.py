@@ -28,7 +28,7 @@ from cloudlb.model import (
 from cloudlb.problems import Problem
 from cloudlb.provider import Offering, Provider, ProviderSettings, RetryLater, Statuses, SweepResult
 from cloudlb_aws import annotations as a
-from cloudlb_aws import nlb_attributes, reads, startup, target_nodes
+from cloudlb_aws import ip_targets, nlb_attributes, reads, startup, target_nodes
 from cloudlb_aws.calls import CallCounter, Clients, create_clients
 from cloudlb_aws.capabilities import CAPABILITIES
 from cloudlb_aws.inventory import CLASSIC, GROUP, LB, LISTENERS, NODE_GROUP, TARGETS, TG, Inventory, Observed
@@ -77,7 +77,10 @@ class AWSProvider(Provider[Observed]):
     # -- the parts that need no cloud ----------------------------------------------------------------
 
     def offering_for(self, spec: LoadBalancerSpec) -> Offering:
-        return CAPABILITIES.offering(kind_for(spec, self.default_type))
+        kind = kind_for(spec, self.default_type)
+        if kind == a.NLB and ip_targets.target_type(spec.annotations) == ip_targets.IP:
+            return ip_targets.NLB_IP_OFFERING
+        return CAPABILITIES.offering(kind)
 
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
         parsed = a.parse(spec.annotations, internal=spec.internal)
@@ -88,7 +91,8 @@ class AWSProvider(Provider[Observed]):
                                  f"{a.EIP_ALLOCATIONS} (internet-facing) or {a.PRIVATE_IPV4_ADDRESSES} (internal)",
                                  fatal=True))
         found += target_nodes.parse(spec.annotations)[1]
-        if self.offering_for(spec).name == a.NLB:
+        found += ip_targets.problems(spec.annotations)
+        if self.offering_for(spec).name != a.CLB:
             found += nlb_attributes.parse(spec.annotations).problems
         else:
             for name in (a.EIP_ALLOCATIONS, a.PRIVATE_IPV4_ADDRESSES, a.CROSS_ZONE, *nlb_attributes.NLB_ONLY):

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from cloudlb_aws import annotations as a
+from cloudlb_aws import ip_targets, target_nodes
 from cloudlb_aws import nlb_attributes as attrs
-from cloudlb_aws import target_nodes
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
@@ -159,4 +161,72 @@ def test_target_node_labels_choose_the_targets_and_a_label_change_writes_only_th
         for name in ("edge", "every"):
             kube.delete("v1", "services", "default", name)
             wait_gone(ctl, name)
+        assert sandbox.leftovers() == []
+
+
+def endpoint_slice(service: str, name: str, ready: dict[str, bool], port: int = 8080) -> dict[str, Any]:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": {"name": name, "namespace": "default", "labels": {"kubernetes.io/service-name": service}},
+            "endpoints": [{"addresses": [ip], "conditions": {"ready": is_ready}} for ip, is_ready in ready.items()],
+            "ports": [{"name": "tcp-80", "protocol": "TCP", "port": port}]}
+
+
+def registered(sandbox: MotoSandbox, group_arn: str) -> set[tuple[str, int]]:
+    health = sandbox.client("elbv2").describe_target_health(TargetGroupArn=group_arn)
+    return {(d["Target"]["Id"], int(d["Target"]["Port"])) for d in health["TargetHealthDescriptions"]}
+
+
+def test_ip_targets_are_the_ready_pods_and_slice_churn_registers_exactly_the_changed_ips(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    manifest = service_manifest("pods", annotations={ip_targets.NLB_TARGET_TYPE: "ip", a.TYPE: "external"})
+    manifest["spec"]["allocateLoadBalancerNodePorts"] = False
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(endpoint_slice("pods", "pods-a", {"10.0.1.11": True, "10.0.1.12": False}))
+        kube.create(manifest)
+        service = ctl.wait_for_ingress("default", "pods")
+        assert "nodePort" not in service["spec"]["ports"][0]
+        assert not [e for e in ctl.events("default", "pods") if e.get("type") == "Warning"]
+        lb = state.load_balancer(sandbox, nlb_name("pods"))
+        assert lb is not None
+        [group] = state.target_groups(sandbox, lb["LoadBalancerArn"]).values()
+        assert (group["TargetType"], group["Port"]) == ("ip", 8080)
+        arn = group["TargetGroupArn"]
+        ctl.wait_for(lambda: registered(sandbox, arn) == {("10.0.1.11", 8080)}, message="the ready Pod")
+        ctl.wait_for(ctl.idle, message="an idle queue")
+
+        # One Pod becomes ready, another slice brings a third, then that slice goes: exactly those IPs move.
+        provider = ctl.provider
+        assert isinstance(provider, AWSProvider)
+        before = provider.calls.snapshot()
+        kube.patch("discovery.k8s.io/v1", "endpointslices", "default", "pods-a",
+                   {"endpoints": [{"addresses": ["10.0.1.11"], "conditions": {"ready": True}},
+                                  {"addresses": ["10.0.1.12"], "conditions": {"ready": True}}]})
+        ctl.wait_for(lambda: registered(sandbox, arn) == {("10.0.1.11", 8080), ("10.0.1.12", 8080)},
+                     message="the Pod that became ready")
+        kube.create(endpoint_slice("pods", "pods-b", {"10.0.1.13": True}))
+        ctl.wait_for(lambda: len(registered(sandbox, arn)) == 3, message="the second slice's Pod")
+        kube.delete("discovery.k8s.io/v1", "endpointslices", "default", "pods-a")
+        ctl.wait_for(lambda: registered(sandbox, arn) == {("10.0.1.13", 8080)}, message="the first slice gone")
+        ctl.wait_for(ctl.idle, message="an idle queue")
+        assert writes(provider.calls.snapshot() - before) == {"elasticloadbalancing:RegisterTargets": 2,
+                                                              "elasticloadbalancing:DeregisterTargets": 1}
+
+        # Back to instance targets (the annotation gone, node ports allocated): a new instance group replaces
+        # the IP group, which AWS cannot change in place, and is deleted.
+        kube.patch("v1", "services", "default", "pods", {"spec": {"allocateLoadBalancerNodePorts": True}})
+        annotate(kube, "pods", {ip_targets.NLB_TARGET_TYPE: None})
+
+        def instance_group() -> dict[str, Any] | None:
+            groups = list(state.target_groups(sandbox, lb["LoadBalancerArn"]).values())
+            return groups[0] if len(groups) == 1 and groups[0]["TargetType"] == "instance" else None
+        ctl.wait_for(instance_group, message="an instance target group")
+        node_port = (ctl.service("default", "pods") or {})["spec"]["ports"][0]["nodePort"]
+        assert instance_group()["Port"] == node_port  # type: ignore[index]
+        ctl.wait_for(lambda: state.targets(sandbox, instance_group()["TargetGroupArn"])  # type: ignore[index]
+                     == {i.provider_id.rsplit("/", 1)[-1] for i in sandbox.instances[:2]}, message="the nodes")
+        ctl.wait_for(lambda: all(g["TargetGroupArn"] != arn
+                                 for g in sandbox.client("elbv2").describe_target_groups()["TargetGroups"]),
+                     message="the IP group gone")
+        kube.delete("v1", "services", "default", "pods")
+        wait_gone(ctl, "pods")
         assert sandbox.leftovers() == []
