@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping, Sequence
 
 from cloudlb import problems as p
-from cloudlb.changes import Change, ChangePlan, run_changes
+from cloudlb.changes import Action, Change, ChangePlan, run_changes
 from cloudlb.model import (
     DesiredLoadBalancer,
     Ingress,
@@ -39,7 +39,9 @@ from cloudlb_aws.planner import (
     Outcome,
     Replan,
     Setting,
+    Write,
     candidate_names,
+    change,
     kind_for,
     owns_target_group,
     plan,
@@ -227,10 +229,23 @@ class AWSProvider(Provider[Observed]):
                 run_changes(plan.key, plan.changes, self._writer.run)
         else:
             run_changes(plan.key, plan.changes, self._writer.run)
+            # Removals planned at once each saw the others' load balancers: the last to finish finds the
+            # cluster's backend group unused (the writer checks again under its lock).
+            if plan.changes and not any(c.payload.op == "delete_backend" for c in plan.changes
+                                        if isinstance(c.payload, Write)):
+                run_changes(plan.key, self._unused_backend(), self._writer.run)
         if outcome is None:
             return {}
         status = self._status(outcome)
         return dict.fromkeys(outcome.services, status)
+
+    def _unused_backend(self) -> list[Change]:
+        name = backend_group_name(self.cluster)
+        view = self.inventory.cluster_view()
+        if name not in view.groups or view.load_balancer_count:
+            return []
+        return [change(Action.DELETE, "security-group", name, "no load balancer of the cluster uses it any more",
+                       "delete_backend", (GROUP, name))]
 
     def _status(self, outcome: Outcome) -> LoadBalancerStatus:
         if outcome.kind == a.CLB:

@@ -25,7 +25,7 @@ from cloudlb_aws.naming import (
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
-from cloudlb.model import ServiceRef
+from cloudlb.model import LoadBalancerKey, ServiceRef
 from cloudlb.provider import CloudStateError
 
 from . import support as state
@@ -179,4 +179,19 @@ def test_load_balancers_of_the_per_service_group_era_move_to_the_backend_group_w
 
     provider.delete_service(nlb_service)
     provider.delete_service(clb_service)
+    assert sandbox.leftovers() == []
+
+
+def test_the_backend_group_goes_with_the_last_load_balancer_even_when_removals_were_planned_at_once(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    for name in ("first", "second"):
+        provider.ensure_service(make_spec(name))
+    keys = [LoadBalancerKey("default", name) for name in ("first", "second")]
+    # Two workers plan at once: each sees the other's load balancer, so neither plans the backend group's removal.
+    plans = [provider.plan(key, None, provider.observe([key])[key]) for key in keys]
+    assert not any(c.payload.op == "delete_backend" for p in plans for c in p.changes)
+
+    for plan in plans:
+        provider.apply(plan)
+
     assert sandbox.leftovers() == []
