@@ -31,7 +31,7 @@ from cloudlb.changes import Action, Change, ChangePlan
 from cloudlb.model import DesiredLoadBalancer, LoadBalancerKey, LoadBalancerSpec, PortKey, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
 from cloudlb_aws import annotations as a
-from cloudlb_aws import attribute_planning, nlb_attributes, placement, security
+from cloudlb_aws import attribute_planning, frontend_groups, nlb_attributes, placement, security
 from cloudlb_aws.clb import CLBModel, build_clb_model
 from cloudlb_aws.inventory import ClusterView, Observed
 from cloudlb_aws.naming import (
@@ -256,6 +256,7 @@ class _Planner:
         self.kind = kind_for(spec, setting.default_type)
         self.parsed = a.parse(spec.annotations, internal=spec.internal, kind=self.kind)
         self.attributes = nlb_attributes.parse(spec.annotations)
+        self.frontend_groups = frontend_groups.parse(spec.annotations)[0]
         self.lookups: set[Lookup] = set()
         self.warnings: list[str] = []
         self.changes: list[Change] = []
@@ -367,8 +368,10 @@ class _Planner:
     def _group_ids(self) -> list[Any]:
         frontend = self.view.groups.get(security_group_name(self.cluster, self.service))
         backend = self.view.groups.get(backend_group_name(self.cluster))
-        return [frontend.group_id if frontend else Ref("group", security_group_name(self.cluster, self.service)),
-                backend.group_id if backend else Ref("group", backend_group_name(self.cluster))]
+        # security-groups replaces cloudlb's own group, extra-security-groups come beside it (frontend_groups).
+        return self.frontend_groups.groups(
+            frontend.group_id if frontend else Ref("group", security_group_name(self.cluster, self.service)),
+            backend.group_id if backend else Ref("group", backend_group_name(self.cluster)))
 
     def plan(self) -> AWSPlan:
         key = self.desired.key
@@ -393,7 +396,8 @@ class _Planner:
                                         Replan(self.desired, lookups)),), lookups=lookups)
 
         self._backend(node_groups, model.target_ports())
-        frontend = self._frontend(model.traffic_ports(), model.tags)
+        frontend = (self._frontend(model.traffic_ports(), model.tags) if self.frontend_groups.own_group
+                    else self.view.groups.get(security_group_name(self.cluster, self.service)))
         if isinstance(model, NLBModel):
             self._nlb(model, targets)
             ips: tuple[str, ...] | None = None

@@ -28,7 +28,7 @@ from cloudlb.model import (
 from cloudlb.problems import Problem
 from cloudlb.provider import Offering, Provider, ProviderSettings, RetryLater, Statuses, SweepResult
 from cloudlb_aws import annotations as a
-from cloudlb_aws import ip_targets, nlb_attributes, reads, startup, target_nodes
+from cloudlb_aws import frontend_groups, ip_targets, nlb_attributes, reads, startup, target_nodes
 from cloudlb_aws.calls import CallCounter, Clients, create_clients
 from cloudlb_aws.capabilities import CAPABILITIES
 from cloudlb_aws.inventory import CLASSIC, GROUP, LB, LISTENERS, NODE_GROUP, TARGETS, TG, Inventory, Observed
@@ -94,6 +94,12 @@ class AWSProvider(Provider[Observed]):
                                  fatal=True))
         found += target_nodes.parse(spec.annotations)[1]
         found += ip_targets.problems(spec.annotations)
+        groups, group_problems = frontend_groups.parse(spec.annotations)
+        found += group_problems
+        if groups.replace and spec.source_ranges:
+            found.append(Problem("spec.loadBalancerSourceRanges", p.UNSUPPORTED_OPTION,
+                                 f"not applied: with {frontend_groups.SECURITY_GROUPS} the load balancer's own groups "
+                                 "decide who may connect"))
         if self.offering_for(spec).name != a.CLB:
             found += nlb_attributes.parse(spec.annotations).problems
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cloudlb_aws import classic_attributes as classic
+from cloudlb_aws import frontend_groups as fg
 from cloudlb_aws import nlb_attributes as attrs
 from cloudlb_aws import target_nodes
 from cloudlb_aws.annotations import CROSS_ZONE
@@ -172,3 +173,24 @@ def test_observed_classic_attributes_compare_like_with_like() -> None:
         "Enabled": False, "Timeout": 300}, "ConnectionSettings": {"IdleTimeout": 60},
         "CrossZoneLoadBalancing": {"Enabled": False}}
     assert classic.attribute_differences(wanted, observed) == {"ConnectionSettings": {"IdleTimeout": 120}}
+
+
+# -- security groups --------------------------------------------------------------------------------------
+
+
+def test_security_groups_replace_ours_and_extras_come_after_the_backend_group() -> None:
+    groups, problems = fg.parse({fg.SECURITY_GROUPS: " sg-0123456789abcdef0, sg-0123456789abcdef0 ",
+                                 fg.EXTRA_SECURITY_GROUPS: "sg-11111111"})
+    assert problems == [] and not groups.own_group
+    assert groups.groups("own", "backend") == ["sg-0123456789abcdef0", "backend", "sg-11111111"]
+    assert fg.parse({})[0].groups("own", "backend") == ["own", "backend"]
+
+
+@pytest.mark.parametrize(("annotations", "fatal"), [
+    ({fg.SECURITY_GROUPS: "web-sg"}, True), ({fg.EXTRA_SECURITY_GROUPS: "sg-XYZ"}, True),
+    ({fg.SECURITY_GROUPS: " , "}, False),
+    ({fg.EXTRA_SECURITY_GROUPS: ",".join(f"sg-{i:08x}" for i in range(4))}, True),
+])
+def test_security_group_values_aws_would_refuse_are_named(annotations: dict[str, str], fatal: bool) -> None:
+    [problem] = fg.parse(annotations)[1]
+    assert problem.fatal is fatal and problem.field == f"metadata.annotations[{next(iter(annotations))}]"

@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 from cloudlb_aws import annotations as a
+from cloudlb_aws import frontend_groups as fg
 from cloudlb_aws import ip_targets, target_nodes
 from cloudlb_aws import nlb_attributes as attrs
+from cloudlb_aws.naming import backend_group_name, load_balancer_name, security_group_name
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.kubeapi import EmulatedKubernetes
+from cloudlb.model import ServiceRef
 from cloudlb.testing import node_manifest, run_controller, service_manifest
 
 from . import support as state
@@ -230,3 +233,52 @@ def test_ip_targets_are_the_ready_pods_and_slice_churn_registers_exactly_the_cha
         kube.delete("v1", "services", "default", "pods")
         wait_gone(ctl, "pods")
         assert sandbox.leftovers() == []
+
+
+def test_security_groups_replace_cloudlbs_own_and_extra_ones_come_beside_it_on_nlb_and_clb(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    ec2 = sandbox.client("ec2")
+    mine, extra = (ec2.create_security_group(GroupName=f"users-{n}", Description="the user's", VpcId=sandbox.vpc_id)
+                   ["GroupId"] for n in ("own", "extra"))
+    own_name = security_group_name(CLUSTER, ServiceRef("default", "guarded"))
+    backend = backend_group_name(CLUSTER)
+
+    def groups_of(names: list[str]) -> dict[str, str]:
+        found = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": names}])["SecurityGroups"]
+        return {g["GroupName"]: g["GroupId"] for g in found}
+
+    try:
+        with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+            kube.create(service_manifest("guarded", annotations={fg.EXTRA_SECURITY_GROUPS: extra}))
+            ctl.wait_for_ingress("default", "guarded")
+            ours = groups_of([own_name, backend])
+
+            def attached() -> set[str]:
+                lb = state.load_balancer(sandbox, nlb_name("guarded"))
+                return set(lb["SecurityGroups"]) if lb else set()
+
+            ctl.wait_for(lambda: attached() == {ours[own_name], ours[backend], extra}, message="extra beside ours")
+            # security-groups replaces cloudlb's own group (whose rules cloudlb then leaves alone).
+            annotate(kube, "guarded", {fg.SECURITY_GROUPS: mine, fg.EXTRA_SECURITY_GROUPS: None})
+            ctl.wait_for(lambda: attached() == {mine, ours[backend]}, message="the user's group instead of ours")
+            assert state.security_group(sandbox, mine).get("IpPermissions") == []
+            annotate(kube, "guarded", {fg.SECURITY_GROUPS: None})
+            ctl.wait_for(lambda: attached() == {ours[own_name], ours[backend]}, message="ours again")
+
+            # A Classic ELB asked for the user's group from the start: cloudlb creates no front-end group.
+            kube.create(service_manifest("classic", annotations={a.TYPE: "clb", fg.SECURITY_GROUPS: mine,
+                                                                 fg.EXTRA_SECURITY_GROUPS: extra}))
+            ctl.wait_for_ingress("default", "classic")
+            clb = sandbox.client("elb").describe_load_balancers(LoadBalancerNames=[
+                load_balancer_name(CLUSTER, ServiceRef("default", "classic"), "clb", False)])
+            assert set(clb["LoadBalancerDescriptions"][0]["SecurityGroups"]) == {mine, ours[backend], extra}
+            assert security_group_name(CLUSTER, ServiceRef("default", "classic")) not in groups_of(
+                [security_group_name(CLUSTER, ServiceRef("default", "classic"))])
+
+            for name in ("guarded", "classic"):
+                kube.delete("v1", "services", "default", name)
+                wait_gone(ctl, name)
+    finally:
+        for group in (mine, extra):
+            ec2.delete_security_group(GroupId=group)
+    assert sandbox.leftovers() == []
