@@ -4,7 +4,7 @@ from cloudlb.model import Protocol
 from cloudlb.provider import Capabilities, Offering
 from cloudlb.translate import AWS_INTERNAL_ANNOTATION, AWS_SCHEME_ANNOTATION
 from cloudlb_aws import annotations as a
-from cloudlb_aws import frontend_groups, ip_targets, nlb_attributes, target_nodes
+from cloudlb_aws import classic_attributes, frontend_groups, ip_targets, nlb_attributes, target_nodes
 
 NLB_OFFERING = Offering(
     "nlb",
@@ -32,5 +32,5 @@ CAPABILITIES = Capabilities(
     # aws-load-balancer-* annotation gets a Warning naming it.
     annotations=frozenset({*a.PARSED, AWS_INTERNAL_ANNOTATION, AWS_SCHEME_ANNOTATION,
                            target_nodes.TARGET_NODE_LABELS, *nlb_attributes.PARSED, ip_targets.NLB_TARGET_TYPE,
-                           *frontend_groups.PARSED}),
+                           *frontend_groups.PARSED, *classic_attributes.PARSED}),
 )

@@ -31,7 +31,15 @@ from cloudlb.changes import Action, Change, ChangePlan
 from cloudlb.model import DesiredLoadBalancer, LoadBalancerKey, LoadBalancerSpec, PortKey, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
 from cloudlb_aws import annotations as a
-from cloudlb_aws import attribute_planning, frontend_groups, nlb_attributes, placement, security
+from cloudlb_aws import (
+    attribute_planning,
+    classic_attributes,
+    classic_planning,
+    frontend_groups,
+    nlb_attributes,
+    placement,
+    security,
+)
 from cloudlb_aws.clb import CLBModel, build_clb_model
 from cloudlb_aws.inventory import ClusterView, Observed
 from cloudlb_aws.naming import (
@@ -257,6 +265,7 @@ class _Planner:
         self.parsed = a.parse(spec.annotations, internal=spec.internal, kind=self.kind)
         self.attributes = nlb_attributes.parse(spec.annotations)
         self.frontend_groups = frontend_groups.parse(spec.annotations)[0]
+        self.classic_settings = classic_attributes.parse(spec.annotations)
         self.lookups: set[Lookup] = set()
         self.warnings: list[str] = []
         self.changes: list[Change] = []
@@ -389,6 +398,11 @@ class _Planner:
                     and is_owned(existing.tag_map, self.cluster, self.service)):
                 self.lookups.add(Lookup("cross-zone", model.name))
             self._attribute_lookups(model, existing)
+        else:
+            classic = self.observed.classics.get(model.name)
+            if (classic is not None and is_owned(classic.tag_map, self.cluster, self.service)
+                    and classic_planning.needs_read(self.classic_settings, classic)):
+                self.lookups.add(Lookup("clb-attributes", model.name))
         if self.lookups:
             lookups = tuple(sorted(self.lookups))
             reason = "to be planned after reading " + ", ".join(map(str, lookups))
@@ -625,10 +639,12 @@ class _Planner:
                 arguments["Scheme"] = "internal"
             self.changes.append(change(Action.CREATE, "classic-load-balancer", name, "missing", "create_classic",
                                        stale, name=name, arguments=arguments, groups=self._group_ids(),
-                                       tags=dict(model.tags)))
+                                       tags={**model.tags, **classic_planning.creation_tags(self.classic_settings)}))
             self.changes.append(change(Action.UPDATE, "classic-load-balancer", name,
                                        f"health check {model.health.target}", "configure_health_check", stale,
                                        name=name, health=model.health.as_aws()))
+            self._classic_settings(name, classic_planning.plan(
+                self.classic_settings, None, {x.instance_port for x in model.listeners}))
             self._instances_of(name, frozenset(), targets)
             return
         self._check_ours("classic load balancer", name, have.tag_map)
@@ -650,6 +666,8 @@ class _Planner:
                                        f"{model.health.target}", "configure_health_check", stale, name=name,
                                        health=model.health.as_aws()))
         self._instances_of(name, have.instances, targets)
+        self._classic_settings(name, classic_planning.plan(
+            self.classic_settings, have, {x.instance_port for x in model.listeners}))
         if have.subnets != subnets:
             add, drop = sorted(set(subnets) - set(have.subnets)), sorted(set(have.subnets) - set(subnets))
             # Attach before detaching, so that the load balancer always keeps a subnet in some zone.
@@ -669,6 +687,32 @@ class _Planner:
         if missing_tags:
             self.changes.append(change(Action.UPDATE, "tags", name, "tags: " + ", ".join(sorted(missing_tags)),
                                        "tag_classic", stale, name=name, tags=missing_tags))
+
+    def _classic_settings(self, name: str, planned: classic_planning.ClassicChanges) -> None:
+        """Attributes, the proxy-protocol policy on the instance ports, then the record tag (classic_planning)."""
+        stale = ("classic", name)
+        if planned.attributes:
+            self.changes.append(change(Action.UPDATE, "classic-load-balancer", name,
+                                       "attributes: " + ", ".join(f"{k} {v}" for k, v in sorted(
+                                           planned.attributes.items())),
+                                       "modify_classic_attributes", stale, name=name,
+                                       attributes=dict(planned.attributes), after=planned.after))
+        if planned.create_policy:
+            policy_name = f"{name}:{classic_attributes.PROXY_PROTOCOL_POLICY}"
+            self.changes.append(change(Action.CREATE, "classic-policy", policy_name,
+                                       "proxy-protocol: \"*\"", "create_proxy_policy", stale, name=name,
+                                       policy=classic_attributes.PROXY_PROTOCOL_POLICY,
+                                       policy_type=classic_attributes.PROXY_PROTOCOL_POLICY_TYPE))
+        for port, policies in sorted(planned.backend_policies.items()):
+            self.changes.append(change(Action.UPDATE, "classic-backend", f"{name}:{port}",
+                                       f"backend policies: {', '.join(policies) or 'none'}", "set_backend_policies",
+                                       stale, name=name, port=port, policies=policies))
+        if planned.tag:
+            self.changes.append(change(Action.UPDATE, "tags", name, "record the attributes cloudlb sets",
+                                       "tag_classic", stale, name=name, tags=dict(classic_planning.RECORD)))
+        if planned.untag:
+            self.changes.append(change(Action.UPDATE, "tags", name, "no attributes set by cloudlb any more",
+                                       "untag_classic", stale, name=name, keys=(nlb_attributes.MANAGED_TAG,)))
 
     def _instances_of(self, name: str, registered: frozenset[str], wanted: frozenset[str]) -> None:
         for verb, ids, action in (("register_instances", sorted(wanted - registered), "register"),

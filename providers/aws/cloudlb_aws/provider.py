@@ -11,6 +11,7 @@ read while the inventory is fresh.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -28,7 +29,7 @@ from cloudlb.model import (
 from cloudlb.problems import Problem
 from cloudlb.provider import Offering, Provider, ProviderSettings, RetryLater, Statuses, SweepResult
 from cloudlb_aws import annotations as a
-from cloudlb_aws import frontend_groups, ip_targets, nlb_attributes, reads, startup, target_nodes
+from cloudlb_aws import classic_attributes, frontend_groups, ip_targets, nlb_attributes, reads, startup, target_nodes
 from cloudlb_aws.calls import CallCounter, Clients, create_clients
 from cloudlb_aws.capabilities import CAPABILITIES
 from cloudlb_aws.inventory import CLASSIC, GROUP, LB, LISTENERS, NODE_GROUP, TARGETS, TG, Inventory, Observed
@@ -102,8 +103,17 @@ class AWSProvider(Provider[Observed]):
                                  "decide who may connect"))
         if self.offering_for(spec).name != a.CLB:
             found += nlb_attributes.parse(spec.annotations).problems
+            ignored = {f"metadata.annotations[{name}]" for name in classic_attributes.CLASSIC_ONLY}
+            # A Classic-only value is still checked (and named when wrong), never fatal here: it is ignored.
+            found += [dataclasses.replace(x, fatal=False) for x in classic_attributes.parse(spec.annotations).problems
+                      if x.field in ignored]
+            for name in classic_attributes.CLASSIC_ONLY:
+                if name in spec.annotations:
+                    found.append(Problem(f"metadata.annotations[{name}]", p.UNSUPPORTED_OPTION,
+                                         "applies to Classic ELBs only; ignored for this Network Load Balancer"))
         else:
-            for name in (a.EIP_ALLOCATIONS, a.PRIVATE_IPV4_ADDRESSES, a.CROSS_ZONE, *nlb_attributes.NLB_ONLY):
+            found += classic_attributes.parse(spec.annotations).problems
+            for name in (a.EIP_ALLOCATIONS, a.PRIVATE_IPV4_ADDRESSES, *nlb_attributes.NLB_ONLY):
                 if name in spec.annotations:
                     found.append(Problem(f"metadata.annotations[{name}]", p.UNSUPPORTED_OPTION,
                                          "applies to Network Load Balancers only; ignored for this Classic ELB"))
@@ -214,6 +224,11 @@ class AWSProvider(Provider[Observed]):
                 if lookup.what == "tg-attributes" and group is not None and group.attributes is None:
                     self.inventory.put_target_group(dataclasses.replace(
                         group, attributes=tag_tuple(reads.target_group_attributes(clients, group.arn))))
+                classic = self.inventory.classics.records.get(lookup.value)
+                if lookup.what == "clb-attributes" and classic is not None and classic.attributes is None:
+                    observed = classic_attributes.normalized(reads.classic_attributes(clients, classic.name))
+                    self.inventory.put_classic(dataclasses.replace(classic, attributes=json.dumps(
+                        observed, sort_keys=True)))
                 balancer = self.inventory.load_balancers.records.get(lookup.value)
                 if lookup.what == "lb-attributes" and balancer is not None and balancer.attributes is None:
                     balancer = dataclasses.replace(

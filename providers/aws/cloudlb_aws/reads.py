@@ -260,3 +260,8 @@ def load_balancer_attributes(clients: Clients, load_balancer_arn: str) -> dict[s
     with translated_errors("reading load balancer attributes"):
         found = clients.elbv2.describe_load_balancer_attributes(LoadBalancerArn=load_balancer_arn)["Attributes"]
     return {str(a.get("Key")): str(a.get("Value")) for a in found}
+
+
+def classic_attributes(clients: Clients, name: str) -> dict[str, Any]:
+    with translated_errors(f"reading attributes of classic load balancer {name}"):
+        return dict(clients.elb.describe_load_balancer_attributes(LoadBalancerName=name)["LoadBalancerAttributes"])

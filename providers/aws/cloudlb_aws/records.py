@@ -95,13 +95,14 @@ class TargetGroupRecord(Owned):
 @dataclass(frozen=True, order=True)
 class ClassicListener:
     port: int
-    protocol: str  # TCP or SSL
+    protocol: str  # TCP, SSL, HTTP or HTTPS (backend-protocol)
     instance_port: int
     certificate: str | None = None
+    instance_protocol: str = "TCP"
 
     def as_aws(self) -> dict[str, Any]:
         listener: dict[str, Any] = {"Protocol": self.protocol, "LoadBalancerPort": self.port,
-                                    "InstanceProtocol": "TCP", "InstancePort": self.instance_port}
+                                    "InstanceProtocol": self.instance_protocol, "InstancePort": self.instance_port}
         if self.certificate is not None:
             listener["SSLCertificateId"] = self.certificate
         return listener
@@ -132,6 +133,14 @@ class ClassicRecord(Owned):
     instances: frozenset[str]
     subnets: tuple[str, ...]
     security_groups: tuple[str, ...]
+    # The policies of each instance port that has some, and the load balancer's own (proxy protocol).
+    backend_policies: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    policies: tuple[str, ...] = ()
+    # Its attributes as ``classic_attributes.normalized`` gives them (JSON), once read; None: unknown.
+    attributes: str | None = None
+
+    def backend_policies_of(self, port: int) -> tuple[str, ...]:
+        return dict(self.backend_policies).get(port, ())
 
 
 @dataclass(frozen=True, order=True)
@@ -242,7 +251,7 @@ def target_group(item: Mapping[str, Any], tags: Mapping[str, str]) -> TargetGrou
 def classic(item: Mapping[str, Any], tags: Mapping[str, str]) -> ClassicRecord:
     listeners = frozenset(
         ClassicListener(int(raw["LoadBalancerPort"]), str(raw["Protocol"]).upper(), int(raw["InstancePort"]),
-                        raw.get("SSLCertificateId") or None)
+                        raw.get("SSLCertificateId") or None, str(raw.get("InstanceProtocol") or "TCP").upper())
         for raw in (d["Listener"] for d in item.get("ListenerDescriptions") or []))
     check = item.get("HealthCheck") or {}
     health = ClassicHealth(str(check["Target"]), int(check["Interval"]), int(check["Timeout"]),
@@ -253,7 +262,11 @@ def classic(item: Mapping[str, Any], tags: Mapping[str, str]) -> ClassicRecord:
         scheme=str(item.get("Scheme", "internet-facing")), listeners=listeners, health=health,
         instances=frozenset(str(i["InstanceId"]) for i in item.get("Instances") or []),
         subnets=tuple(sorted(str(s) for s in item.get("Subnets") or [])),
-        security_groups=tuple(sorted(str(g) for g in item.get("SecurityGroups") or [])))
+        security_groups=tuple(sorted(str(g) for g in item.get("SecurityGroups") or [])),
+        backend_policies=tuple(sorted(
+            (int(b["InstancePort"]), tuple(sorted(str(n) for n in b.get("PolicyNames") or [])))
+            for b in item.get("BackendServerDescriptions") or [] if b.get("PolicyNames"))),
+        policies=tuple(sorted(str(n) for n in (item.get("Policies") or {}).get("OtherPolicies") or [])))
 
 
 def security_group(item: Mapping[str, Any]) -> SecurityGroupRecord:

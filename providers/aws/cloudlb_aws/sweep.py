@@ -78,7 +78,8 @@ def sweep(clients: Clients, inventory: Inventory, cluster: str, *, deep: bool) -
     for item in raw_classics:
         name = str(item["LoadBalancerName"])
         found = classic_tags.get(name) or (known_classics[name].tag_map if name in known_classics else {})
-        classics[name] = records.classic(item, found)
+        classics[name] = dataclasses.replace(records.classic(item, found), attributes=(
+            known_classics[name].attributes if name in known_classics else None))  # in no listing: keep what was read
 
     own_groups = reads.list_own_groups(clients, cluster)
     subnets = reads.list_subnets(clients)

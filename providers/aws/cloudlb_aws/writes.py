@@ -464,7 +464,8 @@ class Writer:
             self.inventory.put_classic(found)
             return
         listeners = frozenset(ClassicListener(int(x["LoadBalancerPort"]), str(x["Protocol"]).upper(),
-                                              int(x["InstancePort"]), x.get("SSLCertificateId"))
+                                              int(x["InstancePort"]), x.get("SSLCertificateId"),
+                                              str(x.get("InstanceProtocol") or "TCP").upper())
                               for x in arguments["Listeners"])
         self.inventory.put_classic(records.ClassicRecord(
             tag_tuple(tags), name, str(created["DNSName"]), str(arguments.get("Scheme", "internet-facing")),
@@ -488,7 +489,8 @@ class Writer:
         self.clients.elb.create_load_balancer_listeners(
             LoadBalancerName=name, Listeners=[dict(x) for x in listeners])  # type: ignore[misc]
         added = {ClassicListener(int(x["LoadBalancerPort"]), str(x["Protocol"]).upper(), int(x["InstancePort"]),
-                                 x.get("SSLCertificateId")) for x in listeners}
+                                 x.get("SSLCertificateId"), str(x.get("InstanceProtocol") or "TCP").upper())
+                 for x in listeners}
         record = self._classic(name)
         ports = {x.port for x in added}
         self._update_classic(name, listeners=frozenset({x for x in record.listeners if x.port not in ports} | added))
@@ -516,6 +518,31 @@ class Writer:
         resolved = [str(g) for g in self._resolve(groups)]
         self.clients.elb.apply_security_groups_to_load_balancer(LoadBalancerName=name, SecurityGroups=resolved)
         self._update_classic(name, security_groups=tuple(sorted(resolved)))
+
+    def modify_classic_attributes(self, name: str, attributes: Mapping[str, Any], after: str) -> None:
+        self.clients.elb.modify_load_balancer_attributes(
+            LoadBalancerName=name, LoadBalancerAttributes=dict(attributes))  # type: ignore[arg-type]
+        self._update_classic(name, attributes=after)
+
+    def create_proxy_policy(self, name: str, policy: str, policy_type: str) -> None:
+        with tolerating("DuplicatePolicyName"):
+            self.clients.elb.create_load_balancer_policy(
+                LoadBalancerName=name, PolicyName=policy, PolicyTypeName=policy_type,
+                PolicyAttributes=[{"AttributeName": "ProxyProtocol", "AttributeValue": "true"}])
+        self._update_classic(name, policies=tuple(sorted({*self._classic(name).policies, policy})))
+
+    def set_backend_policies(self, name: str, port: int, policies: tuple[str, ...]) -> None:
+        self.clients.elb.set_load_balancer_policies_for_backend_server(
+            LoadBalancerName=name, InstancePort=port, PolicyNames=list(policies))
+        kept = {p: names for p, names in self._classic(name).backend_policies if p != port}
+        if policies:
+            kept[port] = tuple(sorted(policies))
+        self._update_classic(name, backend_policies=tuple(sorted(kept.items())))
+
+    def untag_classic(self, name: str, keys: tuple[str, ...]) -> None:
+        self.clients.elb.remove_tags(LoadBalancerNames=[name], Tags=[{"Key": k} for k in keys])
+        record = self._classic(name)
+        self._update_classic(name, tags=tag_tuple({k: v for k, v in record.tag_map.items() if k not in keys}))
 
     def tag_classic(self, name: str, tags: Mapping[str, str]) -> None:
         self.clients.elb.add_tags(LoadBalancerNames=[name], Tags=as_tag_list(tags))

@@ -124,8 +124,10 @@ def test_ssl_ports_without_a_certificate_only_warn() -> None:
 
 
 def test_nlb_only_annotations_on_a_classic_elb_only_warn() -> None:
-    found = problems_of({a.TYPE: "clb", a.CROSS_ZONE: "true"})
-    assert found == [(where(a.CROSS_ZONE), p.UNSUPPORTED_OPTION, False)]
+    attributes = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+    found = problems_of({a.TYPE: "clb", a.CROSS_ZONE: "true", attributes: "stickiness.enabled=true"})
+    # Cross-zone balancing is a Classic ELB attribute too (cloud-provider-aws sets it).
+    assert found == [(where(attributes), p.UNSUPPORTED_OPTION, False)]
 
 
 def test_load_balancer_ip_is_refused_with_a_pointer_to_elastic_ips() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from cloudlb_aws import annotations as a
+from cloudlb_aws import classic_attributes as classic
 from cloudlb_aws import frontend_groups as fg
 from cloudlb_aws import ip_targets, target_nodes
 from cloudlb_aws import nlb_attributes as attrs
@@ -282,3 +283,61 @@ def test_security_groups_replace_cloudlbs_own_and_extra_ones_come_beside_it_on_n
         for group in (mine, extra):
             ec2.delete_security_group(GroupId=group)
     assert sandbox.leftovers() == []
+
+
+def test_classic_elb_attributes_proxy_protocol_and_backend_protocol_are_set_changed_and_reset(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    elb = sandbox.client("elb")
+    name = load_balancer_name(CLUSTER, ServiceRef("default", "old"), "clb", False)
+
+    def described() -> dict[str, Any]:
+        found: dict[str, Any] = elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"][0]
+        return found
+
+    def attributes() -> dict[str, Any]:
+        found: dict[str, Any] = elb.describe_load_balancer_attributes(LoadBalancerName=name)["LoadBalancerAttributes"]
+        return found
+
+    def proxied() -> set[int]:
+        return {b["InstancePort"] for b in described().get("BackendServerDescriptions", [])
+                if classic.PROXY_PROTOCOL_POLICY in b.get("PolicyNames", [])}
+
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(service_manifest("old", ports=[(80, "TCP")], annotations={
+            a.TYPE: "clb", attrs.PROXY_PROTOCOL: "*", classic.CONNECTION_IDLE_TIMEOUT: "300",
+            classic.CONNECTION_DRAINING_ENABLED: "true", classic.CONNECTION_DRAINING_TIMEOUT: "45",
+            attrs.ACCESS_LOG_ENABLED: "true", attrs.ACCESS_LOG_BUCKET: "logs", classic.ACCESS_LOG_EMIT_INTERVAL: "5",
+            classic.BACKEND_PROTOCOL: "http"}))
+        service = ctl.wait_for_ingress("default", "old")
+        node_port = service["spec"]["ports"][0]["nodePort"]
+        ctl.wait_for(lambda: proxied() == {node_port}, message="the proxy-protocol policy on the instance port")
+        ctl.wait_for(lambda: attributes()["ConnectionSettings"]["IdleTimeout"] == 300, message="idle timeout")
+        found = attributes()
+        assert found["ConnectionDraining"] == {"Enabled": True, "Timeout": 45}
+        assert (found["AccessLog"]["Enabled"], found["AccessLog"]["S3BucketName"],
+                found["AccessLog"]["EmitInterval"]) == (True, "logs", 5)
+        [listener] = [d["Listener"] for d in described()["ListenerDescriptions"]]
+        assert (listener["Protocol"], listener["InstanceProtocol"]) == ("HTTP", "HTTP")
+
+        # Changed: no proxy protocol, another idle timeout, TCP listeners again.
+        annotate(kube, "old", {attrs.PROXY_PROTOCOL: None, classic.CONNECTION_IDLE_TIMEOUT: "120",
+                               classic.BACKEND_PROTOCOL: None})
+        ctl.wait_for(lambda: attributes()["ConnectionSettings"]["IdleTimeout"] == 120, message="idle timeout 120")
+        ctl.wait_for(lambda: proxied() == set(), message="the policy off the instance port")
+        ctl.wait_for(lambda: [(d["Listener"]["Protocol"], d["Listener"]["InstanceProtocol"])
+                              for d in described()["ListenerDescriptions"]] == [("TCP", "TCP")],
+                     message="a TCP listener")
+
+        # Removed: the in-tree defaults again.
+        annotate(kube, "old", {key: None for key in (
+            classic.CONNECTION_IDLE_TIMEOUT, classic.CONNECTION_DRAINING_ENABLED, classic.CONNECTION_DRAINING_TIMEOUT,
+            attrs.ACCESS_LOG_ENABLED, attrs.ACCESS_LOG_BUCKET, classic.ACCESS_LOG_EMIT_INTERVAL)})
+        ctl.wait_for(lambda: attributes()["ConnectionSettings"]["IdleTimeout"] == 60, message="idle timeout 60")
+        found = attributes()
+        assert found["ConnectionDraining"]["Enabled"] is False and found["AccessLog"]["Enabled"] is False
+        ctl.wait_for(lambda: attrs.MANAGED_TAG not in {t["Key"] for t in elb.describe_tags(
+            LoadBalancerNames=[name])["TagDescriptions"][0]["Tags"]}, message="the record tag removed")
+
+        kube.delete("v1", "services", "default", "old")
+        wait_gone(ctl, "old")
+        assert sandbox.leftovers() == []
