@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cloudlb.model import ServiceRef
+from cloudlb.model import LoadBalancerKey, ServiceRef
 
 MAX_NAME = 32  # ELB, NLB and target-group names
 # Every load-balancer and target-group name starts with this, so a scan by name skips everything else.
@@ -144,3 +144,47 @@ def backend_group_tags(cluster: str) -> dict[str, str]:
 def is_cluster_owned(tags: Mapping[str, str], cluster: str) -> bool:
     """Tagged by cloudlb for this cluster (a Service's resource or one the cluster shares)."""
     return tags.get(CLUSTER_TAG) == cluster and tags.get(MANAGED_BY_TAG) == MANAGED_BY
+
+
+# On every resource of a load balancer that several Services share (``cloudlb.io/share-key``): the
+# shared key as ``<namespace>/<key>``. Its member Services are recorded one per target group (each
+# target group serves one member's port and carries that member's ``kubernetes.io/service-name``),
+# so there is no limit of 50 tags to the members: a restarted controller finds them all from AWS.
+LOAD_BALANCER_TAG = "cloudlb.io/load-balancer"
+
+
+def key_ref(key: LoadBalancerKey) -> ServiceRef:
+    """The identity a load balancer's names are hashed from: its Service, or its shared key.
+
+    ``shared:`` cannot appear in a Service's name, so a shared key never names what a Service would.
+    """
+    return key.service or ServiceRef(key.namespace, f"shared:{key.name}")
+
+
+def key_tags(cluster: str, key: LoadBalancerKey, member: ServiceRef | None = None,
+             extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ownership tags of a resource of ``key``; a shared key's target groups also name their member."""
+    if key.service is not None:
+        return ownership_tags(cluster, key.service, extra)
+    tags = dict(extra or {})
+    tags.update({CLUSTER_TAG_PREFIX + cluster: "owned", MANAGED_BY_TAG: MANAGED_BY, CLUSTER_TAG: cluster,
+                 LOAD_BALANCER_TAG: f"{key.namespace}/{key.name}"})
+    if member is not None:
+        tags[SERVICE_NAME_TAG] = str(member)
+    return tags
+
+
+def owner_key(tags: Mapping[str, str], cluster: str) -> LoadBalancerKey | None:
+    """The load balancer of this cluster a resource belongs to, from its tags."""
+    if not is_cluster_owned(tags, cluster):
+        return None
+    shared = tags.get(LOAD_BALANCER_TAG)
+    if shared is not None:
+        namespace, slash, name = shared.partition("/")
+        return LoadBalancerKey(namespace, name, shared=True) if slash and namespace and name else None
+    owner = owner_of(tags, cluster)
+    return LoadBalancerKey.of(owner) if owner is not None else None
+
+
+def owned_by(tags: Mapping[str, str], cluster: str, key: LoadBalancerKey) -> bool:
+    return owner_key(tags, cluster) == key

@@ -44,6 +44,9 @@ class TargetGroupModel:
     node_port: int  # the port targets receive on: the nodePort, or for IP targets the Pods' target port
     health: HealthCheckModel
     target_type: str = "instance"  # or "ip"
+    # This Service's targets: Pod IPs for IP targets, else the instances its nodes select (target-node-labels);
+    # on a load balancer shared by several Services each group keeps its own Service's.
+    targets: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -124,14 +127,19 @@ def health_check(spec: LoadBalancerSpec, target_protocol: str, parsed: AWSAnnota
     )
 
 
-def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations) -> NLBModel:
-    name = load_balancer_name(cluster, spec.service, "nlb", spec.internal)
+def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations, *, name: str | None = None,
+                    tags: Mapping[str, str] | None = None) -> NLBModel:
+    """The Service's NLB; ``name`` and ``tags`` are given for a load balancer it shares with others."""
+    name = name or load_balancer_name(cluster, spec.service, "nlb", spec.internal)
     by_number: dict[int, dict[Protocol, Port]] = {}
     for port in spec.ports:
         by_number.setdefault(port.port, {})[port.protocol] = port
     port_errors: dict[PortKey, str] = {}
     listeners: list[ListenerModel] = []
     ip = ip_targets.target_type(spec.annotations) == ip_targets.IP
+    selected = target_backends(spec.backends, spec.annotations)  # target-node-labels
+    instances = {iid for backend in selected if (iid := instance_id(backend.provider_id))}
+    group_targets = ip_targets.target_ips(spec) if ip else frozenset(instances)
 
     def traffic(port: Port) -> int | None:
         """Where targets receive the port: its nodePort, or the Pods' target port for IP targets."""
@@ -170,6 +178,7 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
             node_port=node_port,
             health=health_check(spec, target_protocol, parsed),
             target_type=ip_targets.IP if ip else ip_targets.INSTANCE,
+            targets=group_targets,
         )
         listeners.append(ListenerModel(
             port=number, protocol=listener_protocol, target_group=group,
@@ -177,9 +186,7 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
             ssl_policy=(parsed.ssl_policy or "ELBSecurityPolicy-TLS13-1-2-2021-06") if listener_protocol == "TLS"
             else None,
         ))
-    targets = target_backends(spec.backends, spec.annotations)  # target-node-labels
-    instances = {iid for backend in targets if (iid := instance_id(backend.provider_id))}
-    skipped = sorted(b.node_name for b in targets if instance_id(b.provider_id) is None)
+    skipped = sorted(b.node_name for b in selected if instance_id(b.provider_id) is None)
     warnings = (f"nodes without an AWS instance id in spec.providerID are not targets: {', '.join(skipped)}",) \
         if skipped else ()
     return NLBModel(
@@ -187,7 +194,7 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
         internal=spec.internal,
         listeners=tuple(listeners),
         instance_ids=frozenset(instances),
-        tags=ownership_tags(cluster, spec.service, parsed.additional_tags),
+        tags=dict(tags) if tags is not None else ownership_tags(cluster, spec.service, parsed.additional_tags),
         cross_zone=parsed.cross_zone,
         port_errors=port_errors,
         warnings=warnings,

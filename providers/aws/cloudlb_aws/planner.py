@@ -23,7 +23,7 @@ IP, an attribute) make the plan one change that reads them and plans again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +46,10 @@ from cloudlb_aws.naming import (
     NAME_PREFIX,
     backend_group_name,
     backend_group_tags,
-    is_owned,
+    key_ref,
+    key_tags,
     load_balancer_name,
+    owned_by,
     security_group_name,
     tags_to_add,
 )
@@ -116,7 +118,7 @@ class Outcome:
     kind: str  # "nlb" or "clb"
     ips: tuple[str, ...] | None  # fixed addresses; None: those AWS reports for the load balancer
     eip_allocations: tuple[str, ...] = ()
-    port_errors: Mapping[PortKey, str] = field(default_factory=dict)
+    port_errors: Mapping[ServiceRef, Mapping[PortKey, str]] = field(default_factory=dict)  # by member
     warnings: tuple[str, ...] = ()
 
 
@@ -146,34 +148,34 @@ def kind_for(spec: LoadBalancerSpec, default_type: str) -> str:
 
 
 def plan(setting: Setting, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> AWSPlan:
-    service = key.service
     if desired is None:
-        return AWSPlan(key, tuple(_removal(setting, service, observed)) if service is not None else ())
-    if len(desired.members) != 1 or service is None:
-        raise PermanentError(f"load balancer {key}: the AWS provider cannot share a load balancer between Services "
-                             f"yet ({', '.join(map(str, desired.services))})")
-    return _Planner(setting, desired.first, observed, desired).plan()
+        return AWSPlan(key, tuple(_removal(setting, key, observed)))
+    if len(desired.members) > 1 and kind_for(desired.first, setting.default_type) == a.CLB:
+        raise PermanentError(f"load balancer {key}: a Classic ELB cannot be shared between Services (it has one "
+                             f"health check for all its listeners); use a Network Load Balancer "
+                             f"({', '.join(map(str, desired.services))})")
+    return _Planner(setting, desired, observed).plan()
 
 
-def _stale_load_balancers(setting: Setting, service: ServiceRef, observed: Observed,
+def _stale_load_balancers(setting: Setting, key: LoadBalancerKey, observed: Observed,
                           current: str | None) -> list[Change]:
-    """Deletions of every load balancer of the Service but ``current``, and of the target groups on them."""
+    """Deletions of every load balancer of the key but ``current``, and of the target groups on them."""
     retire: list[Change] = []
     arns: set[str] = set()
-    for name, (kind, _) in sorted(candidate_names(setting.cluster, service).items()):
+    for name, (kind, _) in sorted(candidate_names(setting.cluster, key_ref(key)).items()):
         if name == current:
             continue
         nlb = observed.load_balancers.get(name)
-        if kind == a.NLB and nlb is not None and is_owned(nlb.tag_map, setting.cluster, service):
+        if kind == a.NLB and nlb is not None and owned_by(nlb.tag_map, setting.cluster, key):
             retire.append(change(Action.DELETE, "load-balancer", name, "replaced" if current else "not wanted",
                                  "delete_load_balancer", ("load-balancer", name), name=name))
             arns.add(nlb.arn)
         clb = observed.classics.get(name)
-        if kind == a.CLB and clb is not None and is_owned(clb.tag_map, setting.cluster, service):
+        if kind == a.CLB and clb is not None and owned_by(clb.tag_map, setting.cluster, key):
             retire.append(change(Action.DELETE, "classic-load-balancer", name, "replaced" if current else "not wanted",
                                  "delete_classic", ("classic", name), name=name))
     for group in sorted(observed.target_groups.values(), key=lambda g: g.name):
-        if is_owned(group.tag_map, setting.cluster, service) and set(group.load_balancer_arns) & arns:
+        if owned_by(group.tag_map, setting.cluster, key) and set(group.load_balancer_arns) & arns:
             retire.append(_delete_target_group(group, "its load balancer was replaced"))
     return retire
 
@@ -198,16 +200,16 @@ def _legacy_node_rules(view: ClusterView, frontend: SecurityGroupRecord | None) 
     return changes
 
 
-def _removal(setting: Setting, service: ServiceRef, observed: Observed) -> list[Change]:
-    """Everything of the Service that carries its tags, dependants first; then what the cluster shares, if unused."""
+def _removal(setting: Setting, key: LoadBalancerKey, observed: Observed) -> list[Change]:
+    """Everything of the key that carries its tags, dependants first; then what the cluster shares, if unused."""
     view = observed.cluster
-    changes = _stale_load_balancers(setting, service, observed, None)
+    changes = _stale_load_balancers(setting, key, observed, None)
     done = {c.name for c in changes if c.resource == "target-group"}
     for group in sorted(observed.target_groups.values(), key=lambda g: g.name):
-        if group.name not in done and is_owned(group.tag_map, setting.cluster, service):
+        if group.name not in done and owned_by(group.tag_map, setting.cluster, key):
             changes.append(_delete_target_group(group, "not wanted"))
-    frontend = view.groups.get(security_group_name(setting.cluster, service))
-    if frontend is not None and is_owned(frontend.tag_map, setting.cluster, service):
+    frontend = view.groups.get(security_group_name(setting.cluster, key_ref(key)))
+    if frontend is not None and owned_by(frontend.tag_map, setting.cluster, key):
         changes += _legacy_node_rules(view, frontend)
         changes.append(change(Action.DELETE, "security-group", frontend.name, "not wanted", "delete_group",
                               ("security-group", frontend.name), name=frontend.name, group_id=frontend.group_id))
@@ -252,12 +254,13 @@ def _differences(pairs: Iterable[tuple[str, object, object]]) -> str:
 class _Planner:
     """One plan of one Service's load balancer (a class only to share the many facts between its steps)."""
 
-    def __init__(self, setting: Setting, spec: LoadBalancerSpec, observed: Observed,
-                 desired: DesiredLoadBalancer) -> None:
+    def __init__(self, setting: Setting, desired: DesiredLoadBalancer, observed: Observed) -> None:
         self.setting = setting
         self.cluster = setting.cluster
-        self.spec = spec
-        self.service = spec.service
+        self.key = desired.key
+        self.ref = key_ref(desired.key)  # what the load balancer's names are hashed from
+        # The first member's load-balancer-wide settings stand for every member's (the core checked they match).
+        self.spec = spec = desired.first
         self.observed = observed
         self.view = observed.cluster
         self.desired = desired
@@ -270,11 +273,14 @@ class _Planner:
         self.warnings: list[str] = []
         self.changes: list[Change] = []
         self.subnets: tuple[Subnet, ...] = ()
+        # Each target group's tags: the key's, naming the member Service whose port it serves.
+        self.group_tags: dict[str, dict[str, str]] = {}
+        self.port_errors: dict[ServiceRef, Mapping[PortKey, str]] = {}
 
     # -- shared steps ----------------------------------------------------------------------------------
 
     def _check_ours(self, what: str, name: str, tags: Mapping[str, str]) -> None:
-        if not is_owned(tags, self.cluster, self.service):
+        if not owned_by(tags, self.cluster, self.key):
             raise NotOwnedError(f"{what} {name}")
 
     def _subnets(self) -> tuple[Subnet, ...]:
@@ -340,14 +346,14 @@ class _Planner:
 
     def _frontend(self, listener_ports: Mapping[str, Iterable[int]],
                   tags: Mapping[str, str]) -> SecurityGroupRecord | None:
-        name = security_group_name(self.cluster, self.service)
+        name = security_group_name(self.cluster, self.ref)
         have = self.view.groups.get(name)
         wanted = security.ingress_rules(listener_ports, self.spec.source_ranges)
         if have is None:
             self.changes.append(change(
                 Action.CREATE, "security-group", name, "missing", "create_group", ("security-group", name),
                 name=name, vpc_id=self._vpc(), tags=dict(tags),
-                description=f"cloudlb: load balancer of Service {self.service} in cluster {self.cluster}"))
+                description=f"cloudlb: load balancer of {_described(self.key)} in cluster {self.cluster}"))
             self.changes.append(change(Action.UPDATE, "security-group-rules", name,
                                        "allow " + ", ".join(sorted(r.cidr for r in wanted)) + " to the listeners",
                                        "authorize", ("security-group", name), group=Ref("group", name),
@@ -375,16 +381,37 @@ class _Planner:
         return have
 
     def _group_ids(self) -> list[Any]:
-        frontend = self.view.groups.get(security_group_name(self.cluster, self.service))
+        frontend = self.view.groups.get(security_group_name(self.cluster, self.ref))
         backend = self.view.groups.get(backend_group_name(self.cluster))
         # security-groups replaces cloudlb's own group, extra-security-groups come beside it (frontend_groups).
         return self.frontend_groups.groups(
-            frontend.group_id if frontend else Ref("group", security_group_name(self.cluster, self.service)),
+            frontend.group_id if frontend else Ref("group", security_group_name(self.cluster, self.ref)),
             backend.group_id if backend else Ref("group", backend_group_name(self.cluster)))
+
+    def _nlb_model(self) -> NLBModel:
+        """One NLB for every member: each member's listeners, each forwarding to a target group of its own."""
+        name = load_balancer_name(self.cluster, self.ref, a.NLB, self.spec.internal)
+        tags = key_tags(self.cluster, self.key, extra=self.parsed.additional_tags)
+        listeners: list[ListenerModel] = []
+        warnings: list[str] = []
+        instances: set[str] = set()
+        for member in self.desired.members:
+            parsed = a.parse(member.annotations, internal=member.internal, kind=a.NLB)
+            model = build_nlb_model(member, self.cluster, parsed, name=name, tags=tags)
+            listeners += model.listeners
+            warnings += [w for w in model.warnings if w not in warnings]
+            instances |= model.instance_ids
+            self.port_errors[member.service] = model.port_errors
+            for listener in model.listeners:
+                self.group_tags[listener.target_group.name] = key_tags(self.cluster, self.key, member.service,
+                                                                       parsed.additional_tags)
+        return NLBModel(name=name, internal=self.spec.internal, listeners=tuple(listeners),
+                        instance_ids=frozenset(instances), tags=tags, cross_zone=self.parsed.cross_zone,
+                        warnings=tuple(warnings))
 
     def plan(self) -> AWSPlan:
         key = self.desired.key
-        model: NLBModel | CLBModel = (build_nlb_model(self.spec, self.cluster, self.parsed) if self.kind == a.NLB
+        model: NLBModel | CLBModel = (self._nlb_model() if self.kind == a.NLB
                                       else build_clb_model(self.spec, self.cluster, self.parsed))
         self.subnets = self._subnets()
         targets = self._instances(model.instance_ids)
@@ -395,12 +422,12 @@ class _Planner:
         if isinstance(model, NLBModel):
             existing = self.observed.load_balancers.get(model.name)
             if (model.cross_zone is not None and existing is not None and existing.cross_zone is None
-                    and is_owned(existing.tag_map, self.cluster, self.service)):
+                    and owned_by(existing.tag_map, self.cluster, self.key)):
                 self.lookups.add(Lookup("cross-zone", model.name))
             self._attribute_lookups(model, existing)
         else:
             classic = self.observed.classics.get(model.name)
-            if (classic is not None and is_owned(classic.tag_map, self.cluster, self.service)
+            if (classic is not None and owned_by(classic.tag_map, self.cluster, self.key)
                     and classic_planning.needs_read(self.classic_settings, classic)):
                 self.lookups.add(Lookup("clb-attributes", model.name))
         if self.lookups:
@@ -411,21 +438,21 @@ class _Planner:
 
         self._backend(node_groups, model.target_ports())
         frontend = (self._frontend(model.traffic_ports(), model.tags) if self.frontend_groups.own_group
-                    else self.view.groups.get(security_group_name(self.cluster, self.service)))
+                    else self.view.groups.get(security_group_name(self.cluster, self.ref)))
         if isinstance(model, NLBModel):
             self._nlb(model, targets)
             ips: tuple[str, ...] | None = None
             if self.parsed.private_ipv4_addresses:
                 ips = self.parsed.private_ipv4_addresses
-            port_errors, warnings = dict(model.port_errors), [*model.warnings, *self.warnings]
+            warnings = [*model.warnings, *self.warnings]
         else:
             self._clb(model, targets)
-            ips, port_errors, warnings = (), {}, list(self.warnings)
+            ips, warnings = (), list(self.warnings)
         self.changes += _legacy_node_rules(self.view, frontend)
         self._unused_target_groups(model)
-        retire = _stale_load_balancers(self.setting, self.service, self.observed, model.name)
-        outcome = Outcome((self.service,), model.name, self.kind, ips, self.parsed.eip_allocations, port_errors,
-                          tuple(warnings))
+        retire = _stale_load_balancers(self.setting, self.key, self.observed, model.name)
+        outcome = Outcome(self.desired.services, model.name, self.kind, ips, self.parsed.eip_allocations,
+                          dict(self.port_errors), tuple(warnings))
         return AWSPlan(key, tuple(self.changes), tuple(retire), outcome=outcome,
                        wanted_instances=model.instance_ids)
 
@@ -460,7 +487,7 @@ class _Planner:
         wanted = {listener.target_group.name for listener in model.listeners} if isinstance(model, NLBModel) else set()
         stale_arns = {r.arn for n, r in self.observed.load_balancers.items() if n != model.name}
         for group in sorted(self.observed.target_groups.values(), key=lambda g: g.name):
-            if (group.name not in wanted and is_owned(group.tag_map, self.cluster, self.service)
+            if (group.name not in wanted and owned_by(group.tag_map, self.cluster, self.key)
                     and not set(group.load_balancer_arns) & stale_arns):
                 self.changes.append(_delete_target_group(group, "no listener forwards to it"))
 
@@ -474,7 +501,9 @@ class _Planner:
         retag: dict[tuple[tuple[str, str], ...], list[Any]] = {}
         for listener in model.listeners:
             # IP targets (nlb-target-type: ip) are the Pods; the instances then only decide the node rules.
-            self._target_group(listener, targets if model.ip_targets is None else model.ip_targets, model, retag)
+            group = listener.target_group
+            wanted = group.targets if group.target_type == "ip" else targets & group.targets
+            self._target_group(listener, wanted, model, retag)
         if have is None:
             self._create_nlb(model)
         else:
@@ -499,7 +528,7 @@ class _Planner:
                 arguments={"Name": group.name, "Protocol": group.protocol, "Port": group.node_port,
                            "VpcId": self._vpc(), "TargetType": group.target_type,
                            **health_arguments(group.health)},
-                tags={**model.tags, **attribute_planning.creation_tags(self.attributes.target_group)}))
+                tags={**self.group_tags[group.name], **attribute_planning.creation_tags(self.attributes.target_group)}))
             defaults = nlb_attributes.target_group_defaults(ip_targets=group.target_type == "ip",
                                                             protocol=group.protocol)
             self._attribute_changes("target-group", group.name,
@@ -515,7 +544,7 @@ class _Planner:
                 self.changes.append(change(Action.UPDATE, "target-group", group.name, f"health check: {reason}",
                                            "modify_target_group", stale, name=group.name,
                                            arguments=health_arguments(group.health)))
-            missing_tags = tags_to_add(model.tags, have.tag_map)
+            missing_tags = tags_to_add(self.group_tags[group.name], have.tag_map)
             if missing_tags:
                 retag.setdefault(tuple(sorted(missing_tags.items())), []).append(have.arn)
             observed = _attribute_map(have.attributes) or {}
@@ -723,17 +752,13 @@ class _Planner:
                                            ("classic", name), name=name, targets=batch))
 
 
-def target_group_names(cluster: str, spec: LoadBalancerSpec, default_type: str) -> list[str]:
-    """The target groups a Service's desired NLB uses (to observe them even when their tags were lost)."""
-    if kind_for(spec, default_type) != a.NLB:
-        return []
-    parsed = a.parse(spec.annotations, internal=spec.internal, kind=a.NLB)
-    return [listener.target_group.name for listener in build_nlb_model(spec, cluster, parsed).listeners]
+def _described(key: LoadBalancerKey) -> str:
+    return f"Service {key.service}" if key.service is not None else f"the Services sharing {key}"
 
 
-def owns_target_group(cluster: str, service: ServiceRef | None) -> Any:
+def owns_target_group(cluster: str, key: LoadBalancerKey) -> Callable[[TargetGroupRecord], bool]:
     def owns(group: TargetGroupRecord) -> bool:
-        return service is not None and group.name.startswith(NAME_PREFIX) and is_owned(group.tag_map, cluster, service)
+        return group.name.startswith(NAME_PREFIX) and owned_by(group.tag_map, cluster, key)
     return owns
 
 

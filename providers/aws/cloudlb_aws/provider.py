@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 from cloudlb import problems as p
 from cloudlb.changes import Action, Change, ChangePlan, run_changes
@@ -33,7 +33,7 @@ from cloudlb_aws import classic_attributes, frontend_groups, ip_targets, nlb_att
 from cloudlb_aws.calls import CallCounter, Clients, create_clients
 from cloudlb_aws.capabilities import CAPABILITIES
 from cloudlb_aws.inventory import CLASSIC, GROUP, LB, LISTENERS, NODE_GROUP, TARGETS, TG, Inventory, Observed
-from cloudlb_aws.naming import backend_group_name, is_cluster_owned, security_group_name
+from cloudlb_aws.naming import backend_group_name, is_cluster_owned, key_ref
 from cloudlb_aws.planner import (
     AWSPlan,
     Lookup,
@@ -46,7 +46,6 @@ from cloudlb_aws.planner import (
     kind_for,
     owns_target_group,
     plan,
-    target_group_names,
 )
 from cloudlb_aws.plugin import DEFAULT_TYPE
 from cloudlb_aws.records import tag_tuple
@@ -123,6 +122,22 @@ class AWSProvider(Provider[Observed]):
         """The labels of aws-load-balancer-target-node-labels: only their changes re-plan this load balancer."""
         return target_nodes.node_label_keys(annotations)
 
+    def sharing_traits(self, spec: LoadBalancerSpec) -> Hashable:
+        """Beyond the core's traits, what AWS sets once per load balancer: its type, subnets, fixed addresses,
+        cross-zone balancing and additional tags. Health checks, certificates and TLS ports are per listener."""
+        parsed = a.parse(spec.annotations, internal=spec.internal)
+        return (super().sharing_traits(spec), parsed.subnets, parsed.eip_allocations, parsed.private_ipv4_addresses,
+                parsed.cross_zone, tuple(sorted(parsed.additional_tags.items())), *self._parity_traits(spec))
+
+    @staticmethod
+    def _parity_traits(spec: LoadBalancerSpec) -> tuple[Hashable, ...]:
+        """Issue 11's load-balancer-wide settings: security groups, attributes, the target type."""
+        groups = frontend_groups.parse(spec.annotations)[0]
+        return (groups.replace, groups.extra,
+                tuple(sorted(nlb_attributes.parse(spec.annotations).load_balancer.items())),
+                repr(sorted(classic_attributes.parse(spec.annotations).attributes.items())),
+                ip_targets.target_type(spec.annotations))
+
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> AWSPlan:
         return plan(self.setting, key, desired, observed)
 
@@ -146,9 +161,8 @@ class AWSProvider(Provider[Observed]):
         self._read_again()
         found: dict[LoadBalancerKey, Observed] = {}
         for key in keys:
-            service = key.service
-            names = list(candidate_names(self.cluster, service)) if service is not None else []
-            owns = owns_target_group(self.cluster, service)
+            names = list(candidate_names(self.cluster, key_ref(key)))
+            owns = owns_target_group(self.cluster, key)
             with self.inventory.lock:
                 groups = [g for g in self.inventory.target_groups.records.values() if owns(g)]
             self._read_unknown(names, groups)
@@ -258,7 +272,8 @@ class AWSProvider(Provider[Observed]):
         if outcome is None:
             return {}
         status = self._status(outcome)
-        return dict.fromkeys(outcome.services, status)
+        return {service: dataclasses.replace(status, port_errors=dict(outcome.port_errors.get(service, {})))
+                for service in outcome.services}
 
     def _unused_backend(self) -> list[Change]:
         name = backend_group_name(self.cluster)
@@ -285,7 +300,7 @@ class AWSProvider(Provider[Observed]):
         else:
             ips = record.addresses
         ingress = (Ingress(hostname=record.dns_name), *(Ingress(ip=ip, ip_mode="VIP") for ip in ips))
-        return LoadBalancerStatus(ingress=ingress, port_errors=dict(outcome.port_errors), warnings=outcome.warnings)
+        return LoadBalancerStatus(ingress=ingress, warnings=outcome.warnings)
 
     def _apply_after_reading(self, deferred: AWSPlan) -> Statuses:
         """Read what the plan was missing, plan again from the inventory, and apply that plan."""
@@ -325,8 +340,5 @@ class AWSProvider(Provider[Observed]):
         """Every Service of this cluster with resources in AWS (a fresh sweep)."""
         return sorted(service for services in self.sweep().owned.values() for service in services)
 
-    def shared_names(self) -> tuple[str, str]:
-        return backend_group_name(self.cluster), security_group_name(self.cluster, ServiceRef("", ""))
 
-
-__all__ = ["AWSProvider", "Change", "target_group_names"]
+__all__ = ["AWSProvider"]

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cloudlb.model import ServiceRef
-from cloudlb_aws.naming import from_tag_list, owner_of
+from cloudlb.model import LoadBalancerKey, ServiceRef
+from cloudlb_aws.naming import from_tag_list, owner_key, owner_of
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -33,7 +33,11 @@ class Owned:
         return dict(self.tags)
 
     def owner(self, cluster: str) -> ServiceRef | None:
+        """The Service it belongs to (for a shared load balancer's target group: its member)."""
         return owner_of(self.tag_map, cluster)
+
+    def owner_key(self, cluster: str) -> LoadBalancerKey | None:
+        return owner_key(self.tag_map, cluster)
 
 
 @dataclass(frozen=True)

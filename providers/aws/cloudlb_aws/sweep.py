@@ -31,11 +31,7 @@ from cloudlb_aws.records import ListenerRecord, Owned
 
 
 def _owner_key(record: Any, cluster: str) -> LoadBalancerKey | None:
-    if isinstance(record, Owned):
-        owner = record.owner(cluster)
-        if owner is not None:
-            return LoadBalancerKey.of(owner)
-    return None
+    return record.owner_key(cluster) if isinstance(record, Owned) else None
 
 
 def _keys(pairs: Iterable[tuple[Any, Any]], cluster: str) -> set[LoadBalancerKey]:
@@ -124,13 +120,18 @@ def sweep(clients: Clients, inventory: Inventory, cluster: str, *, deep: bool) -
 
 
 def _owned(inventory: Inventory, cluster: str) -> dict[LoadBalancerKey, frozenset[ServiceRef]]:
-    owned: dict[LoadBalancerKey, frozenset[ServiceRef]] = {}
+    """Every load balancer of the cluster with its members: a Service's own, or a shared one's (from the
+    member named on each of its target groups)."""
+    owned: dict[LoadBalancerKey, set[ServiceRef]] = {}
     for table in (inventory.load_balancers, inventory.target_groups, inventory.classics, inventory.groups):
         for record in table.records.values():
-            owner = record.owner(cluster)
-            if owner is not None:
-                owned[LoadBalancerKey.of(owner)] = frozenset({owner})
-    return owned
+            key = record.owner_key(cluster)
+            if key is not None:
+                members = owned.setdefault(key, set())
+                member = key.service or record.owner(cluster)
+                if member is not None:
+                    members.add(member)
+    return {key: frozenset(members) for key, members in owned.items()}
 
 
 def _sweep_listeners(clients: Clients, inventory: Inventory, started: float, deep: bool) -> set[LoadBalancerKey]:
@@ -163,7 +164,7 @@ def _sweep_listeners(clients: Clients, inventory: Inventory, started: float, dee
 
 def _sweep_targets(clients: Clients, inventory: Inventory, started: float) -> set[LoadBalancerKey]:
     with inventory.lock:
-        groups = [g for g in inventory.target_groups.records.values() if g.owner(inventory.cluster) is not None]
+        groups = [g for g in inventory.target_groups.records.values() if g.owner_key(inventory.cluster) is not None]
     drifted: set[LoadBalancerKey] = set()
     for group in groups:
         found = reads.targets_of(clients, group.arn)

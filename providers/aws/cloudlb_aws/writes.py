@@ -35,6 +35,7 @@ from cloudlb_aws.naming import (
     backend_group_name,
     from_tag_list,
     is_cluster_owned,
+    owner_key,
 )
 from cloudlb_aws.planner import Ref, Write
 from cloudlb_aws.records import ClassicListener, GroupRule, SecurityGroupRecord, tag_tuple
@@ -64,7 +65,10 @@ def tolerating(*codes: str) -> Iterator[list[str]]:
 
 
 def _same_owner(found: dict[str, str], wanted: Mapping[str, str], cluster: str) -> bool:
-    return is_cluster_owned(found, cluster) and found.get(SERVICE_NAME_TAG) == wanted.get(SERVICE_NAME_TAG)
+    """Whether what exists under our name carries the tags we would have given it (the same load balancer
+    and, for a shared one's target group, the same member)."""
+    return (is_cluster_owned(found, cluster) and owner_key(found, cluster) == owner_key(wanted, cluster)
+            and found.get(SERVICE_NAME_TAG) == wanted.get(SERVICE_NAME_TAG))
 
 
 class Writer:

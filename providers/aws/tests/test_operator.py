@@ -36,8 +36,8 @@ def clean_cloud(sandbox: MotoSandbox) -> Iterator[None]:
     """After a failed test, remove what it left, so that the next test starts from an empty cloud."""
     yield
     provider = new_provider()
-    for service in provider.owned_services():
-        provider.delete_service(service)
+    for key in provider.sweep().owned:
+        provider.delete(key)
 
 
 def ingress(service: dict[str, Any]) -> list[dict[str, Any]]:
@@ -173,4 +173,27 @@ def test_an_orphan_whose_service_is_gone_is_garbage_collected_on_start(
 
         kube.delete("v1", "services", "default", "alive")
         wait_gone(ctl, "alive")
+        ctl.wait_for(lambda: sandbox.leftovers() == [], message="nothing left")
+
+
+def test_services_with_one_share_key_are_served_by_one_nlb(kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    share = {"cloudlb.io/share-key": "shop"}
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(service_manifest("front", ports=[(80, "TCP")], annotations=share))
+        kube.create(service_manifest("back", ports=[(8080, "TCP")], annotations=share))
+        front, back = ctl.wait_for_ingress("default", "front"), ctl.wait_for_ingress("default", "back")
+        ctl.wait_for(lambda: ingress(ctl.service("default", "front") or front) == ingress(
+            ctl.service("default", "back") or back), message="both statuses naming the shared load balancer")
+        balancers = sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"]
+        assert len(balancers) == 1
+        arn = balancers[0]["LoadBalancerArn"]
+        ctl.wait_for(lambda: sorted(state.listeners(sandbox, arn)) == [80, 8080], message="a listener per member")
+
+        kube.delete("v1", "services", "default", "back")
+        wait_gone(ctl, "back")
+        ctl.wait_for(lambda: sorted(state.listeners(sandbox, arn)) == [80], message="back's listener gone")
+        assert state.load_balancer(sandbox, balancers[0]["LoadBalancerName"]) is not None
+
+        kube.delete("v1", "services", "default", "front")
+        wait_gone(ctl, "front")
         ctl.wait_for(lambda: sandbox.leftovers() == [], message="nothing left")

@@ -249,10 +249,29 @@ def test_a_foreign_load_balancer_with_our_name_is_not_ours_to_change() -> None:
     assert "delete_load_balancer" not in ops(removal)
 
 
-def test_several_member_services_are_refused_as_legacy_did() -> None:
-    other = dataclasses.replace(spec(), service=ServiceRef("default", "api"))
-    desired = DesiredLoadBalancer(LoadBalancerKey("default", "group", shared=True), (spec(), other))
-    with pytest.raises(PermanentError, match="cannot share"):
+def test_services_sharing_a_key_get_one_nlb_with_a_listener_and_target_group_per_member_port() -> None:
+    api = dataclasses.replace(spec([(8080, "TCP", 30808)]), service=ServiceRef("default", "api"))
+    desired = DesiredLoadBalancer(LoadBalancerKey("default", "shop", shared=True), (spec(), api))
+    observed = dataclasses.replace(empty(), key=desired.key)
+    the_plan = plan(SETTING, desired.key, desired, observed)
+
+    assert ops(the_plan).count("create_load_balancer") == 1
+    assert ops(the_plan).count("create_listener") == 3 and ops(the_plan).count("create_target_group") == 3
+    created = [c.payload.args for c in the_plan.changes if c.payload.op == "create_target_group"]
+    assert sorted(args["tags"]["kubernetes.io/service-name"] for args in created) == [
+        "default/api", "default/web", "default/web"]
+    assert all(args["tags"]["cloudlb.io/load-balancer"] == "default/shop" for args in created)
+    balancer = next(c.payload.args for c in the_plan.changes if c.payload.op == "create_load_balancer")
+    assert balancer["tags"]["cloudlb.io/load-balancer"] == "default/shop"
+    assert "kubernetes.io/service-name" not in balancer["tags"]
+    assert the_plan.outcome is not None and the_plan.outcome.services == (WEB, api.service)
+
+
+def test_a_classic_elb_cannot_be_shared() -> None:
+    api = dataclasses.replace(spec(annotations={a.TYPE: "clb"}), service=ServiceRef("default", "api"))
+    desired = DesiredLoadBalancer(LoadBalancerKey("default", "group", shared=True),
+                                  (spec(annotations={a.TYPE: "clb"}), api))
+    with pytest.raises(PermanentError, match="cannot be shared"):
         plan(SETTING, desired.key, desired, empty())
 
 
