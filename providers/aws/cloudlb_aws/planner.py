@@ -63,6 +63,7 @@ from cloudlb_aws.records import (
     Subnet,
     TargetGroupRecord,
 )
+from cloudlb_aws.tag_record import tags_to_remove
 
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 TARGET_BATCH = 100
@@ -373,6 +374,11 @@ class _Planner:
                                                                       f"{r.cidr}" for r in sorted(drop)),
                                        "revoke", ("security-group", name), group=have.group_id,
                                        rules=tuple(sorted(drop))))
+        removed = tags_to_remove(tags, have.tag_map)
+        if removed:
+            self.changes.append(change(Action.UPDATE, "tags", name, "no longer tagged: " + ", ".join(removed),
+                                       "untag_group", ("security-group", name), group_id=have.group_id,
+                                       keys=removed))
         missing_tags = tags_to_add(tags, have.tag_map)
         if missing_tags:
             self.changes.append(change(Action.UPDATE, "tags", name, "tags: " + ", ".join(sorted(missing_tags)),
@@ -483,6 +489,12 @@ class _Planner:
             self.changes.append(change(Action.UPDATE, "tags", name, "no attributes set by cloudlb any more",
                                        "remove_tags", stale, arns=(arn,), keys=(nlb_attributes.MANAGED_TAG,)))
 
+    def _untag(self, name: str, stale: tuple[str, str], arn: str, keys: tuple[str, ...]) -> None:
+        """Additional tags cloudlb set and the annotation no longer names (removed before the record changes)."""
+        if keys:
+            self.changes.append(change(Action.UPDATE, "tags", name, "no longer tagged: " + ", ".join(keys),
+                                       "remove_tags", stale, arns=(arn,), keys=keys))
+
     def _unused_target_groups(self, model: NLBModel | CLBModel) -> None:
         wanted = {listener.target_group.name for listener in model.listeners} if isinstance(model, NLBModel) else set()
         stale_arns = {r.arn for n, r in self.observed.load_balancers.items() if n != model.name}
@@ -544,6 +556,8 @@ class _Planner:
                 self.changes.append(change(Action.UPDATE, "target-group", group.name, f"health check: {reason}",
                                            "modify_target_group", stale, name=group.name,
                                            arguments=health_arguments(group.health)))
+            self._untag(group.name, ("target-group", group.name), have.arn,
+                        tags_to_remove(self.group_tags[group.name], have.tag_map))
             missing_tags = tags_to_add(self.group_tags[group.name], have.tag_map)
             if missing_tags:
                 retag.setdefault(tuple(sorted(missing_tags.items())), []).append(have.arn)
@@ -613,6 +627,7 @@ class _Planner:
             self.changes.append(change(Action.UPDATE, "load-balancer", model.name,
                                        f"cross-zone: {str(have.cross_zone).lower()} -> {str(model.cross_zone).lower()}",
                                        "set_cross_zone", stale, name=model.name, value=model.cross_zone))
+        self._untag(model.name, stale, have.arn, tags_to_remove(model.tags, have.tag_map))
         missing_tags = tags_to_add(model.tags, have.tag_map)
         if missing_tags:
             retag.setdefault(tuple(sorted(missing_tags.items())), []).insert(0, have.arn)
@@ -712,6 +727,10 @@ class _Planner:
             self.changes.append(change(Action.UPDATE, "classic-load-balancer", name,
                                        "security groups: its own and the cluster's backend group",
                                        "apply_classic_groups", stale, name=name, groups=groups))
+        removed = tags_to_remove(model.tags, have.tag_map)
+        if removed:
+            self.changes.append(change(Action.UPDATE, "tags", name, "no longer tagged: " + ", ".join(removed),
+                                       "untag_classic", stale, name=name, keys=removed))
         missing_tags = tags_to_add(model.tags, have.tag_map)
         if missing_tags:
             self.changes.append(change(Action.UPDATE, "tags", name, "tags: " + ", ".join(sorted(missing_tags)),

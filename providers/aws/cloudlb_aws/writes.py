@@ -206,6 +206,13 @@ class Writer:
         self.clients.ec2.create_tags(Resources=[group_id], Tags=as_tag_list(tags))
         self.inventory.put_any_group(dataclasses.replace(record, tags=tag_tuple({**record.tag_map, **tags})))
 
+    def untag_group(self, group_id: str, keys: tuple[str, ...]) -> None:
+        self.clients.ec2.delete_tags(Resources=[group_id], Tags=[{"Key": k} for k in keys])
+        record = self.inventory.group_by_id(group_id)
+        if record is not None:
+            self.inventory.put_any_group(dataclasses.replace(
+                record, tags=tag_tuple({k: v for k, v in record.tag_map.items() if k not in keys})))
+
     def delete_group(self, name: str, group_id: str) -> None:
         with tolerating("InvalidGroup.NotFound"):
             self.clients.ec2.delete_security_group(GroupId=group_id)

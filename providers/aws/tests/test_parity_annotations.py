@@ -6,7 +6,7 @@ import pytest
 from cloudlb_aws import classic_attributes as classic
 from cloudlb_aws import frontend_groups as fg
 from cloudlb_aws import nlb_attributes as attrs
-from cloudlb_aws import target_nodes
+from cloudlb_aws import tag_record, target_nodes
 from cloudlb_aws.annotations import CROSS_ZONE
 
 LABELS = target_nodes.TARGET_NODE_LABELS
@@ -194,3 +194,21 @@ def test_security_groups_replace_ours_and_extras_come_after_the_backend_group() 
 def test_security_group_values_aws_would_refuse_are_named(annotations: dict[str, str], fatal: bool) -> None:
     [problem] = fg.parse(annotations)[1]
     assert problem.fatal is fatal and problem.field == f"metadata.annotations[{next(iter(annotations))}]"
+
+
+# -- additional tags record -------------------------------------------------------------------------------
+
+
+def test_only_recorded_keys_that_are_no_longer_wanted_are_removed() -> None:
+    desired = tag_record.with_record({"team": "api"})
+    assert desired == {"team": "api", tag_record.RECORD_TAG: "team"}
+    observed = {"team": "web", "cost": "42", "billing": "x", tag_record.RECORD_TAG: "cost,team"}
+    assert tag_record.tags_to_remove(desired, observed) == ("cost",)
+    assert tag_record.tags_to_remove(tag_record.with_record({}), observed) == (tag_record.RECORD_TAG, "cost", "team")
+    assert tag_record.tags_to_remove({}, {"billing": "x"}) == ()
+
+
+def test_the_record_holds_what_fits_in_one_tag_value() -> None:
+    extra = {f"key-{i:03d}-" + "k" * 100: "v" for i in range(4)}
+    recorded = tag_record.recorded_keys(extra)
+    assert recorded == tuple(sorted(extra))[:2] and len(tag_record.with_record(extra)[tag_record.RECORD_TAG]) <= 256

@@ -12,7 +12,7 @@ import pytest
 from cloudlb_aws import annotations as a
 from cloudlb_aws import classic_attributes as classic
 from cloudlb_aws import frontend_groups as fg
-from cloudlb_aws import ip_targets, target_nodes
+from cloudlb_aws import ip_targets, tag_record, target_nodes
 from cloudlb_aws import nlb_attributes as attrs
 from cloudlb_aws.naming import backend_group_name, load_balancer_name, security_group_name
 from cloudlb_aws.provider import AWSProvider
@@ -341,3 +341,45 @@ def test_classic_elb_attributes_proxy_protocol_and_backend_protocol_are_set_chan
         kube.delete("v1", "services", "default", "old")
         wait_gone(ctl, "old")
         assert sandbox.leftovers() == []
+
+
+def test_tags_removed_from_additional_resource_tags_are_removed_from_aws_and_no_others(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(service_manifest("tagged", annotations={a.ADDITIONAL_RESOURCE_TAGS: "team=web,cost=42"}))
+        ctl.wait_for_ingress("default", "tagged")
+        lb = state.load_balancer(sandbox, nlb_name("tagged"))
+        assert lb is not None
+        [group] = state.target_groups(sandbox, lb["LoadBalancerArn"])
+        own = state.security_group(sandbox, groups_named(sandbox, security_group_name(
+            CLUSTER, ServiceRef("default", "tagged"))))
+
+        def group_tags() -> dict[str, str]:
+            found = state.security_group(sandbox, own["GroupId"]).get("Tags", [])
+            return {t["Key"]: t["Value"] for t in found}
+
+        def everywhere() -> list[dict[str, str]]:
+            return [state.tags(sandbox, lb["LoadBalancerArn"]), state.tags(sandbox, group), group_tags()]
+
+        assert all(t["team"] == "web" and t["cost"] == "42" for t in everywhere())
+        # A tag some other tool added (cost allocation) is never cloudlb's to remove.
+        sandbox.client("elbv2").add_tags(ResourceArns=[lb["LoadBalancerArn"]], Tags=[{"Key": "billing",
+                                                                                       "Value": "x"}])
+
+        annotate(kube, "tagged", {a.ADDITIONAL_RESOURCE_TAGS: "team=api"})
+        ctl.wait_for(lambda: all(t.get("team") == "api" and "cost" not in t for t in everywhere()),
+                     message="cost removed, team changed")
+        annotate(kube, "tagged", {a.ADDITIONAL_RESOURCE_TAGS: None})
+        ctl.wait_for(lambda: all("team" not in t and tag_record.RECORD_TAG not in t for t in everywhere()),
+                     message="every additional tag removed")
+        assert state.tags(sandbox, lb["LoadBalancerArn"])["billing"] == "x"
+        assert all(t["cloudlb.io/managed-by"] == "cloudlb" for t in everywhere())
+
+        kube.delete("v1", "services", "default", "tagged")
+        wait_gone(ctl, "tagged")
+        assert sandbox.leftovers() == []
+
+
+def groups_named(sandbox: MotoSandbox, name: str) -> str:
+    found = sandbox.client("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])
+    return str(found["SecurityGroups"][0]["GroupId"])
