@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 
-from cloudlb.model import LoadBalancerSpec, Protocol
+from cloudlb.model import IPV4, IPV6, LoadBalancerSpec, Protocol
 from cloudlb.parsing import ascii_lower, quoted
 from cloudlb.problems import Problem
 from cloudlb.provider import Offering
@@ -37,6 +37,7 @@ NLB_IP_OFFERING = Offering(
     ingress="hostname",
     needs_node_ports=False,
     targets="endpoints",
+    ip_families=frozenset({IPV4, IPV6}),
 )
 
 

@@ -29,13 +29,14 @@ from typing import Any
 
 from cloudlb.changes import Action, Change, ChangePlan
 from cloudlb.model import DesiredLoadBalancer, LoadBalancerKey, LoadBalancerSpec, PortKey, ServiceRef
-from cloudlb.provider import NotOwnedError, PermanentError
+from cloudlb.provider import CloudStateError, NotOwnedError, PermanentError
 from cloudlb_aws import annotations as a
 from cloudlb_aws import (
     attribute_planning,
     classic_attributes,
     classic_planning,
     frontend_groups,
+    ip_address_type,
     nlb_attributes,
     placement,
     security,
@@ -349,7 +350,9 @@ class _Planner:
                   tags: Mapping[str, str]) -> SecurityGroupRecord | None:
         name = security_group_name(self.cluster, self.ref)
         have = self.view.groups.get(name)
-        wanted = security.ingress_rules(listener_ports, self.spec.source_ranges)
+        dualstack = self.kind == a.NLB and ip_address_type.wanted(self.spec) == ip_address_type.DUALSTACK
+        wanted = security.ingress_rules(listener_ports, self.spec.source_ranges or (
+            ip_address_type.OPEN_TO_ALL if dualstack else ()))
         if have is None:
             self.changes.append(change(
                 Action.CREATE, "security-group", name, "missing", "create_group", ("security-group", name),
@@ -579,7 +582,8 @@ class _Planner:
 
     def _create_nlb(self, model: NLBModel) -> None:
         fixed = self.parsed.eip_allocations or self.parsed.private_ipv4_addresses
-        arguments: dict[str, Any] = {"Name": model.name, "Type": "network", "IpAddressType": "ipv4",
+        arguments: dict[str, Any] = {"Name": model.name, "Type": "network",
+                                     "IpAddressType": self._ip_address_type(),
                                      "Scheme": "internal" if model.internal else "internet-facing"}
         if fixed:
             if len(fixed) != len(self.subnets):
@@ -608,9 +612,25 @@ class _Planner:
     def _replacing(self, name: str) -> bool:
         return any(n != name for n in [*self.observed.load_balancers, *self.observed.classics])
 
+    def _ip_address_type(self) -> str:
+        """ipv4 or dualstack (ip_address_type); dual-stack needs an IPv6 CIDR on every subnet."""
+        wanted = ip_address_type.wanted(self.spec)
+        missing = ip_address_type.subnets_without_ipv6(self.subnets) if wanted == ip_address_type.DUALSTACK else []
+        if missing:
+            raise CloudStateError(f"a dual-stack load balancer needs an IPv6 CIDR on each of its subnets; "
+                                  f"{', '.join(missing)} have none (associate one, or ask for "
+                                  f"{ip_address_type.IP_ADDRESS_TYPE}: ipv4)",
+                                  code=ip_address_type.SUBNET_WITHOUT_IPV6)
+        return wanted
+
     def _converge_nlb(self, model: NLBModel, have: LoadBalancerRecord,
                       retag: dict[tuple[tuple[str, str], ...], list[Any]]) -> None:
         stale = ("load-balancer", model.name)
+        address_type = self._ip_address_type()
+        if have.ip_address_type != address_type:
+            self.changes.append(change(Action.UPDATE, "load-balancer", model.name,
+                                       f"IP address type: {have.ip_address_type} -> {address_type}",
+                                       "set_ip_address_type", stale, name=model.name, value=address_type))
         groups = self._group_ids()
         if any(isinstance(g, Ref) for g in groups) or set(groups) != set(have.security_groups):
             self.changes.append(change(Action.UPDATE, "load-balancer", model.name,

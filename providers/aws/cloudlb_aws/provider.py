@@ -29,7 +29,16 @@ from cloudlb.model import (
 from cloudlb.problems import Problem
 from cloudlb.provider import Offering, Provider, ProviderSettings, RetryLater, Statuses, SweepResult
 from cloudlb_aws import annotations as a
-from cloudlb_aws import classic_attributes, frontend_groups, ip_targets, nlb_attributes, reads, startup, target_nodes
+from cloudlb_aws import (
+    classic_attributes,
+    frontend_groups,
+    ip_address_type,
+    ip_targets,
+    nlb_attributes,
+    reads,
+    startup,
+    target_nodes,
+)
 from cloudlb_aws.calls import CallCounter, Clients, create_clients
 from cloudlb_aws.capabilities import CAPABILITIES
 from cloudlb_aws.inventory import CLASSIC, GROUP, LB, LISTENERS, NODE_GROUP, TARGETS, TG, Inventory, Observed
@@ -102,6 +111,7 @@ class AWSProvider(Provider[Observed]):
                                  "decide who may connect"))
         if self.offering_for(spec).name != a.CLB:
             found += nlb_attributes.parse(spec.annotations).problems
+            found += ip_address_type.problems(spec)
             ignored = {f"metadata.annotations[{name}]" for name in classic_attributes.CLASSIC_ONLY}
             # A Classic-only value is still checked (and named when wrong), never fatal here: it is ignored.
             found += [dataclasses.replace(x, fatal=False) for x in classic_attributes.parse(spec.annotations).problems
@@ -112,7 +122,8 @@ class AWSProvider(Provider[Observed]):
                                          "applies to Classic ELBs only; ignored for this Network Load Balancer"))
         else:
             found += classic_attributes.parse(spec.annotations).problems
-            for name in (a.EIP_ALLOCATIONS, a.PRIVATE_IPV4_ADDRESSES, *nlb_attributes.NLB_ONLY):
+            for name in (a.EIP_ALLOCATIONS, a.PRIVATE_IPV4_ADDRESSES, *nlb_attributes.NLB_ONLY,
+                         ip_address_type.IP_ADDRESS_TYPE):
                 if name in spec.annotations:
                     found.append(Problem(f"metadata.annotations[{name}]", p.UNSUPPORTED_OPTION,
                                          "applies to Network Load Balancers only; ignored for this Classic ELB"))
@@ -136,7 +147,7 @@ class AWSProvider(Provider[Observed]):
         return (groups.replace, groups.extra,
                 tuple(sorted(nlb_attributes.parse(spec.annotations).load_balancer.items())),
                 repr(sorted(classic_attributes.parse(spec.annotations).attributes.items())),
-                ip_targets.target_type(spec.annotations))
+                ip_targets.target_type(spec.annotations), ip_address_type.wanted(spec))
 
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> AWSPlan:
         return plan(self.setting, key, desired, observed)

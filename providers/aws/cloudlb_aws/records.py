@@ -54,6 +54,7 @@ class LoadBalancerRecord(Owned):
     cross_zone: bool | None = None
     # Every attribute, once read (only for a Service that sets some: see ``attribute_planning``); None: unknown.
     attributes: Tags | None = None
+    ip_address_type: str = "ipv4"
 
     @property
     def internal(self) -> bool:
@@ -199,6 +200,7 @@ class Subnet:
     zone: str
     vpc_id: str
     tags: Tags = ()
+    ipv6: bool = False  # an IPv6 CIDR is associated (a dual-stack load balancer needs one)
 
 
 # -- parsing AWS answers --------------------------------------------------------------------------------
@@ -208,13 +210,14 @@ def load_balancer(item: Mapping[str, Any], tags: Mapping[str, str],
                   cross_zone: bool | None = None) -> LoadBalancerRecord:
     zones = item.get("AvailabilityZones") or []
     addresses = tuple(str(ip) for zone in zones for address in zone.get("LoadBalancerAddresses") or []
-                      if (ip := address.get("IpAddress") or address.get("PrivateIPv4Address")))
+                      for ip in (address.get("IpAddress") or address.get("PrivateIPv4Address"),
+                                 address.get("IPv6Address")) if ip)
     return LoadBalancerRecord(
         tags=tag_tuple(tags), name=str(item["LoadBalancerName"]), arn=str(item["LoadBalancerArn"]),
         dns_name=str(item.get("DNSName", "")), scheme=str(item.get("Scheme", "internet-facing")),
         security_groups=tuple(sorted(str(g) for g in item.get("SecurityGroups") or [])),
         subnets=tuple(sorted(str(z.get("SubnetId")) for z in zones if z.get("SubnetId"))),
-        addresses=addresses, cross_zone=cross_zone)
+        addresses=addresses, cross_zone=cross_zone, ip_address_type=str(item.get("IpAddressType") or "ipv4"))
 
 
 def forwards_to(item: Mapping[str, Any]) -> str | None:
@@ -301,8 +304,11 @@ def instance(item: Mapping[str, Any]) -> InstanceRecord:
 
 
 def subnet(item: Mapping[str, Any]) -> Subnet:
+    # Any IPv6 CIDR not on its way out (moto 5 reports the state as text, AWS as {"State": ...}).
+    ipv6 = any(a.get("Ipv6CidrBlock") and (a.get("Ipv6CidrBlockState") or {}).get("State") not in (
+        "disassociating", "disassociated", "failing", "failed") for a in item.get("Ipv6CidrBlockAssociationSet") or [])
     return Subnet(subnet_id=str(item["SubnetId"]), zone=str(item["AvailabilityZone"]), vpc_id=str(item["VpcId"]),
-                  tags=tag_tuple(from_tag_list(item.get("Tags"))))
+                  tags=tag_tuple(from_tag_list(item.get("Tags"))), ipv6=ipv6)
 
 
 def cidr_permissions(rules: Sequence[CidrRule] | frozenset[CidrRule]) -> list[dict[str, Any]]:

@@ -299,6 +299,10 @@ class Writer:
         self.clients.elbv2.set_subnets(LoadBalancerArn=self._lb_arn(name), Subnets=list(subnets))
         self._update_lb(name, subnets=tuple(sorted(subnets)))
 
+    def set_ip_address_type(self, name: str, value: str) -> None:
+        self.clients.elbv2.set_ip_address_type(LoadBalancerArn=self._lb_arn(name), IpAddressType=value)  # type: ignore[arg-type]
+        self._update_lb(name, ip_address_type=value)
+
     def set_cross_zone(self, name: str, value: bool) -> None:
         self.clients.elbv2.modify_load_balancer_attributes(
             LoadBalancerArn=self._lb_arn(name),

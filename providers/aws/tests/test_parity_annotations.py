@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from cloudlb_aws import classic_attributes as classic
 from cloudlb_aws import frontend_groups as fg
+from cloudlb_aws import ip_address_type as dual
 from cloudlb_aws import nlb_attributes as attrs
 from cloudlb_aws import tag_record, target_nodes
 from cloudlb_aws.annotations import CROSS_ZONE
+
+from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, LoadBalancerSpec, Port, Protocol, ServiceRef
 
 LABELS = target_nodes.TARGET_NODE_LABELS
 
@@ -212,3 +215,30 @@ def test_the_record_holds_what_fits_in_one_tag_value() -> None:
     extra = {f"key-{i:03d}-" + "k" * 100: "v" for i in range(4)}
     recorded = tag_record.recorded_keys(extra)
     assert recorded == tuple(sorted(extra))[:2] and len(tag_record.with_record(extra)[tag_record.RECORD_TAG]) <= 256
+
+
+# -- dual-stack ---------------------------------------------------------------------------------------------
+
+
+def family_spec(annotations: dict[str, str], families: tuple[str, ...], policy: str) -> LoadBalancerSpec:
+    return LoadBalancerSpec(service=ServiceRef("default", "web"), uid="u", ports=(Port(80, Protocol.TCP, 30080),),
+                            backends=(), health_check=KUBE_PROXY_HEALTH_CHECK, annotations=annotations,
+                            ip_families=families, ip_family_policy=policy)
+
+
+@pytest.mark.parametrize(("annotation", "families", "policy", "wanted", "problem"), [
+    (None, ("IPv4",), "SingleStack", "ipv4", None),
+    ("dualstack", ("IPv4",), "SingleStack", "dualstack", None),
+    (None, ("IPv4", "IPv6"), "PreferDualStack", "dualstack", None),
+    (None, ("IPv6",), "SingleStack", "dualstack", None),
+    ("ipv4", ("IPv4", "IPv6"), "PreferDualStack", "ipv4", False),
+    ("ipv4", ("IPv4", "IPv6"), "RequireDualStack", "ipv4", True),
+    ("ipv4", ("IPv6",), "SingleStack", "ipv4", True),
+    ("ipv6", ("IPv4",), "SingleStack", "ipv4", True),
+])
+def test_the_ip_address_type_follows_the_annotation_and_the_ip_families(
+        annotation: str | None, families: tuple[str, ...], policy: str, wanted: str, problem: bool | None) -> None:
+    spec = family_spec({} if annotation is None else {dual.IP_ADDRESS_TYPE: annotation}, families, policy)
+    assert dual.wanted(spec) == wanted
+    found = dual.problems(spec)
+    assert [x.fatal for x in found] == ([] if problem is None else [problem])

@@ -12,6 +12,7 @@ import pytest
 from cloudlb_aws import annotations as a
 from cloudlb_aws import classic_attributes as classic
 from cloudlb_aws import frontend_groups as fg
+from cloudlb_aws import ip_address_type as dual
 from cloudlb_aws import ip_targets, tag_record, target_nodes
 from cloudlb_aws import nlb_attributes as attrs
 from cloudlb_aws.naming import backend_group_name, load_balancer_name, security_group_name
@@ -383,3 +384,50 @@ def test_tags_removed_from_additional_resource_tags_are_removed_from_aws_and_no_
 def groups_named(sandbox: MotoSandbox, name: str) -> str:
     found = sandbox.client("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])
     return str(found["SecurityGroups"][0]["GroupId"])
+
+
+def test_dualstack_needs_ipv6_subnets_then_gives_a_dualstack_nlb_open_to_both_families(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    annotations = {dual.IP_ADDRESS_TYPE: "dualstack"}
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(service_manifest("both", annotations=annotations))
+
+        def named_error() -> list[dict[str, Any]]:
+            return [e for e in ctl.events("default", "both")
+                    if e.get("type") == "Warning" and "IPv6 CIDR" in e.get("message", "")]
+        ctl.wait_for(named_error, message="a Warning naming the subnets without IPv6")
+        assert state.load_balancer(sandbox, nlb_name("both")) is None
+
+    # The subnets gain IPv6 CIDRs; a controller started now sees them (as its next sweep would).
+    ec2 = sandbox.client("ec2")
+    vpc = ec2.associate_vpc_cidr_block(VpcId=sandbox.vpc_id, AmazonProvidedIpv6CidrBlock=True)
+    prefix = vpc["Ipv6CidrBlockAssociation"]["Ipv6CidrBlock"].split("::", 1)[0]
+    for index, subnet in enumerate(sorted([*sandbox.public_subnets.values(), *sandbox.private_subnets.values()])):
+        ec2.associate_subnet_cidr_block(SubnetId=subnet, Ipv6CidrBlock=f"{prefix}:{index:x}::/64")
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        ctl.wait_for_ingress("default", "both")
+        lb = state.load_balancer(sandbox, nlb_name("both"))
+        assert lb is not None and lb["IpAddressType"] == "dualstack"
+        own = state.security_group(sandbox, groups_named(sandbox, security_group_name(
+            CLUSTER, ServiceRef("default", "both"))))
+        permission = own["IpPermissions"][0]
+        assert [r["CidrIp"] for r in permission["IpRanges"]] == ["0.0.0.0/0"]
+        assert [r["CidrIpv6"] for r in permission["Ipv6Ranges"]] == ["::/0"]
+
+        def address_type() -> str | None:
+            found = state.load_balancer(sandbox, nlb_name("both"))
+            return str(found["IpAddressType"]) if found else None
+
+        # Changed to ipv4, then the annotation removed: IPv4 only (the default), open to IPv4 only.
+        annotate(kube, "both", {dual.IP_ADDRESS_TYPE: "ipv4"})
+        ctl.wait_for(lambda: address_type() == "ipv4", message="ipv4")
+        annotate(kube, "both", {dual.IP_ADDRESS_TYPE: "dualstack"})
+        ctl.wait_for(lambda: address_type() == "dualstack", message="dualstack again")
+        annotate(kube, "both", {dual.IP_ADDRESS_TYPE: None})
+        ctl.wait_for(lambda: address_type() == "ipv4", message="back to ipv4")
+        ctl.wait_for(lambda: not state.security_group(sandbox, own["GroupId"])["IpPermissions"][0].get(
+            "Ipv6Ranges"), message="::/0 no longer allowed")
+
+        kube.delete("v1", "services", "default", "both")
+        wait_gone(ctl, "both")
+        assert sandbox.leftovers() == []
