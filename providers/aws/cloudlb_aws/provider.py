@@ -123,7 +123,7 @@ class AWSProvider(Provider[Observed]):
         else:
             found += classic_attributes.parse(spec.annotations).problems
             for name in (a.EIP_ALLOCATIONS, a.PRIVATE_IPV4_ADDRESSES, *nlb_attributes.NLB_ONLY,
-                         ip_address_type.IP_ADDRESS_TYPE):
+                         ip_address_type.IP_ADDRESS_TYPE, ip_targets.NLB_TARGET_TYPE):
                 if name in spec.annotations:
                     found.append(Problem(f"metadata.annotations[{name}]", p.UNSUPPORTED_OPTION,
                                          "applies to Network Load Balancers only; ignored for this Classic ELB"))
