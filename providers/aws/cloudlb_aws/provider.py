@@ -156,6 +156,8 @@ class AWSProvider(Provider[Observed]):
 
     def check(self) -> None:
         startup.check()
+        # Made now, at start-up, rather than at the first sweep: loading the EC2 model takes a second or more.
+        self.clients()
 
     def clients(self) -> Clients:
         """Clients are made on first use, so that the plugin loads and validates without credentials."""
