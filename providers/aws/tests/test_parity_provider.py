@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from cloudlb_aws import nlb_attributes as attrs
+from cloudlb_aws.annotations import ADDITIONAL_RESOURCE_TAGS
+from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
 from . import support as state
+from .faults import FaultyProxy
 from .support import SpecFactory, delete_and_expect_nothing_left, new_provider, nlb_name, writes
+from .test_faults import run_with_each_call_failing
+from .test_faults import snapshot as faults_snapshot
 
 
 def group_attributes(sandbox: MotoSandbox, arn: str) -> dict[str, str]:
@@ -52,3 +57,42 @@ def test_attributes_are_read_only_where_set_and_reset_after_a_restart(
     assert writes(restarted.calls.snapshot() - before) == {}
     restarted.delete_service(make_spec("plain").service)
     delete_and_expect_nothing_left(restarted, sandbox, "sticky")
+
+
+def attribute_snapshot(sandbox: MotoSandbox) -> object:
+    """The resources and listeners (as the fault tests compare them), plus attributes and tags by name."""
+    elbv2 = sandbox.client("elbv2")
+    found: dict[str, object] = {}
+    for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
+        attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]
+        found[lb["LoadBalancerName"]] = (sorted((a["Key"], a["Value"]) for a in attributes),
+                                         sorted(state.tags(sandbox, lb["LoadBalancerArn"]).items()))
+    for group in elbv2.describe_target_groups()["TargetGroups"]:
+        found[group["TargetGroupName"]] = (sorted(group_attributes(sandbox, group["TargetGroupArn"]).items()),
+                                           sorted(state.tags(sandbox, group["TargetGroupArn"]).items()))
+    return faults_snapshot(sandbox), found
+
+
+def test_a_failure_at_any_call_of_an_annotated_create_leaks_nothing_and_the_retry_converges(
+        proxy: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    spec = make_spec("faultyattrs", [(80, "TCP", 30080), (53, "UDP", 30053)], annotations={
+        attrs.PROXY_PROTOCOL: "*", attrs.TARGET_GROUP_ATTRIBUTES: "deregistration_delay.timeout_seconds=30",
+        attrs.LOAD_BALANCER_ATTRIBUTES: "load_balancing.cross_zone.enabled=true",
+        ADDITIONAL_RESOURCE_TAGS: "team=web"})
+
+    def cleanup() -> None:
+        new_provider().delete_service(spec.service)
+        assert sandbox.leftovers() == []
+
+    clean: list[object] = []
+
+    def operation(provider: AWSProvider) -> object:
+        status = provider.ensure_service(spec)
+        clean.append(attribute_snapshot(sandbox))
+        return status
+
+    failed = run_with_each_call_failing(proxy, sandbox, lambda _: None, operation, cleanup)
+    assert any(f.endswith(":ModifyTargetGroupAttributes") for f in failed)
+    assert any(f.endswith(":ModifyLoadBalancerAttributes") for f in failed)
+    # Every retry ended where the clean run ended, attributes and tags included.
+    assert all(snapshot == clean[0] for snapshot in clean[1:])
