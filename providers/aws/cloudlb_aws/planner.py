@@ -277,6 +277,8 @@ class _Planner:
         self.subnets: tuple[Subnet, ...] = ()
         # Each target group's tags: the key's, naming the member Service whose port it serves.
         self.group_tags: dict[str, dict[str, str]] = {}
+        # Each target group's attributes, from its own member's annotations (target-group-attributes, proxy-protocol).
+        self.group_attributes: dict[str, Mapping[str, str]] = {}
         self.port_errors: dict[ServiceRef, Mapping[PortKey, str]] = {}
 
     # -- shared steps ----------------------------------------------------------------------------------
@@ -411,7 +413,9 @@ class _Planner:
             warnings += [w for w in model.warnings if w not in warnings]
             instances |= model.instance_ids
             self.port_errors[member.service] = model.port_errors
+            member_attributes = nlb_attributes.parse(member.annotations).target_group
             for listener in model.listeners:
+                self.group_attributes[listener.target_group.name] = member_attributes
                 self.group_tags[listener.target_group.name] = key_tags(self.cluster, self.key, member.service,
                                                                        parsed.additional_tags)
         return NLBModel(name=name, internal=self.spec.internal, listeners=tuple(listeners),
@@ -473,8 +477,11 @@ class _Planner:
         for group in model.target_groups:
             have = self.observed.target_groups.get(group.name)
             if have is not None and attribute_planning.needs_read(
-                    self.attributes.target_group, have.tag_map, _attribute_map(have.attributes)):
+                    self._group_attributes(group.name), have.tag_map, _attribute_map(have.attributes)):
                 self.lookups.add(Lookup("tg-attributes", group.name))
+
+    def _group_attributes(self, name: str) -> Mapping[str, str]:
+        return self.group_attributes.get(name, self.attributes.target_group)
 
     def _attribute_changes(self, resource: str, name: str, changes: attribute_planning.AttributeChanges,
                            observed: Mapping[str, str], arn: Any) -> None:
@@ -543,11 +550,12 @@ class _Planner:
                 arguments={"Name": group.name, "Protocol": group.protocol, "Port": group.node_port,
                            "VpcId": self._vpc(), "TargetType": group.target_type,
                            **health_arguments(group.health)},
-                tags={**self.group_tags[group.name], **attribute_planning.creation_tags(self.attributes.target_group)}))
+                tags={**self.group_tags[group.name],
+                      **attribute_planning.creation_tags(self._group_attributes(group.name))}))
             defaults = nlb_attributes.target_group_defaults(ip_targets=group.target_type == "ip",
                                                             protocol=group.protocol)
             self._attribute_changes("target-group", group.name,
-                                    attribute_planning.for_new(self.attributes.target_group, defaults), defaults,
+                                    attribute_planning.for_new(self._group_attributes(group.name), defaults), defaults,
                                     Ref("tg", group.name))
             registered: frozenset[str] = frozenset()
         else:
@@ -566,7 +574,7 @@ class _Planner:
                 retag.setdefault(tuple(sorted(missing_tags.items())), []).append(have.arn)
             observed = _attribute_map(have.attributes) or {}
             self._attribute_changes("target-group", group.name, attribute_planning.for_existing(
-                self.attributes.target_group, have.tag_map, _attribute_map(have.attributes),
+                self._group_attributes(group.name), have.tag_map, _attribute_map(have.attributes),
                 nlb_attributes.target_group_defaults(ip_targets=group.target_type == "ip", protocol=group.protocol)),
                 observed, have.arn)
             registered = self.observed.targets.get(group.name, frozenset())

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from cloudlb_aws import nlb_attributes as attrs
+from cloudlb_aws import target_nodes
 from cloudlb_aws.annotations import ADDITIONAL_RESOURCE_TAGS
+from cloudlb_aws.naming import key_ref, load_balancer_name
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
+from cloudlb.model import DesiredLoadBalancer, LoadBalancerKey
+
 from . import support as state
 from .faults import FaultyProxy
-from .support import SpecFactory, delete_and_expect_nothing_left, new_provider, nlb_name, writes
+from .support import CLUSTER, SpecFactory, backends_of, delete_and_expect_nothing_left, new_provider, nlb_name, writes
 from .test_faults import run_with_each_call_failing
 from .test_faults import snapshot as faults_snapshot
 
@@ -96,3 +102,25 @@ def test_a_failure_at_any_call_of_an_annotated_create_leaks_nothing_and_the_retr
     assert any(f.endswith(":ModifyLoadBalancerAttributes") for f in failed)
     # Every retry ended where the clean run ended, attributes and tags included.
     assert all(snapshot == clean[0] for snapshot in clean[1:])
+
+
+def test_on_a_shared_nlb_each_services_target_groups_get_its_own_targets_and_attributes(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    first, second, third = backends_of(sandbox)
+    edge = dataclasses.replace(first, labels=(("role", "edge"),))
+    web = make_spec("web", [(80, "TCP", 30080)], backends=(edge, second, third), annotations={
+        attrs.PROXY_PROTOCOL: "*", target_nodes.TARGET_NODE_LABELS: "role=edge"})
+    api = make_spec("api", [(8080, "TCP", 30808)], backends=(edge, second, third))
+    key = LoadBalancerKey("default", "shop", shared=True)
+    provider.ensure(DesiredLoadBalancer(key, (web, api)))
+    lb = state.load_balancer(sandbox, load_balancer_name(CLUSTER, key_ref(key), "nlb", False))
+    assert lb is not None
+    by_member = {state.tags(sandbox, arn)["kubernetes.io/service-name"]: arn
+                 for arn in state.target_groups(sandbox, lb["LoadBalancerArn"])}
+    ids = {b.node_name: b.provider_id.rsplit("/", 1)[-1] for b in (first, second, third)}
+    assert state.targets(sandbox, by_member["default/web"]) == {ids[first.node_name]}
+    assert state.targets(sandbox, by_member["default/api"]) == set(ids.values())
+    assert group_attributes(sandbox, by_member["default/web"])["proxy_protocol_v2.enabled"] == "true"
+    assert group_attributes(sandbox, by_member["default/api"]).get("proxy_protocol_v2.enabled", "false") == "false"
+    provider.delete(key)
+    assert sandbox.leftovers() == []
