@@ -161,11 +161,12 @@ def listeners_of(clients: Clients, load_balancer_arn: str) -> dict[int, Listener
 
 
 def listeners_by_arn(clients: Clients, arns: Sequence[str]) -> dict[str, ListenerRecord] | None:
-    """Listeners by ARN, 20 a call; None when AWS refused a batch (one of them is gone): read per load balancer."""
+    """Listeners by ARN, 20 a call, of several load balancers at once; None when AWS refused a batch (one of
+    them is gone, or the API would not mix load balancers): the caller reads per load balancer then."""
     found: dict[str, ListenerRecord] = {}
     for batch in batches(sorted(set(arns)), DESCRIBE_BATCH):
         response: Mapping[str, Any] | None = None
-        with translated_errors("describing listeners"), ignoring("ListenerNotFound"):
+        with translated_errors("describing listeners"), ignoring("ListenerNotFound", "ValidationError"):
             response = clients.elbv2.describe_listeners(ListenerArns=batch)
         if response is None:
             return None
