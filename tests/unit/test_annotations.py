@@ -76,10 +76,10 @@ def test_a_near_miss_gets_a_guess_and_a_different_feature_none(name: str, guess:
     (AWS_PREFIX + "typo", AWS_PREFIX + "type"),
     (AWS_PREFIX + "healthcheck-intervall", AWS_PREFIX + "healthcheck-interval"),
     (AWS_PREFIX + "internl", AWS_PREFIX + "internal"),
-    (AWS_PREFIX + "backend-protocol", None),
-    (AWS_PREFIX + "proxy-protocol", None),
-    (AWS_PREFIX + "connection-idle-timeout", None),
-    (AWS_PREFIX + "security-groups", None),
+    (AWS_PREFIX + "alpn-policy", None),
+    (AWS_PREFIX + "manage-backend-security-group-rules", None),
+    (AWS_PREFIX + "security-group-prefix-lists", None),
+    (AWS_PREFIX + "security-groupz", AWS_PREFIX + "security-groups"),
 ])
 def test_guesses_over_the_aws_providers_honoured_annotations(name: str, guess: str | None) -> None:
     if name in AWS.annotations:

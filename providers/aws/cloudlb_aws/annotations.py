@@ -50,8 +50,8 @@ NLB_ONLY = (EIP_ALLOCATIONS, PRIVATE_IPV4_ADDRESSES, CROSS_ZONE, HEALTHCHECK_SUC
 
 NLB = "nlb"
 CLB = "clb"
-# Types that upstream hands to the aws-load-balancer-controller (IP targets);
-# cloudlb serves them with its own instance-target NLB and says so.
+# aws-load-balancer-controller's types, served as it serves them: an NLB whose target type is
+# nlb-target-type's (external) or IP (nlb-ip; see ``ip_targets``).
 DELEGATED_TYPES = ("external", "nlb-ip")
 KNOWN_TYPES = (NLB, CLB, *DELEGATED_TYPES)
 
@@ -194,11 +194,6 @@ class _Parser:
         if value not in KNOWN_TYPES:
             self.bad(TYPE, f"{quoted(raw)} is not one of {', '.join(KNOWN_TYPES)}")
             return None
-        if value in DELEGATED_TYPES:
-            # Not fatal: the Service is still served, by an instance-target NLB.
-            self.bad(TYPE, f"{value!r} asks upstream for the aws-load-balancer-controller with IP targets; "
-                           "cloudlb builds a Network Load Balancer with instance targets (nodePorts) instead",
-                     fatal=False, reason=p.UNSUPPORTED_OPTION)
         return value
 
     def subnets(self) -> tuple[str, ...]:

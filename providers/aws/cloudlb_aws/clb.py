@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cloudlb.model import LoadBalancerSpec, Protocol
+from cloudlb_aws import classic_attributes
 from cloudlb_aws.annotations import AWSAnnotations
 from cloudlb_aws.naming import load_balancer_name, ownership_tags
 from cloudlb_aws.placement import instance_id
 from cloudlb_aws.records import ClassicHealth, ClassicListener
+from cloudlb_aws.target_nodes import target_backends
 
 # The in-tree AWS cloud provider's defaults for Classic ELB health checks.
 DEFAULT_INTERVAL = 10
@@ -63,18 +65,21 @@ def _health_check(spec: LoadBalancerSpec, parsed: AWSAnnotations) -> ClassicHeal
 
 def build_clb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations) -> CLBModel:
     listeners: set[ClassicListener] = set()
+    settings = classic_attributes.parse(spec.annotations)
     for port in spec.ports:
         if port.protocol != Protocol.TCP:
             continue  # the core never hands a Classic ELB anything else; be safe regardless
         tls = parsed.uses_tls(port)
         assert port.node_port is not None, "a Classic ELB needs node ports: the core refuses ports without one"
-        listeners.add(ClassicListener(port.port, "SSL" if tls else "TCP", port.node_port,
-                                      parsed.ssl_cert if tls else None))
+        protocol, instance_protocol = settings.listener_protocols(tls=tls)  # backend-protocol
+        listeners.add(ClassicListener(port.port, protocol, port.node_port, parsed.ssl_cert if tls else None,
+                                      instance_protocol))
     return CLBModel(
         name=load_balancer_name(cluster, spec.service, "clb", spec.internal),
         internal=spec.internal,
         listeners=frozenset(listeners),
         health=_health_check(spec, parsed),
-        instance_ids=frozenset(iid for b in spec.backends if (iid := instance_id(b.provider_id))),
+        instance_ids=frozenset(iid for b in target_backends(spec.backends, spec.annotations)  # target-node-labels
+                               if (iid := instance_id(b.provider_id))),
         tags=ownership_tags(cluster, spec.service, parsed.additional_tags),
     )

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cloudlb.model import LoadBalancerKey, ServiceRef
+from cloudlb_aws.tag_record import with_record
 
 MAX_NAME = 32  # ELB, NLB and target-group names
 # Every load-balancer and target-group name starts with this, so a scan by name skips everything else.
@@ -63,7 +64,7 @@ def target_group_prefix(cluster: str, service: ServiceRef) -> str:
 
 
 def target_group_name(cluster: str, service: ServiceRef, *, load_balancer: str, listener_port: int,
-                      protocol: str, node_port: int) -> str:
+                      protocol: str, node_port: int, target_type: str = "instance") -> str:
     """One name per (load balancer, listener port, protocol, nodePort): what AWS cannot change in place.
 
     A target group is attached to one load balancer only, so a replacement load
@@ -71,7 +72,10 @@ def target_group_name(cluster: str, service: ServiceRef, *, load_balancer: str, 
     and the listener is switched over to it.
     """
     letter = {"TCP": "t", "UDP": "u", "TCP_UDP": "x", "TLS": "s"}[protocol]
-    digest = _digest(load_balancer, str(listener_port), protocol, str(node_port), length=6)
+    # The target type is in the digest only for IP targets, so that instance groups keep their names;
+    # AWS cannot change a group's target type in place, so a switch makes a new group.
+    kind = () if target_type == "instance" else (target_type,)
+    digest = _digest(load_balancer, str(listener_port), protocol, str(node_port), *kind, length=6)
     name = f"{target_group_prefix(cluster, service)}{listener_port}{letter}-{digest}"
     assert len(name) <= MAX_NAME
     return name
@@ -82,8 +86,8 @@ def security_group_name(cluster: str, service: ServiceRef) -> str:
 
 
 def ownership_tags(cluster: str, service: ServiceRef, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The upstream ownership tags plus cloudlb's own, then the user's additional tags."""
-    tags = dict(extra or {})
+    """The upstream ownership tags plus cloudlb's own, then the user's additional tags (and their record)."""
+    tags = with_record(extra)
     tags.update({
         CLUSTER_TAG_PREFIX + cluster: "owned",
         SERVICE_NAME_TAG: str(service),
@@ -163,7 +167,7 @@ def key_tags(cluster: str, key: LoadBalancerKey, member: ServiceRef | None = Non
     """The ownership tags of a resource of ``key``; a shared key's target groups also name their member."""
     if key.service is not None:
         return ownership_tags(cluster, key.service, extra)
-    tags = dict(extra or {})
+    tags = with_record(extra)
     tags.update({CLUSTER_TAG_PREFIX + cluster: "owned", MANAGED_BY_TAG: MANAGED_BY, CLUSTER_TAG: cluster,
                  LOAD_BALANCER_TAG: f"{key.namespace}/{key.name}"})
     if member is not None:

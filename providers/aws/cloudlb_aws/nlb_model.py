@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cloudlb.model import LoadBalancerSpec, Port, PortKey, Protocol
+from cloudlb_aws import ip_targets
 from cloudlb_aws.annotations import AWSAnnotations
 from cloudlb_aws.naming import load_balancer_name, ownership_tags, target_group_name
 from cloudlb_aws.placement import instance_id
+from cloudlb_aws.target_nodes import target_backends
 
 # aws-load-balancer-controller's defaults for NLB target groups.
 DEFAULT_INTERVAL = 10
@@ -39,8 +41,12 @@ class HealthCheckModel:
 class TargetGroupModel:
     name: str
     protocol: str  # TCP, UDP or TCP_UDP (a TLS listener forwards to a TCP group)
-    node_port: int
+    node_port: int  # the port targets receive on: the nodePort, or for IP targets the Pods' target port
     health: HealthCheckModel
+    target_type: str = "instance"  # or "ip"
+    # This Service's targets: Pod IPs for IP targets, else the instances its nodes select (target-node-labels);
+    # on a load balancer shared by several Services each group keeps its own Service's.
+    targets: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,8 @@ class NLBModel:
     cross_zone: bool | None = None
     port_errors: Mapping[PortKey, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # The Pods' addresses for IP targets (nlb-target-type: ip); None: the instances are the targets.
+    ip_targets: frozenset[str] | None = None
 
     @property
     def target_groups(self) -> tuple[TargetGroupModel, ...]:
@@ -98,7 +106,10 @@ def health_check(spec: LoadBalancerSpec, target_protocol: str, parsed: AWSAnnota
     kube-proxy's HTTP health port instead, which tells whether the node can
     forward at all.
     """
-    if spec.health_check.local or target_protocol != "TCP":
+    if ip_targets.target_type(spec.annotations) == ip_targets.IP:
+        # Pods answer neither kube-proxy's health port nor healthCheckNodePort: probe the traffic port, as LBC.
+        protocol, port, path = "TCP", "traffic-port", None
+    elif spec.health_check.local or target_protocol != "TCP":
         protocol, port, path = "HTTP", str(spec.health_check.port), spec.health_check.path
     else:
         protocol, port, path = "TCP", "traffic-port", None
@@ -125,32 +136,49 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
         by_number.setdefault(port.port, {})[port.protocol] = port
     port_errors: dict[PortKey, str] = {}
     listeners: list[ListenerModel] = []
+    ip = ip_targets.target_type(spec.annotations) == ip_targets.IP
+    selected = target_backends(spec.backends, spec.annotations)  # target-node-labels
+    instances = {iid for backend in selected if (iid := instance_id(backend.provider_id))}
+    group_targets = ip_targets.target_ips(spec) if ip else frozenset(instances)
+
+    def traffic(port: Port) -> int | None:
+        """Where targets receive the port: its nodePort, or the Pods' target port for IP targets."""
+        return spec.target_port(port) if ip else port.node_port
+
     for number, ports in sorted(by_number.items()):
         tcp, udp = ports.get(Protocol.TCP), ports.get(Protocol.UDP)
+        for known in (tcp, udp):
+            if ip and known is not None and traffic(known) is None:
+                port_errors[known.key] = ip_targets.TARGET_PORT_UNKNOWN
+        tcp, udp = (None if tcp is None or traffic(tcp) is None else tcp), (
+            None if udp is None or traffic(udp) is None else udp)
         tls = tcp is not None and parsed.uses_tls(tcp)
         if tcp is not None and udp is not None:
             if tls:
                 port_errors[udp.key] = TLS_SHARING_ERROR
                 udp = None
-            elif tcp.node_port != udp.node_port:
+            elif traffic(tcp) != traffic(udp):
                 # One TCP_UDP listener forwards both protocols to one nodePort.
                 port_errors[udp.key] = PORT_SHARING_ERROR
                 udp = None
         if tcp is not None and udp is not None:
-            listener_protocol, target_protocol, node_port = "TCP_UDP", "TCP_UDP", tcp.node_port
+            listener_protocol, target_protocol, node_port = "TCP_UDP", "TCP_UDP", traffic(tcp)
         elif tcp is not None:
-            listener_protocol, target_protocol, node_port = ("TLS" if tls else "TCP"), "TCP", tcp.node_port
+            listener_protocol, target_protocol, node_port = ("TLS" if tls else "TCP"), "TCP", traffic(tcp)
         elif udp is not None:
-            listener_protocol, target_protocol, node_port = "UDP", "UDP", udp.node_port
+            listener_protocol, target_protocol, node_port = "UDP", "UDP", traffic(udp)
         else:
             continue
         assert node_port is not None, "instance targets need node ports: the core refuses ports without one"
         group = TargetGroupModel(
             name=target_group_name(cluster, spec.service, load_balancer=name, listener_port=number,
-                                   protocol=target_protocol, node_port=node_port),
+                                   protocol=target_protocol, node_port=node_port,
+                                   target_type=ip_targets.IP if ip else ip_targets.INSTANCE),
             protocol=target_protocol,
             node_port=node_port,
             health=health_check(spec, target_protocol, parsed),
+            target_type=ip_targets.IP if ip else ip_targets.INSTANCE,
+            targets=group_targets,
         )
         listeners.append(ListenerModel(
             port=number, protocol=listener_protocol, target_group=group,
@@ -158,8 +186,7 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
             ssl_policy=(parsed.ssl_policy or "ELBSecurityPolicy-TLS13-1-2-2021-06") if listener_protocol == "TLS"
             else None,
         ))
-    instances = {iid for backend in spec.backends if (iid := instance_id(backend.provider_id))}
-    skipped = sorted(b.node_name for b in spec.backends if instance_id(b.provider_id) is None)
+    skipped = sorted(b.node_name for b in selected if instance_id(b.provider_id) is None)
     warnings = (f"nodes without an AWS instance id in spec.providerID are not targets: {', '.join(skipped)}",) \
         if skipped else ()
     return NLBModel(
@@ -171,4 +198,5 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
         cross_zone=parsed.cross_zone,
         port_errors=port_errors,
         warnings=warnings,
+        ip_targets=ip_targets.target_ips(spec) if ip else None,
     )

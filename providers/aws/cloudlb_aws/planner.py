@@ -29,9 +29,18 @@ from typing import Any
 
 from cloudlb.changes import Action, Change, ChangePlan
 from cloudlb.model import DesiredLoadBalancer, LoadBalancerKey, LoadBalancerSpec, PortKey, ServiceRef
-from cloudlb.provider import NotOwnedError, PermanentError
+from cloudlb.provider import CloudStateError, NotOwnedError, PermanentError
 from cloudlb_aws import annotations as a
-from cloudlb_aws import placement, security
+from cloudlb_aws import (
+    attribute_planning,
+    classic_attributes,
+    classic_planning,
+    frontend_groups,
+    ip_address_type,
+    nlb_attributes,
+    placement,
+    security,
+)
 from cloudlb_aws.clb import CLBModel, build_clb_model
 from cloudlb_aws.inventory import ClusterView, Observed
 from cloudlb_aws.naming import (
@@ -55,6 +64,7 @@ from cloudlb_aws.records import (
     Subnet,
     TargetGroupRecord,
 )
+from cloudlb_aws.tag_record import tags_to_remove
 
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 TARGET_BATCH = 100
@@ -235,6 +245,10 @@ def health_arguments(health: HealthCheckModel) -> dict[str, Any]:
     return arguments
 
 
+def _attribute_map(attributes: tuple[tuple[str, str], ...] | None) -> dict[str, str] | None:
+    return None if attributes is None else dict(attributes)
+
+
 def _differences(pairs: Iterable[tuple[str, object, object]]) -> str:
     return "; ".join(f"{what}: {have} -> {want}" for what, have, want in pairs if have != want)
 
@@ -254,12 +268,17 @@ class _Planner:
         self.desired = desired
         self.kind = kind_for(spec, setting.default_type)
         self.parsed = a.parse(spec.annotations, internal=spec.internal, kind=self.kind)
+        self.attributes = nlb_attributes.parse(spec.annotations)
+        self.frontend_groups = frontend_groups.parse(spec.annotations)[0]
+        self.classic_settings = classic_attributes.parse(spec.annotations)
         self.lookups: set[Lookup] = set()
         self.warnings: list[str] = []
         self.changes: list[Change] = []
         self.subnets: tuple[Subnet, ...] = ()
         # Each target group's tags: the key's, naming the member Service whose port it serves.
         self.group_tags: dict[str, dict[str, str]] = {}
+        # Each target group's attributes, from its own member's annotations (target-group-attributes, proxy-protocol).
+        self.group_attributes: dict[str, Mapping[str, str]] = {}
         self.port_errors: dict[ServiceRef, Mapping[PortKey, str]] = {}
 
     # -- shared steps ----------------------------------------------------------------------------------
@@ -333,7 +352,9 @@ class _Planner:
                   tags: Mapping[str, str]) -> SecurityGroupRecord | None:
         name = security_group_name(self.cluster, self.ref)
         have = self.view.groups.get(name)
-        wanted = security.ingress_rules(listener_ports, self.spec.source_ranges)
+        dualstack = self.kind == a.NLB and ip_address_type.wanted(self.spec) == ip_address_type.DUALSTACK
+        wanted = security.ingress_rules(listener_ports, self.spec.source_ranges or (
+            ip_address_type.OPEN_TO_ALL if dualstack else ()))
         if have is None:
             self.changes.append(change(
                 Action.CREATE, "security-group", name, "missing", "create_group", ("security-group", name),
@@ -358,6 +379,11 @@ class _Planner:
                                                                       f"{r.cidr}" for r in sorted(drop)),
                                        "revoke", ("security-group", name), group=have.group_id,
                                        rules=tuple(sorted(drop))))
+        removed = tags_to_remove(tags, have.tag_map)
+        if removed:
+            self.changes.append(change(Action.UPDATE, "tags", name, "no longer tagged: " + ", ".join(removed),
+                                       "untag_group", ("security-group", name), group_id=have.group_id,
+                                       keys=removed))
         missing_tags = tags_to_add(tags, have.tag_map)
         if missing_tags:
             self.changes.append(change(Action.UPDATE, "tags", name, "tags: " + ", ".join(sorted(missing_tags)),
@@ -368,8 +394,10 @@ class _Planner:
     def _group_ids(self) -> list[Any]:
         frontend = self.view.groups.get(security_group_name(self.cluster, self.ref))
         backend = self.view.groups.get(backend_group_name(self.cluster))
-        return [frontend.group_id if frontend else Ref("group", security_group_name(self.cluster, self.ref)),
-                backend.group_id if backend else Ref("group", backend_group_name(self.cluster))]
+        # security-groups replaces cloudlb's own group, extra-security-groups come beside it (frontend_groups).
+        return self.frontend_groups.groups(
+            frontend.group_id if frontend else Ref("group", security_group_name(self.cluster, self.ref)),
+            backend.group_id if backend else Ref("group", backend_group_name(self.cluster)))
 
     def _nlb_model(self) -> NLBModel:
         """One NLB for every member: each member's listeners, each forwarding to a target group of its own."""
@@ -385,7 +413,9 @@ class _Planner:
             warnings += [w for w in model.warnings if w not in warnings]
             instances |= model.instance_ids
             self.port_errors[member.service] = model.port_errors
+            member_attributes = nlb_attributes.parse(member.annotations).target_group
             for listener in model.listeners:
+                self.group_attributes[listener.target_group.name] = member_attributes
                 self.group_tags[listener.target_group.name] = key_tags(self.cluster, self.key, member.service,
                                                                        parsed.additional_tags)
         return NLBModel(name=name, internal=self.spec.internal, listeners=tuple(listeners),
@@ -407,6 +437,12 @@ class _Planner:
             if (model.cross_zone is not None and existing is not None and existing.cross_zone is None
                     and owned_by(existing.tag_map, self.cluster, self.key)):
                 self.lookups.add(Lookup("cross-zone", model.name))
+            self._attribute_lookups(model, existing)
+        else:
+            classic = self.observed.classics.get(model.name)
+            if (classic is not None and owned_by(classic.tag_map, self.cluster, self.key)
+                    and classic_planning.needs_read(self.classic_settings, classic)):
+                self.lookups.add(Lookup("clb-attributes", model.name))
         if self.lookups:
             lookups = tuple(sorted(self.lookups))
             reason = "to be planned after reading " + ", ".join(map(str, lookups))
@@ -414,7 +450,8 @@ class _Planner:
                                         Replan(self.desired, lookups)),), lookups=lookups)
 
         self._backend(node_groups, model.target_ports())
-        frontend = self._frontend(model.traffic_ports(), model.tags)
+        frontend = (self._frontend(model.traffic_ports(), model.tags) if self.frontend_groups.own_group
+                    else self.view.groups.get(security_group_name(self.cluster, self.ref)))
         if isinstance(model, NLBModel):
             self._nlb(model, targets)
             ips: tuple[str, ...] | None = None
@@ -431,6 +468,42 @@ class _Planner:
                           dict(self.port_errors), tuple(warnings))
         return AWSPlan(key, tuple(self.changes), tuple(retire), outcome=outcome,
                        wanted_instances=model.instance_ids)
+
+    def _attribute_lookups(self, model: NLBModel, existing: LoadBalancerRecord | None) -> None:
+        """The attributes to read before planning: of resources whose Service sets some, or cloudlb set before."""
+        if existing is not None and attribute_planning.needs_read(
+                self.attributes.load_balancer, existing.tag_map, _attribute_map(existing.attributes)):
+            self.lookups.add(Lookup("lb-attributes", model.name))
+        for group in model.target_groups:
+            have = self.observed.target_groups.get(group.name)
+            if have is not None and attribute_planning.needs_read(
+                    self._group_attributes(group.name), have.tag_map, _attribute_map(have.attributes)):
+                self.lookups.add(Lookup("tg-attributes", group.name))
+
+    def _group_attributes(self, name: str) -> Mapping[str, str]:
+        return self.group_attributes.get(name, self.attributes.target_group)
+
+    def _attribute_changes(self, resource: str, name: str, changes: attribute_planning.AttributeChanges,
+                           observed: Mapping[str, str], arn: Any) -> None:
+        """Attribute writes first, then the record tag naming what cloudlb set (see ``attribute_planning``)."""
+        stale = (resource, name)
+        if changes.write:
+            op = "modify_target_group_attributes" if resource == "target-group" else "modify_load_balancer_attributes"
+            self.changes.append(change(Action.UPDATE, resource, name,
+                                       "attributes: " + attribute_planning.describe(changes.write, observed), op,
+                                       stale, name=name, attributes=dict(changes.write), after=dict(changes.after)))
+        if changes.tag:
+            self.changes.append(change(Action.UPDATE, "tags", name, "record the attributes cloudlb sets",
+                                       "add_tags", stale, arns=(arn,), tags=dict(changes.tag)))
+        if changes.untag:
+            self.changes.append(change(Action.UPDATE, "tags", name, "no attributes set by cloudlb any more",
+                                       "remove_tags", stale, arns=(arn,), keys=(nlb_attributes.MANAGED_TAG,)))
+
+    def _untag(self, name: str, stale: tuple[str, str], arn: str, keys: tuple[str, ...]) -> None:
+        """Additional tags cloudlb set and the annotation no longer names (removed before the record changes)."""
+        if keys:
+            self.changes.append(change(Action.UPDATE, "tags", name, "no longer tagged: " + ", ".join(keys),
+                                       "remove_tags", stale, arns=(arn,), keys=keys))
 
     def _unused_target_groups(self, model: NLBModel | CLBModel) -> None:
         wanted = {listener.target_group.name for listener in model.listeners} if isinstance(model, NLBModel) else set()
@@ -449,7 +522,10 @@ class _Planner:
             self._check_ours("load balancer", name, have.tag_map)
         retag: dict[tuple[tuple[str, str], ...], list[Any]] = {}
         for listener in model.listeners:
-            self._target_group(listener, targets, model, retag)
+            # IP targets (nlb-target-type: ip) are the Pods; the instances then only decide the node rules.
+            group = listener.target_group
+            wanted = group.targets if group.target_type == "ip" else targets & group.targets
+            self._target_group(listener, wanted, model, retag)
         if have is None:
             self._create_nlb(model)
         else:
@@ -472,8 +548,15 @@ class _Planner:
                 Action.CREATE, "target-group", group.name, f"missing (listener {listener.port}/{listener.protocol})",
                 "create_target_group", stale, name=group.name,
                 arguments={"Name": group.name, "Protocol": group.protocol, "Port": group.node_port,
-                           "VpcId": self._vpc(), "TargetType": "instance",
-                           **health_arguments(group.health)}, tags=self.group_tags[group.name]))
+                           "VpcId": self._vpc(), "TargetType": group.target_type,
+                           **health_arguments(group.health)},
+                tags={**self.group_tags[group.name],
+                      **attribute_planning.creation_tags(self._group_attributes(group.name))}))
+            defaults = nlb_attributes.target_group_defaults(ip_targets=group.target_type == "ip",
+                                                            protocol=group.protocol)
+            self._attribute_changes("target-group", group.name,
+                                    attribute_planning.for_new(self._group_attributes(group.name), defaults), defaults,
+                                    Ref("tg", group.name))
             registered: frozenset[str] = frozenset()
         else:
             self._check_ours("target group", group.name, have.tag_map)
@@ -484,9 +567,16 @@ class _Planner:
                 self.changes.append(change(Action.UPDATE, "target-group", group.name, f"health check: {reason}",
                                            "modify_target_group", stale, name=group.name,
                                            arguments=health_arguments(group.health)))
+            self._untag(group.name, ("target-group", group.name), have.arn,
+                        tags_to_remove(self.group_tags[group.name], have.tag_map))
             missing_tags = tags_to_add(self.group_tags[group.name], have.tag_map)
             if missing_tags:
                 retag.setdefault(tuple(sorted(missing_tags.items())), []).append(have.arn)
+            observed = _attribute_map(have.attributes) or {}
+            self._attribute_changes("target-group", group.name, attribute_planning.for_existing(
+                self._group_attributes(group.name), have.tag_map, _attribute_map(have.attributes),
+                nlb_attributes.target_group_defaults(ip_targets=group.target_type == "ip", protocol=group.protocol)),
+                observed, have.arn)
             registered = self.observed.targets.get(group.name, frozenset())
         self._targets(group.name, registered, targets)
 
@@ -500,7 +590,8 @@ class _Planner:
 
     def _create_nlb(self, model: NLBModel) -> None:
         fixed = self.parsed.eip_allocations or self.parsed.private_ipv4_addresses
-        arguments: dict[str, Any] = {"Name": model.name, "Type": "network", "IpAddressType": "ipv4",
+        arguments: dict[str, Any] = {"Name": model.name, "Type": "network",
+                                     "IpAddressType": self._ip_address_type(),
                                      "Scheme": "internal" if model.internal else "internet-facing"}
         if fixed:
             if len(fixed) != len(self.subnets):
@@ -515,7 +606,13 @@ class _Planner:
                                    "missing" + (" (replaces another of the Service)" if self._replacing(model.name)
                                                 else ""),
                                    "create_load_balancer", ("load-balancer", model.name), name=model.name,
-                                   arguments=arguments, groups=self._group_ids(), tags=dict(model.tags)))
+                                   arguments=arguments, groups=self._group_ids(),
+                                   tags={**model.tags,
+                                         **attribute_planning.creation_tags(self.attributes.load_balancer)}))
+        defaults = nlb_attributes.load_balancer_defaults()
+        self._attribute_changes("load-balancer", model.name,
+                                attribute_planning.for_new(self.attributes.load_balancer, defaults), defaults,
+                                Ref("lb", model.name))
         if model.cross_zone:
             self.changes.append(change(Action.UPDATE, "load-balancer", model.name, "cross-zone: false -> true",
                                        "set_cross_zone", ("load-balancer", model.name), name=model.name, value=True))
@@ -523,9 +620,25 @@ class _Planner:
     def _replacing(self, name: str) -> bool:
         return any(n != name for n in [*self.observed.load_balancers, *self.observed.classics])
 
+    def _ip_address_type(self) -> str:
+        """ipv4 or dualstack (ip_address_type); dual-stack needs an IPv6 CIDR on every subnet."""
+        wanted = ip_address_type.wanted(self.spec)
+        missing = ip_address_type.subnets_without_ipv6(self.subnets) if wanted == ip_address_type.DUALSTACK else []
+        if missing:
+            raise CloudStateError(f"a dual-stack load balancer needs an IPv6 CIDR on each of its subnets; "
+                                  f"{', '.join(missing)} have none (associate one, or ask for "
+                                  f"{ip_address_type.IP_ADDRESS_TYPE}: ipv4)",
+                                  code=ip_address_type.SUBNET_WITHOUT_IPV6)
+        return wanted
+
     def _converge_nlb(self, model: NLBModel, have: LoadBalancerRecord,
                       retag: dict[tuple[tuple[str, str], ...], list[Any]]) -> None:
         stale = ("load-balancer", model.name)
+        address_type = self._ip_address_type()
+        if have.ip_address_type != address_type:
+            self.changes.append(change(Action.UPDATE, "load-balancer", model.name,
+                                       f"IP address type: {have.ip_address_type} -> {address_type}",
+                                       "set_ip_address_type", stale, name=model.name, value=address_type))
         groups = self._group_ids()
         if any(isinstance(g, Ref) for g in groups) or set(groups) != set(have.security_groups):
             self.changes.append(change(Action.UPDATE, "load-balancer", model.name,
@@ -542,9 +655,13 @@ class _Planner:
             self.changes.append(change(Action.UPDATE, "load-balancer", model.name,
                                        f"cross-zone: {str(have.cross_zone).lower()} -> {str(model.cross_zone).lower()}",
                                        "set_cross_zone", stale, name=model.name, value=model.cross_zone))
+        self._untag(model.name, stale, have.arn, tags_to_remove(model.tags, have.tag_map))
         missing_tags = tags_to_add(model.tags, have.tag_map)
         if missing_tags:
             retag.setdefault(tuple(sorted(missing_tags.items())), []).insert(0, have.arn)
+        self._attribute_changes("load-balancer", model.name, attribute_planning.for_existing(
+            self.attributes.load_balancer, have.tag_map, _attribute_map(have.attributes),
+            nlb_attributes.load_balancer_defaults()), _attribute_map(have.attributes) or {}, have.arn)
 
     def _listeners(self, model: NLBModel, have: LoadBalancerRecord | None) -> None:
         observed = dict(self.observed.listeners.get(model.name, {})) if have is not None else {}
@@ -594,10 +711,12 @@ class _Planner:
                 arguments["Scheme"] = "internal"
             self.changes.append(change(Action.CREATE, "classic-load-balancer", name, "missing", "create_classic",
                                        stale, name=name, arguments=arguments, groups=self._group_ids(),
-                                       tags=dict(model.tags)))
+                                       tags={**model.tags, **classic_planning.creation_tags(self.classic_settings)}))
             self.changes.append(change(Action.UPDATE, "classic-load-balancer", name,
                                        f"health check {model.health.target}", "configure_health_check", stale,
                                        name=name, health=model.health.as_aws()))
+            self._classic_settings(name, classic_planning.plan(
+                self.classic_settings, None, {x.instance_port for x in model.listeners}))
             self._instances_of(name, frozenset(), targets)
             return
         self._check_ours("classic load balancer", name, have.tag_map)
@@ -619,6 +738,8 @@ class _Planner:
                                        f"{model.health.target}", "configure_health_check", stale, name=name,
                                        health=model.health.as_aws()))
         self._instances_of(name, have.instances, targets)
+        self._classic_settings(name, classic_planning.plan(
+            self.classic_settings, have, {x.instance_port for x in model.listeners}))
         if have.subnets != subnets:
             add, drop = sorted(set(subnets) - set(have.subnets)), sorted(set(have.subnets) - set(subnets))
             # Attach before detaching, so that the load balancer always keeps a subnet in some zone.
@@ -634,10 +755,40 @@ class _Planner:
             self.changes.append(change(Action.UPDATE, "classic-load-balancer", name,
                                        "security groups: its own and the cluster's backend group",
                                        "apply_classic_groups", stale, name=name, groups=groups))
+        removed = tags_to_remove(model.tags, have.tag_map)
+        if removed:
+            self.changes.append(change(Action.UPDATE, "tags", name, "no longer tagged: " + ", ".join(removed),
+                                       "untag_classic", stale, name=name, keys=removed))
         missing_tags = tags_to_add(model.tags, have.tag_map)
         if missing_tags:
             self.changes.append(change(Action.UPDATE, "tags", name, "tags: " + ", ".join(sorted(missing_tags)),
                                        "tag_classic", stale, name=name, tags=missing_tags))
+
+    def _classic_settings(self, name: str, planned: classic_planning.ClassicChanges) -> None:
+        """Attributes, the proxy-protocol policy on the instance ports, then the record tag (classic_planning)."""
+        stale = ("classic", name)
+        if planned.attributes:
+            self.changes.append(change(Action.UPDATE, "classic-load-balancer", name,
+                                       "attributes: " + ", ".join(f"{k} {v}" for k, v in sorted(
+                                           planned.attributes.items())),
+                                       "modify_classic_attributes", stale, name=name,
+                                       attributes=dict(planned.attributes), after=planned.after))
+        if planned.create_policy:
+            policy_name = f"{name}:{classic_attributes.PROXY_PROTOCOL_POLICY}"
+            self.changes.append(change(Action.CREATE, "classic-policy", policy_name,
+                                       "proxy-protocol: \"*\"", "create_proxy_policy", stale, name=name,
+                                       policy=classic_attributes.PROXY_PROTOCOL_POLICY,
+                                       policy_type=classic_attributes.PROXY_PROTOCOL_POLICY_TYPE))
+        for port, policies in sorted(planned.backend_policies.items()):
+            self.changes.append(change(Action.UPDATE, "classic-backend", f"{name}:{port}",
+                                       f"backend policies: {', '.join(policies) or 'none'}", "set_backend_policies",
+                                       stale, name=name, port=port, policies=policies))
+        if planned.tag:
+            self.changes.append(change(Action.UPDATE, "tags", name, "record the attributes cloudlb sets",
+                                       "tag_classic", stale, name=name, tags=dict(classic_planning.RECORD)))
+        if planned.untag:
+            self.changes.append(change(Action.UPDATE, "tags", name, "no attributes set by cloudlb any more",
+                                       "untag_classic", stale, name=name, keys=(nlb_attributes.MANAGED_TAG,)))
 
     def _instances_of(self, name: str, registered: frozenset[str], wanted: frozenset[str]) -> None:
         for verb, ids, action in (("register_instances", sorted(wanted - registered), "register"),

@@ -11,6 +11,7 @@ read while the inventory is fresh.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 from collections.abc import Hashable, Mapping, Sequence
@@ -28,7 +29,16 @@ from cloudlb.model import (
 from cloudlb.problems import Problem
 from cloudlb.provider import Offering, Provider, ProviderSettings, RetryLater, Statuses, SweepResult
 from cloudlb_aws import annotations as a
-from cloudlb_aws import reads, startup
+from cloudlb_aws import (
+    classic_attributes,
+    frontend_groups,
+    ip_address_type,
+    ip_targets,
+    nlb_attributes,
+    reads,
+    startup,
+    target_nodes,
+)
 from cloudlb_aws.calls import CallCounter, Clients, create_clients
 from cloudlb_aws.capabilities import CAPABILITIES
 from cloudlb_aws.inventory import CLASSIC, GROUP, LB, LISTENERS, NODE_GROUP, TARGETS, TG, Inventory, Observed
@@ -47,6 +57,7 @@ from cloudlb_aws.planner import (
     plan,
 )
 from cloudlb_aws.plugin import DEFAULT_TYPE
+from cloudlb_aws.records import tag_tuple
 from cloudlb_aws.sweep import sweep
 from cloudlb_aws.writes import Writer
 
@@ -77,7 +88,10 @@ class AWSProvider(Provider[Observed]):
     # -- the parts that need no cloud ----------------------------------------------------------------
 
     def offering_for(self, spec: LoadBalancerSpec) -> Offering:
-        return CAPABILITIES.offering(kind_for(spec, self.default_type))
+        kind = kind_for(spec, self.default_type)
+        if kind == a.NLB and ip_targets.target_type(spec.annotations) == ip_targets.IP:
+            return ip_targets.NLB_IP_OFFERING
+        return CAPABILITIES.offering(kind)
 
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
         parsed = a.parse(spec.annotations, internal=spec.internal)
@@ -87,19 +101,53 @@ class AWSProvider(Provider[Observed]):
                                  "AWS load balancers cannot be given an address this way; use "
                                  f"{a.EIP_ALLOCATIONS} (internet-facing) or {a.PRIVATE_IPV4_ADDRESSES} (internal)",
                                  fatal=True))
-        if self.offering_for(spec).name == a.CLB:
-            for name in (a.EIP_ALLOCATIONS, a.PRIVATE_IPV4_ADDRESSES, a.CROSS_ZONE):
+        found += target_nodes.parse(spec.annotations)[1]
+        found += ip_targets.problems(spec.annotations)
+        groups, group_problems = frontend_groups.parse(spec.annotations)
+        found += group_problems
+        if groups.replace and spec.source_ranges:
+            found.append(Problem("spec.loadBalancerSourceRanges", p.UNSUPPORTED_OPTION,
+                                 f"not applied: with {frontend_groups.SECURITY_GROUPS} the load balancer's own groups "
+                                 "decide who may connect"))
+        if self.offering_for(spec).name != a.CLB:
+            found += nlb_attributes.parse(spec.annotations).problems
+            found += ip_address_type.problems(spec)
+            ignored = {f"metadata.annotations[{name}]" for name in classic_attributes.CLASSIC_ONLY}
+            # A Classic-only value is still checked (and named when wrong), never fatal here: it is ignored.
+            found += [dataclasses.replace(x, fatal=False) for x in classic_attributes.parse(spec.annotations).problems
+                      if x.field in ignored]
+            for name in classic_attributes.CLASSIC_ONLY:
+                if name in spec.annotations:
+                    found.append(Problem(f"metadata.annotations[{name}]", p.UNSUPPORTED_OPTION,
+                                         "applies to Classic ELBs only; ignored for this Network Load Balancer"))
+        else:
+            found += classic_attributes.parse(spec.annotations).problems
+            for name in (a.EIP_ALLOCATIONS, a.PRIVATE_IPV4_ADDRESSES, *nlb_attributes.NLB_ONLY,
+                         ip_address_type.IP_ADDRESS_TYPE, ip_targets.NLB_TARGET_TYPE):
                 if name in spec.annotations:
                     found.append(Problem(f"metadata.annotations[{name}]", p.UNSUPPORTED_OPTION,
                                          "applies to Network Load Balancers only; ignored for this Classic ELB"))
         return found
+
+    def node_label_keys(self, annotations: Mapping[str, str]) -> frozenset[str]:
+        """The labels of aws-load-balancer-target-node-labels: only their changes re-plan this load balancer."""
+        return target_nodes.node_label_keys(annotations)
 
     def sharing_traits(self, spec: LoadBalancerSpec) -> Hashable:
         """Beyond the core's traits, what AWS sets once per load balancer: its type, subnets, fixed addresses,
         cross-zone balancing and additional tags. Health checks, certificates and TLS ports are per listener."""
         parsed = a.parse(spec.annotations, internal=spec.internal)
         return (super().sharing_traits(spec), parsed.subnets, parsed.eip_allocations, parsed.private_ipv4_addresses,
-                parsed.cross_zone, tuple(sorted(parsed.additional_tags.items())))
+                parsed.cross_zone, tuple(sorted(parsed.additional_tags.items())), *self._parity_traits(spec))
+
+    @staticmethod
+    def _parity_traits(spec: LoadBalancerSpec) -> tuple[Hashable, ...]:
+        """Issue 11's load-balancer-wide settings: security groups, attributes, the target type."""
+        groups = frontend_groups.parse(spec.annotations)[0]
+        return (groups.replace, groups.extra,
+                tuple(sorted(nlb_attributes.parse(spec.annotations).load_balancer.items())),
+                repr(sorted(classic_attributes.parse(spec.annotations).attributes.items())),
+                ip_targets.target_type(spec.annotations), ip_address_type.wanted(spec))
 
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> AWSPlan:
         return plan(self.setting, key, desired, observed)
@@ -199,7 +247,20 @@ class AWSProvider(Provider[Observed]):
             if addresses:
                 self.inventory.learned_addresses(reads.public_ips(clients, addresses))
             for lookup in lookups:
+                group = self.inventory.target_groups.records.get(lookup.value)
+                if lookup.what == "tg-attributes" and group is not None and group.attributes is None:
+                    self.inventory.put_target_group(dataclasses.replace(
+                        group, attributes=tag_tuple(reads.target_group_attributes(clients, group.arn))))
+                classic = self.inventory.classics.records.get(lookup.value)
+                if lookup.what == "clb-attributes" and classic is not None and classic.attributes is None:
+                    observed = classic_attributes.normalized(reads.classic_attributes(clients, classic.name))
+                    self.inventory.put_classic(dataclasses.replace(classic, attributes=json.dumps(
+                        observed, sort_keys=True)))
                 balancer = self.inventory.load_balancers.records.get(lookup.value)
+                if lookup.what == "lb-attributes" and balancer is not None and balancer.attributes is None:
+                    balancer = dataclasses.replace(
+                        balancer, attributes=tag_tuple(reads.load_balancer_attributes(clients, balancer.arn)))
+                    self.inventory.put_load_balancer(balancer)
                 if lookup.what == "cross-zone" and balancer is not None and balancer.cross_zone is None:
                     self.inventory.put_load_balancer(
                         dataclasses.replace(balancer, cross_zone=reads.cross_zone(clients, balancer.arn)))

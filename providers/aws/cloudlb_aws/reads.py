@@ -249,3 +249,20 @@ def public_ips(clients: Clients, allocation_ids: Sequence[str]) -> dict[str, str
             for address in clients.ec2.describe_addresses(AllocationIds=batch)["Addresses"]:
                 found[str(address.get("AllocationId", ""))] = str(address.get("PublicIp", ""))
     return found
+
+
+def target_group_attributes(clients: Clients, group_arn: str) -> dict[str, str]:
+    with translated_errors("reading target group attributes"):
+        found = clients.elbv2.describe_target_group_attributes(TargetGroupArn=group_arn)["Attributes"]
+    return {str(a.get("Key")): str(a.get("Value")) for a in found}
+
+
+def load_balancer_attributes(clients: Clients, load_balancer_arn: str) -> dict[str, str]:
+    with translated_errors("reading load balancer attributes"):
+        found = clients.elbv2.describe_load_balancer_attributes(LoadBalancerArn=load_balancer_arn)["Attributes"]
+    return {str(a.get("Key")): str(a.get("Value")) for a in found}
+
+
+def classic_attributes(clients: Clients, name: str) -> dict[str, Any]:
+    with translated_errors(f"reading attributes of classic load balancer {name}"):
+        return dict(clients.elb.describe_load_balancer_attributes(LoadBalancerName=name)["LoadBalancerAttributes"])

@@ -52,6 +52,9 @@ class LoadBalancerRecord(Owned):
     subnets: tuple[str, ...]
     addresses: tuple[str, ...]
     cross_zone: bool | None = None
+    # Every attribute, once read (only for a Service that sets some: see ``attribute_planning``); None: unknown.
+    attributes: Tags | None = None
+    ip_address_type: str = "ipv4"
 
     @property
     def internal(self) -> bool:
@@ -90,18 +93,21 @@ class TargetGroupRecord(Owned):
     vpc_id: str
     health: HealthRecord
     load_balancer_arns: tuple[str, ...]
+    # Every attribute, once read (only for a Service that sets some: see ``attribute_planning``); None: unknown.
+    attributes: Tags | None = None
 
 
 @dataclass(frozen=True, order=True)
 class ClassicListener:
     port: int
-    protocol: str  # TCP or SSL
+    protocol: str  # TCP, SSL, HTTP or HTTPS (backend-protocol)
     instance_port: int
     certificate: str | None = None
+    instance_protocol: str = "TCP"
 
     def as_aws(self) -> dict[str, Any]:
         listener: dict[str, Any] = {"Protocol": self.protocol, "LoadBalancerPort": self.port,
-                                    "InstanceProtocol": "TCP", "InstancePort": self.instance_port}
+                                    "InstanceProtocol": self.instance_protocol, "InstancePort": self.instance_port}
         if self.certificate is not None:
             listener["SSLCertificateId"] = self.certificate
         return listener
@@ -132,6 +138,14 @@ class ClassicRecord(Owned):
     instances: frozenset[str]
     subnets: tuple[str, ...]
     security_groups: tuple[str, ...]
+    # The policies of each instance port that has some, and the load balancer's own (proxy protocol).
+    backend_policies: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    policies: tuple[str, ...] = ()
+    # Its attributes as ``classic_attributes.normalized`` gives them (JSON), once read; None: unknown.
+    attributes: str | None = None
+
+    def backend_policies_of(self, port: int) -> tuple[str, ...]:
+        return dict(self.backend_policies).get(port, ())
 
 
 @dataclass(frozen=True, order=True)
@@ -186,6 +200,7 @@ class Subnet:
     zone: str
     vpc_id: str
     tags: Tags = ()
+    ipv6: bool = False  # an IPv6 CIDR is associated (a dual-stack load balancer needs one)
 
 
 # -- parsing AWS answers --------------------------------------------------------------------------------
@@ -195,13 +210,14 @@ def load_balancer(item: Mapping[str, Any], tags: Mapping[str, str],
                   cross_zone: bool | None = None) -> LoadBalancerRecord:
     zones = item.get("AvailabilityZones") or []
     addresses = tuple(str(ip) for zone in zones for address in zone.get("LoadBalancerAddresses") or []
-                      if (ip := address.get("IpAddress") or address.get("PrivateIPv4Address")))
+                      for ip in (address.get("IpAddress") or address.get("PrivateIPv4Address"),
+                                 address.get("IPv6Address")) if ip)
     return LoadBalancerRecord(
         tags=tag_tuple(tags), name=str(item["LoadBalancerName"]), arn=str(item["LoadBalancerArn"]),
         dns_name=str(item.get("DNSName", "")), scheme=str(item.get("Scheme", "internet-facing")),
         security_groups=tuple(sorted(str(g) for g in item.get("SecurityGroups") or [])),
         subnets=tuple(sorted(str(z.get("SubnetId")) for z in zones if z.get("SubnetId"))),
-        addresses=addresses, cross_zone=cross_zone)
+        addresses=addresses, cross_zone=cross_zone, ip_address_type=str(item.get("IpAddressType") or "ipv4"))
 
 
 def forwards_to(item: Mapping[str, Any]) -> str | None:
@@ -242,7 +258,7 @@ def target_group(item: Mapping[str, Any], tags: Mapping[str, str]) -> TargetGrou
 def classic(item: Mapping[str, Any], tags: Mapping[str, str]) -> ClassicRecord:
     listeners = frozenset(
         ClassicListener(int(raw["LoadBalancerPort"]), str(raw["Protocol"]).upper(), int(raw["InstancePort"]),
-                        raw.get("SSLCertificateId") or None)
+                        raw.get("SSLCertificateId") or None, str(raw.get("InstanceProtocol") or "TCP").upper())
         for raw in (d["Listener"] for d in item.get("ListenerDescriptions") or []))
     check = item.get("HealthCheck") or {}
     health = ClassicHealth(str(check["Target"]), int(check["Interval"]), int(check["Timeout"]),
@@ -253,7 +269,11 @@ def classic(item: Mapping[str, Any], tags: Mapping[str, str]) -> ClassicRecord:
         scheme=str(item.get("Scheme", "internet-facing")), listeners=listeners, health=health,
         instances=frozenset(str(i["InstanceId"]) for i in item.get("Instances") or []),
         subnets=tuple(sorted(str(s) for s in item.get("Subnets") or [])),
-        security_groups=tuple(sorted(str(g) for g in item.get("SecurityGroups") or [])))
+        security_groups=tuple(sorted(str(g) for g in item.get("SecurityGroups") or [])),
+        backend_policies=tuple(sorted(
+            (int(b["InstancePort"]), tuple(sorted(str(n) for n in b.get("PolicyNames") or [])))
+            for b in item.get("BackendServerDescriptions") or [] if b.get("PolicyNames"))),
+        policies=tuple(sorted(str(n) for n in (item.get("Policies") or {}).get("OtherPolicies") or [])))
 
 
 def security_group(item: Mapping[str, Any]) -> SecurityGroupRecord:
@@ -284,8 +304,11 @@ def instance(item: Mapping[str, Any]) -> InstanceRecord:
 
 
 def subnet(item: Mapping[str, Any]) -> Subnet:
+    # Any IPv6 CIDR not on its way out (moto 5 reports the state as text, AWS as {"State": ...}).
+    ipv6 = any(a.get("Ipv6CidrBlock") and (a.get("Ipv6CidrBlockState") or {}).get("State") not in (
+        "disassociating", "disassociated", "failing", "failed") for a in item.get("Ipv6CidrBlockAssociationSet") or [])
     return Subnet(subnet_id=str(item["SubnetId"]), zone=str(item["AvailabilityZone"]), vpc_id=str(item["VpcId"]),
-                  tags=tag_tuple(from_tag_list(item.get("Tags"))))
+                  tags=tag_tuple(from_tag_list(item.get("Tags"))), ipv6=ipv6)
 
 
 def cidr_permissions(rules: Sequence[CidrRule] | frozenset[CidrRule]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ changed state or groups.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -60,15 +61,21 @@ def sweep(clients: Clients, inventory: Inventory, cluster: str, *, deep: bool) -
     for item in raw_lbs:
         arn = str(item["LoadBalancerArn"])
         before = known_lbs.get(arn)
-        lbs[str(item["LoadBalancerName"])] = records.load_balancer(item, tags_of(arn, known_lbs),
-                                                                   before.cross_zone if before else None)
-    tgs = {str(x["TargetGroupName"]): records.target_group(x, tags_of(str(x["TargetGroupArn"]), known_tgs))
-           for x in raw_tgs}
+        lbs[str(item["LoadBalancerName"])] = dataclasses.replace(
+            records.load_balancer(item, tags_of(arn, known_lbs), before.cross_zone if before else None),
+            attributes=before.attributes if before else None)  # attributes are in no listing: keep what was read
+    tgs = {}
+    for item in raw_tgs:
+        arn = str(item["TargetGroupArn"])
+        known_tg = known_tgs.get(arn)
+        tgs[str(item["TargetGroupName"])] = dataclasses.replace(
+            records.target_group(item, tags_of(arn, known_tgs)), attributes=known_tg.attributes if known_tg else None)
     classics = {}
     for item in raw_classics:
         name = str(item["LoadBalancerName"])
         found = classic_tags.get(name) or (known_classics[name].tag_map if name in known_classics else {})
-        classics[name] = records.classic(item, found)
+        classics[name] = dataclasses.replace(records.classic(item, found), attributes=(
+            known_classics[name].attributes if name in known_classics else None))  # in no listing: keep what was read
 
     own_groups = reads.list_own_groups(clients, cluster)
     subnets = reads.list_subnets(clients)

@@ -206,6 +206,13 @@ class Writer:
         self.clients.ec2.create_tags(Resources=[group_id], Tags=as_tag_list(tags))
         self.inventory.put_any_group(dataclasses.replace(record, tags=tag_tuple({**record.tag_map, **tags})))
 
+    def untag_group(self, group_id: str, keys: tuple[str, ...]) -> None:
+        self.clients.ec2.delete_tags(Resources=[group_id], Tags=[{"Key": k} for k in keys])
+        record = self.inventory.group_by_id(group_id)
+        if record is not None:
+            self.inventory.put_any_group(dataclasses.replace(
+                record, tags=tag_tuple({k: v for k, v in record.tag_map.items() if k not in keys})))
+
     def delete_group(self, name: str, group_id: str) -> None:
         with tolerating("InvalidGroup.NotFound"):
             self.clients.ec2.delete_security_group(GroupId=group_id)
@@ -292,6 +299,10 @@ class Writer:
         self.clients.elbv2.set_subnets(LoadBalancerArn=self._lb_arn(name), Subnets=list(subnets))
         self._update_lb(name, subnets=tuple(sorted(subnets)))
 
+    def set_ip_address_type(self, name: str, value: str) -> None:
+        self.clients.elbv2.set_ip_address_type(LoadBalancerArn=self._lb_arn(name), IpAddressType=value)  # type: ignore[arg-type]
+        self._update_lb(name, ip_address_type=value)
+
     def set_cross_zone(self, name: str, value: bool) -> None:
         self.clients.elbv2.modify_load_balancer_attributes(
             LoadBalancerArn=self._lb_arn(name),
@@ -334,7 +345,35 @@ class Writer:
         record = self.inventory.target_groups.records.get(name)
         answer = self.clients.elbv2.modify_target_group(TargetGroupArn=self._tg_arn(name), **arguments)
         if record is not None and answer.get("TargetGroups"):
-            self.inventory.put_target_group(records.target_group(answer["TargetGroups"][0], record.tag_map))
+            self.inventory.put_target_group(dataclasses.replace(
+                records.target_group(answer["TargetGroups"][0], record.tag_map), attributes=record.attributes))
+
+    def modify_target_group_attributes(self, name: str, attributes: Mapping[str, str],
+                                       after: Mapping[str, str]) -> None:
+        self.clients.elbv2.modify_target_group_attributes(
+            TargetGroupArn=self._tg_arn(name), Attributes=[{"Key": k, "Value": v} for k, v in attributes.items()])
+        record = self.inventory.target_groups.records.get(name)
+        if record is not None:
+            self.inventory.put_target_group(dataclasses.replace(record, attributes=tag_tuple(after)))
+
+    def modify_load_balancer_attributes(self, name: str, attributes: Mapping[str, str],
+                                        after: Mapping[str, str]) -> None:
+        self.clients.elbv2.modify_load_balancer_attributes(
+            LoadBalancerArn=self._lb_arn(name), Attributes=[{"Key": k, "Value": v} for k, v in attributes.items()])
+        self._update_lb(name, attributes=tag_tuple(after))
+
+    def remove_tags(self, arns: tuple[Any, ...], keys: tuple[str, ...]) -> None:
+        resolved = [str(arn) for arn in self._resolve(list(arns))]
+        self.clients.elbv2.remove_tags(ResourceArns=resolved, TagKeys=list(keys))
+        for arn in resolved:
+            lb = self.inventory.load_balancer_by_arn(arn)
+            if lb is not None:
+                kept = {k: v for k, v in lb.tag_map.items() if k not in keys}
+                self.inventory.put_load_balancer(dataclasses.replace(lb, tags=tag_tuple(kept)))
+            group = self.inventory.target_group_by_arn(arn)
+            if group is not None:
+                kept = {k: v for k, v in group.tag_map.items() if k not in keys}
+                self.inventory.put_target_group(dataclasses.replace(group, tags=tag_tuple(kept)))
 
     def delete_target_group(self, name: str) -> None:
         record = self.inventory.target_groups.records.get(name)
@@ -440,7 +479,8 @@ class Writer:
             self.inventory.put_classic(found)
             return
         listeners = frozenset(ClassicListener(int(x["LoadBalancerPort"]), str(x["Protocol"]).upper(),
-                                              int(x["InstancePort"]), x.get("SSLCertificateId"))
+                                              int(x["InstancePort"]), x.get("SSLCertificateId"),
+                                              str(x.get("InstanceProtocol") or "TCP").upper())
                               for x in arguments["Listeners"])
         self.inventory.put_classic(records.ClassicRecord(
             tag_tuple(tags), name, str(created["DNSName"]), str(arguments.get("Scheme", "internet-facing")),
@@ -464,7 +504,8 @@ class Writer:
         self.clients.elb.create_load_balancer_listeners(
             LoadBalancerName=name, Listeners=[dict(x) for x in listeners])  # type: ignore[misc]
         added = {ClassicListener(int(x["LoadBalancerPort"]), str(x["Protocol"]).upper(), int(x["InstancePort"]),
-                                 x.get("SSLCertificateId")) for x in listeners}
+                                 x.get("SSLCertificateId"), str(x.get("InstanceProtocol") or "TCP").upper())
+                 for x in listeners}
         record = self._classic(name)
         ports = {x.port for x in added}
         self._update_classic(name, listeners=frozenset({x for x in record.listeners if x.port not in ports} | added))
@@ -492,6 +533,31 @@ class Writer:
         resolved = [str(g) for g in self._resolve(groups)]
         self.clients.elb.apply_security_groups_to_load_balancer(LoadBalancerName=name, SecurityGroups=resolved)
         self._update_classic(name, security_groups=tuple(sorted(resolved)))
+
+    def modify_classic_attributes(self, name: str, attributes: Mapping[str, Any], after: str) -> None:
+        self.clients.elb.modify_load_balancer_attributes(
+            LoadBalancerName=name, LoadBalancerAttributes=dict(attributes))  # type: ignore[arg-type]
+        self._update_classic(name, attributes=after)
+
+    def create_proxy_policy(self, name: str, policy: str, policy_type: str) -> None:
+        with tolerating("DuplicatePolicyName"):
+            self.clients.elb.create_load_balancer_policy(
+                LoadBalancerName=name, PolicyName=policy, PolicyTypeName=policy_type,
+                PolicyAttributes=[{"AttributeName": "ProxyProtocol", "AttributeValue": "true"}])
+        self._update_classic(name, policies=tuple(sorted({*self._classic(name).policies, policy})))
+
+    def set_backend_policies(self, name: str, port: int, policies: tuple[str, ...]) -> None:
+        self.clients.elb.set_load_balancer_policies_for_backend_server(
+            LoadBalancerName=name, InstancePort=port, PolicyNames=list(policies))
+        kept = {p: names for p, names in self._classic(name).backend_policies if p != port}
+        if policies:
+            kept[port] = tuple(sorted(policies))
+        self._update_classic(name, backend_policies=tuple(sorted(kept.items())))
+
+    def untag_classic(self, name: str, keys: tuple[str, ...]) -> None:
+        self.clients.elb.remove_tags(LoadBalancerNames=[name], Tags=[{"Key": k} for k in keys])
+        record = self._classic(name)
+        self._update_classic(name, tags=tag_tuple({k: v for k, v in record.tag_map.items() if k not in keys}))
 
     def tag_classic(self, name: str, tags: Mapping[str, str]) -> None:
         self.clients.elb.add_tags(LoadBalancerNames=[name], Tags=as_tag_list(tags))

@@ -32,7 +32,7 @@ def provider(default_type: str | None = None) -> AWSProvider:
     ("nlb", "clb", "nlb"),
     ("clb", None, "clb"),
     ("external", "clb", "nlb"),
-    ("nlb-ip", None, "nlb"),
+    ("nlb-ip", None, "nlb-ip"),
 ])
 def test_offering_follows_the_type_annotation_then_the_default_type(
         annotation: str | None, default_type: str | None, offering: str) -> None:
@@ -104,11 +104,19 @@ def test_private_addresses_on_an_internet_facing_load_balancer_are_fatal() -> No
     assert found == [(where(a.PRIVATE_IPV4_ADDRESSES), p.INVALID_ANNOTATION, True)]
 
 
-@pytest.mark.parametrize("value", ["external", "nlb-ip"])
-def test_types_upstream_delegates_get_a_warning_naming_what_cloudlb_builds(value: str) -> None:
-    (problem,) = provider().validate(spec({a.TYPE: value}))
-    assert (problem.reason, problem.fatal) == (p.UNSUPPORTED_OPTION, False)
-    assert "instance targets" in problem.message
+@pytest.mark.parametrize(("annotations", "offering"), [
+    ({a.TYPE: "external"}, "nlb"), ({a.TYPE: "nlb-ip"}, "nlb-ip"),
+    ({a.TYPE: "external", "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"}, "nlb-ip"),
+    ({"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"}, "nlb-ip"),
+    ({"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "instance"}, "nlb"),
+])
+def test_the_controllers_types_are_served_as_it_serves_them_without_a_warning(
+        annotations: dict[str, str], offering: str) -> None:
+    assert provider().validate(spec(annotations)) == []
+    chosen = provider().offering_for(spec(annotations))
+    assert chosen.name == offering
+    assert chosen.needs_node_ports is (offering == "nlb") and chosen.targets == (
+        "endpoints" if offering == "nlb-ip" else "nodes")
 
 
 def test_ssl_ports_without_a_certificate_only_warn() -> None:
@@ -116,8 +124,10 @@ def test_ssl_ports_without_a_certificate_only_warn() -> None:
 
 
 def test_nlb_only_annotations_on_a_classic_elb_only_warn() -> None:
-    found = problems_of({a.TYPE: "clb", a.CROSS_ZONE: "true"})
-    assert found == [(where(a.CROSS_ZONE), p.UNSUPPORTED_OPTION, False)]
+    attributes = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+    found = problems_of({a.TYPE: "clb", a.CROSS_ZONE: "true", attributes: "stickiness.enabled=true"})
+    # Cross-zone balancing is a Classic ELB attribute too (cloud-provider-aws sets it).
+    assert found == [(where(attributes), p.UNSUPPORTED_OPTION, False)]
 
 
 def test_load_balancer_ip_is_refused_with_a_pointer_to_elastic_ips() -> None:

@@ -50,7 +50,7 @@ def test_the_plugin_is_found_through_its_entry_point_with_its_option_and_sandbox
     plugin = load_plugin("aws")
     assert plugin.name == "aws" and plugin.sandbox is not None
     assert [(o.name, o.default) for o in plugin.options] == [("aws-default-type", "nlb")]
-    assert {o.name for o in plugin.capabilities.offerings} == {"nlb", "clb"}
+    assert {o.name for o in plugin.capabilities.offerings} == {"nlb", "clb", "nlb-ip"}
     assert isinstance(plugin.create(ProviderSettings(CLUSTER, {})), AWSProvider)
 
 

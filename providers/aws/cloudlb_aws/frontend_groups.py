@@ -1,0 +1,71 @@
+"""``aws-load-balancer-security-groups`` and ``-extra-security-groups``: the load balancer's security groups. Pure.
+
+As cloud-provider-aws reads them (comma-separated group ids, trimmed):
+``security-groups`` replaces the group cloudlb would create for the load
+balancer, so cloudlb then manages no rule for the load balancer's front end
+(the user's groups say who may connect, and source ranges are not applied);
+``extra-security-groups`` are attached beside cloudlb's own. The cluster's
+backend group, which the nodes admit, stays attached either way, so the
+targets keep receiving traffic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cloudlb.parsing import quoted
+from cloudlb.problems import Problem
+from cloudlb_aws.annotation_values import problem, string_list
+from cloudlb_aws.annotations import PREFIX
+
+SECURITY_GROUPS = PREFIX + "security-groups"
+EXTRA_SECURITY_GROUPS = PREFIX + "extra-security-groups"
+PARSED = (SECURITY_GROUPS, EXTRA_SECURITY_GROUPS)
+GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
+# An NLB takes five security groups, a Classic ELB five as well (the default quota).
+MAX_GROUPS = 5
+
+
+@dataclass(frozen=True)
+class FrontendGroups:
+    replace: tuple[str, ...] = ()  # the user's groups instead of cloudlb's own
+    extra: tuple[str, ...] = ()  # the user's groups beside cloudlb's own
+
+    @property
+    def own_group(self) -> bool:
+        """Whether cloudlb's own front-end group (and its rules) is wanted."""
+        return not self.replace
+
+    def groups(self, own: object, backend: object) -> list[object]:
+        """The load balancer's groups, in upstream's order: the user's, else cloudlb's own; the backend; extras."""
+        first: list[object] = list(self.replace) if self.replace else [own]
+        chosen = [*first, backend, *self.extra]
+        return [g for i, g in enumerate(chosen) if g not in chosen[:i]]
+
+
+def _ids(annotations: Mapping[str, str], name: str, problems: list[Problem]) -> tuple[str, ...]:
+    found: list[str] = []
+    for item in string_list(annotations.get(name, "")):
+        if GROUP_ID.fullmatch(item):
+            found.append(item)
+        else:
+            # Fatal: the load balancer would be reachable through other groups than the user chose.
+            problems.append(problem(name, f"{quoted(item)} is not a security group id such as sg-0123456789abcdef0 "
+                                          "(cloudlb does not look groups up by Name tag)"))
+    return tuple(dict.fromkeys(found))
+
+
+def parse(annotations: Mapping[str, str]) -> tuple[FrontendGroups, list[Problem]]:
+    problems: list[Problem] = []
+    replace, extra = _ids(annotations, SECURITY_GROUPS, problems), _ids(annotations, EXTRA_SECURITY_GROUPS, problems)
+    if SECURITY_GROUPS in annotations and not replace and not problems:
+        problems.append(problem(SECURITY_GROUPS, "names no security group; cloudlb's own group is used",
+                                fatal=False))
+    count = len(replace or ("own",)) + 1 + len(set(extra) - set(replace))
+    if count > MAX_GROUPS:
+        problems.append(problem(EXTRA_SECURITY_GROUPS if extra else SECURITY_GROUPS,
+                                f"the load balancer would carry {count} security groups (with cloudlb's backend "
+                                f"group); AWS takes at most {MAX_GROUPS}"))
+    return FrontendGroups(replace, extra), problems
