@@ -54,6 +54,22 @@ class ProviderError(Exception):
         self.code = code
 
 
+def attach_statuses(error: BaseException, statuses: Statuses) -> None:
+    """Record on a failure of ``apply`` the status of each member whose load balancer already exists.
+
+    A plan that failed part-way may have created the load balancer (its listeners
+    failed, say): the core then writes these addresses with the error instead of
+    leaving a billed load balancer that no Service names.
+    """
+    error.cloudlb_statuses = dict(statuses)  # type: ignore[attr-defined]
+
+
+def attached_statuses(error: BaseException) -> Statuses:
+    """What ``attach_statuses`` recorded on this error (nothing for most errors)."""
+    statuses = getattr(error, "cloudlb_statuses", None)
+    return statuses if isinstance(statuses, Mapping) else {}
+
+
 class RetryLater(ProviderError):
     """A transient failure (throttling, an operation still running, a cloud outage).
 
@@ -261,7 +277,9 @@ class Provider(abc.ABC, Generic[ObservedT]):
 
         The inventory is updated from each successful write, so the next plan
         of the same load balancer needs no read. A failure part-way leaves
-        nothing that the next plan cannot see and finish or undo.
+        nothing that the next plan cannot see and finish or undo; where the
+        load balancer already exists, the error carries the members' statuses
+        (``attach_statuses``) so that their status names it meanwhile.
         """
 
     def retire(self, plan: ChangePlan) -> None:

@@ -52,6 +52,7 @@ from cloudlb.provider import (
     ProviderError,
     RetryLater,
     SweepResult,
+    attached_statuses,
 )
 from cloudlb.status import cleared_status, desired_status, status_differs
 from cloudlb.translate import service_ref
@@ -527,6 +528,9 @@ class Reconciler:
         code = exc.code if isinstance(exc, ProviderError) else ""
         reason = events.NOT_OWNED if isinstance(exc, NotOwnedError) else events.SYNC_FAILED
         served = {spec.service for spec in state.desired.members} if state.desired else set()
+        partial = attached_statuses(exc)
+        if partial:
+            self._record_owned(key, state.desired)
         seconds = time.monotonic() - started
         outcome_word = "failed, retrying" if not isinstance(exc, PermanentError) else "failed"
         for member in wanted:
@@ -536,7 +540,8 @@ class Reconciler:
             if member.ref not in served:
                 continue
             await self.recorder.warning(member.service, reason, f"Error syncing load balancer: {exc}")
-            await self._write_status(member, None, outcome.problems, keep_ingress=True,
+            # A load balancer created before the failure is named in the status at once, with the error.
+            await self._write_status(member, partial.get(member.ref), outcome.problems, keep_ingress=True,
                                      sync_error=(sync_failure_reason(exc), str(exc)))
         for member in leaving:
             logs.service_line(logger, member.ref, action="delete", outcome="failed, retrying", seconds=seconds,

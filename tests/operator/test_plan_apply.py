@@ -15,9 +15,9 @@ from typing import Any
 from cloudlb_example import ExampleProvider, FakeLoadBalancer
 
 from cloudlb.kubeapi import EmulatedKubernetes
-from cloudlb.model import LoadBalancerSpec, ServiceRef
+from cloudlb.model import Ingress, LoadBalancerKey, LoadBalancerSpec, LoadBalancerStatus, ServiceRef
 from cloudlb.problems import Problem
-from cloudlb.provider import CloudStateError
+from cloudlb.provider import CloudStateError, attach_statuses
 from cloudlb.sharing import SHARE_KEY_ANNOTATION as SHARE_KEY
 from cloudlb.status import HONOURED_CONDITION, SYNCED_CONDITION
 from cloudlb.testing import RunningController, run_controller, service_manifest, wait_for
@@ -207,3 +207,18 @@ def _without_ports(spec: LoadBalancerSpec) -> LoadBalancerSpec:
 
 def _ports(lb: FakeLoadBalancer) -> list[Any]:
     return [port for member in lb.members for port in member.ports]
+
+
+def test_a_load_balancer_created_before_a_failure_is_named_in_the_status_with_the_error(
+        kube: EmulatedKubernetes) -> None:
+    """Issue 12.2: a created (billed) load balancer is never left without a status naming it."""
+    with run_controller(kube, provider="example") as ctl:
+        failure = CloudStateError("listener quota reached", code="TooManyListeners")
+        attach_statuses(failure, {WEB: LoadBalancerStatus(ingress=(Ingress(ip="198.51.100.77", ip_mode="VIP"),))})
+        cloud(ctl).cloud.fail("ensure", failure)
+        kube.create(service_manifest("web"))
+        ctl.wait_for(lambda: ingress_ip(ctl, "web") == "198.51.100.77", message="the created address named")
+        synced = condition(ctl, "web", SYNCED_CONDITION)
+        assert (synced["status"], synced["reason"]) == ("False", "WaitingForCloud")
+        assert "listener quota reached" in synced["message"]
+        assert ctl.reconciler.owned.get(LoadBalancerKey.of(WEB)) == frozenset({WEB})

@@ -27,7 +27,15 @@ from cloudlb.model import (
     ServiceRef,
 )
 from cloudlb.problems import Problem
-from cloudlb.provider import Offering, Provider, ProviderSettings, RetryLater, Statuses, SweepResult
+from cloudlb.provider import (
+    Offering,
+    Provider,
+    ProviderSettings,
+    RetryLater,
+    Statuses,
+    SweepResult,
+    attach_statuses,
+)
 from cloudlb_aws import annotations as a
 from cloudlb_aws import (
     classic_attributes,
@@ -273,8 +281,13 @@ class AWSProvider(Provider[Observed]):
         outcome = plan.outcome if isinstance(plan, AWSPlan) else None
         if isinstance(plan, AWSPlan) and outcome is not None:
             self.inventory.plan_wanted(plan.key, plan.wanted_instances)
-            with self._writer.building(plan.key):
-                run_changes(plan.key, plan.changes, self._writer.run)
+            try:
+                with self._writer.building(plan.key):
+                    run_changes(plan.key, plan.changes, self._writer.run)
+            except Exception as error:
+                # A listener or tag failed after the load balancer was created: its Services name it meanwhile.
+                attach_statuses(error, self._statuses_if_built(outcome))
+                raise
         else:
             run_changes(plan.key, plan.changes, self._writer.run)
             # Removals planned at once each saw the others' load balancers: the last to finish finds the
@@ -284,9 +297,19 @@ class AWSProvider(Provider[Observed]):
                 run_changes(plan.key, self._unused_backend(), self._writer.run)
         if outcome is None:
             return {}
+        return self._statuses(outcome)
+
+    def _statuses(self, outcome: Outcome) -> Statuses:
         status = self._status(outcome)
         return {service: dataclasses.replace(status, port_errors=dict(outcome.port_errors.get(service, {})))
                 for service in outcome.services}
+
+    def _statuses_if_built(self, outcome: Outcome) -> Statuses:
+        """The members' statuses when the planned load balancer exists, else none."""
+        try:
+            return self._statuses(outcome)
+        except RetryLater:  # not created yet: there is nothing to name
+            return {}
 
     def _unused_backend(self) -> list[Change]:
         name = backend_group_name(self.cluster)

@@ -14,7 +14,7 @@ from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.model import LoadBalancerSpec, ServiceRef
-from cloudlb.provider import RetryLater
+from cloudlb.provider import RetryLater, attached_statuses
 
 from . import support as state
 from .faults import FaultyProxy
@@ -179,4 +179,45 @@ def test_a_lost_answer_to_any_write_of_a_delete_is_success(
     lost = run_with_each_answer_lost(proxy, sandbox, prepare, lambda p: p.delete_service(spec.service), lambda: None)
     assert {"elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup",
             "ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress"} <= set(lost)
+    assert sandbox.leftovers() == []
+
+
+def test_a_create_that_fails_after_the_load_balancer_exists_reports_its_address(
+        proxy: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    """Issue 12.2: a billed load balancer is never left without a status naming it while its listeners fail."""
+    spec = make_spec("halfway", PORTS)
+    proxy.fail_call(None)
+    new_provider().ensure_service(spec)
+    listener_call = proxy.calls.index("elasticloadbalancing:CreateListener") + 1
+    new_provider().delete_service(spec.service)
+    assert sandbox.leftovers() == []
+
+    proxy.fail_call(listener_call)
+    with pytest.raises(RetryLater, match="InjectedFault") as raised:
+        new_provider().ensure_service(spec)
+    assert proxy.failed == "elasticloadbalancing:CreateListener"
+    created = sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert len(created) == 1
+    status = attached_statuses(raised.value)[spec.service]
+    assert [entry.hostname for entry in status.ingress] == [created[0]["DNSName"]]
+    proxy.fail_call(None)
+    new_provider().delete_service(spec.service)
+    assert sandbox.leftovers() == []
+
+
+def test_a_create_that_fails_before_the_load_balancer_exists_reports_nothing(
+        proxy: FaultyProxy, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    spec = make_spec("early", PORTS)
+    proxy.fail_call(None)
+    new_provider().ensure_service(spec)
+    group_call = proxy.calls.index("elasticloadbalancing:CreateTargetGroup") + 1
+    new_provider().delete_service(spec.service)
+
+    proxy.fail_call(group_call)
+    with pytest.raises(RetryLater) as raised:
+        new_provider().ensure_service(spec)
+    assert sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert attached_statuses(raised.value) == {}
+    proxy.fail_call(None)
+    new_provider().delete_service(spec.service)
     assert sandbox.leftovers() == []
