@@ -37,7 +37,9 @@ def parse(argv: list[str] | None) -> tuple[RunSettings, Path, Path | None]:
     parser.add_argument("--services", type=int, default=defaults.services)
     parser.add_argument("--fault-rate", type=float, default=defaults.fault_rate, help="cloud requests that fail")
     parser.add_argument("--kube-fault-rate", type=float, default=defaults.kube_fault_rate,
-                        help="API-server requests answered 500 or 409")
+                        help="API-server requests answered 500")
+    parser.add_argument("--kube-conflict-rate", type=float, default=defaults.kube_conflict_rate,
+                        help="API-server PATCH/PUT requests answered 409 Conflict")
     parser.add_argument("--watch-cut-rate", type=float, default=defaults.watch_cut_rate,
                         help="watch events cut in half, the stream reset")
     parser.add_argument("--kills", type=int, default=defaults.kills)
@@ -53,7 +55,8 @@ def parse(argv: list[str] | None) -> tuple[RunSettings, Path, Path | None]:
     parser.add_argument("--logs", type=Path, default=None, help="keep the logs here (default: a temporary folder)")
     args = parser.parse_args(argv)
     settings = RunSettings(provider=args.provider, services=args.services, fault_rate=args.fault_rate,
-                           kube_fault_rate=args.kube_fault_rate, watch_cut_rate=args.watch_cut_rate, kills=args.kills,
+                           kube_fault_rate=args.kube_fault_rate, kube_conflict_rate=args.kube_conflict_rate,
+                           watch_cut_rate=args.watch_cut_rate, kills=args.kills,
                            seed=args.seed, fuzz=args.fuzz, fuzz_batch=args.fuzz_batch, nodes=args.nodes,
                            apiserver_restarts=args.apiserver_restarts, garbage_collection=not args.no_gc,
                            sample_seconds=args.sample_seconds, converge_timeout=args.converge_timeout)

@@ -3,9 +3,10 @@
 The controller's kubeconfig points here instead of at the API server. The proxy
 forwards everything, and:
 
-- answers a fraction of requests itself with ``500 InternalError`` (any verb) or
-  ``409 Conflict`` (PATCH/PUT: "the object has been modified", as on a stale
-  resourceVersion), nothing executed;
+- answers a fraction of requests itself with ``500 InternalError`` (any verb) and
+  another with ``409 Conflict`` (PATCH/PUT: "the object has been modified", as on a
+  stale resourceVersion), nothing executed; ``conflict_next(path, n)`` answers the next
+  ``n`` PATCHes of one path with 409, for a deterministic reproduction;
 - cuts watch streams **mid-event**: half of an event's JSON line is sent, then the
   connection is reset, so the client must re-watch from the last event it saw whole;
 - ``restart(seconds)``: what a restart of kube-apiserver looks like from a client:
@@ -39,9 +40,12 @@ def _status(code: int, reason: str, message: str) -> bytes:
 
 
 class KubeFaultProxy:
-    def __init__(self, upstream: str, *, seed: int, rate: float, watch_cut_rate: float) -> None:
+    def __init__(self, upstream: str, *, seed: int, rate: float, watch_cut_rate: float,
+                 conflict_rate: float = 0.0) -> None:
         self.upstream = upstream.rstrip("/")
         self.rate = rate
+        self.conflict_rate = conflict_rate
+        self._conflicts: dict[str, int] = {}
         self.watch_cut_rate = watch_cut_rate
         self._random = random.Random(seed)
         self._lock = threading.Lock()
@@ -128,12 +132,22 @@ class KubeFaultProxy:
         with self._lock:
             return self._random.random()
 
-    def _fault_for(self, method: str) -> int | None:
-        if self._draw() >= self.rate:
-            return None
-        if method in ("PATCH", "PUT") and self._draw() < 0.5:
-            return 409
-        return 500
+    def conflict_next(self, path: str, count: int = 1) -> None:
+        """Answer the next ``count`` PATCH/PUT requests of ``path`` with 409 Conflict."""
+        with self._lock:
+            self._conflicts[path] = count
+
+    def _fault_for(self, method: str, path: str) -> int | None:
+        if method in ("PATCH", "PUT"):
+            with self._lock:
+                if self._conflicts.get(path, 0) > 0:
+                    self._conflicts[path] -= 1
+                    return 409
+            if self._draw() < self.conflict_rate:
+                return 409
+        if self._draw() < self.rate:
+            return 500
+        return None
 
     # --- relaying -------------------------------------------------------------------------------
 
@@ -150,7 +164,7 @@ class KubeFaultProxy:
     async def _relay(self, request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         watch = request.method == "GET" and request.query.get("watch") in ("true", "1")
         self._count("watches" if watch else "requests")
-        fault = None if watch else self._fault_for(request.method)
+        fault = None if watch else self._fault_for(request.method, request.path)
         if fault == 409:
             self._count("409 Conflict")
             return aiohttp.web.Response(status=409, content_type="application/json", body=_status(

@@ -28,7 +28,8 @@ def markdown(result: ChaosResult, command: str) -> str:
         f"cloud behind a fault proxy. {s.services} Services, {s.nodes} nodes, seed {s.seed}; "
         f"{s.fault_rate:.0%} of cloud requests fail (500, 503, throttling, connection reset before the request, "
         f"response lost after it was executed, in equal parts); {s.kube_fault_rate:.0%} of API-server requests "
-        f"answered 500 or 409; {s.watch_cut_rate:.0%} of watch events cut in half (stream reset); "
+        f"answered 500 and {s.kube_conflict_rate:.0%} of its PATCH/PUT requests 409; "
+        f"{s.watch_cut_rate:.0%} of watch events cut in half (stream reset); "
         f"{s.apiserver_restarts} API-server restarts ({s.outage_seconds:.0f} s down); {len(result.kills)} SIGKILLs "
         f"of the leader mid-write; {s.fuzz} generated Services. Everything is judged from outside: the cloud read "
         f"directly (ownership by cloudlb's tags), the API server read directly, the controllers' logs.",
@@ -57,11 +58,12 @@ def markdown(result: ChaosResult, command: str) -> str:
     for number, kill in enumerate(result.kills, 1):
         lines.append(f"| {number} | {kill.seconds:.0f} | {kill.phase} | {kill.pod} | {kill.trigger} |")
     takeover = ", ".join(f"{x:.1f}" for x in result.lease_takeover_seconds) or "—"
-    acted = ", ".join(f"{x:.1f}" for x in result.failover_seconds) or "—"
-    served = ", ".join(f"{x:.1f}" for x in result.failover_served_seconds) or "—"
-    lines += ["", f"Fail-over (the leader SIGKILLed and held down, a Service created at once): the lease taken by "
-                  f"the standby after {takeover} s; its first cloud write (it acts) after {acted} s; the Service "
-                  f"served after {served} s (cloud faults included).", ""]
+    acted = ", ".join(f"{x:.1f}" for x in result.failover_first_write_seconds) or "—"
+    served = ", ".join(f"{x:.1f}" for x in result.failover_seconds) or "—"
+    lines += ["", f"Fail-over (the leader SIGKILLed and held down, a Service created at once; the target is on the "
+                  f"last figure, how long Services go unserved): the lease taken by the standby after {takeover} s; "
+                  f"its first cloud write after {acted} s; the new Service served after {served} s (cloud faults "
+                  f"included).", ""]
     f = result.fuzz
     lines += ["## Generated Services", "",
               f"{f.drawn} drawn from `cloudlb.strategies.services`: {f.accepted} created through the API, "

@@ -11,7 +11,8 @@ class RunSettings:
     provider: str = "aws"
     services: int = 80
     fault_rate: float = 0.1  # cloud requests that fail
-    kube_fault_rate: float = 0.05  # API-server requests answered 500/409
+    kube_fault_rate: float = 0.05  # API-server requests answered 500
+    kube_conflict_rate: float = 0.02  # API-server PATCH/PUT requests answered 409 (nothing changed)
     watch_cut_rate: float = 0.02  # watch events cut in half (stream reset)
     kills: int = 15
     seed: int = 1
@@ -22,7 +23,7 @@ class RunSettings:
     apiserver_restarts: int = 2
     garbage_collection: bool = True  # SIGKILL during GC (its first pass runs 60 s after a start)
     sample_seconds: float = 30.0  # after each convergence, sampled every second
-    converge_timeout: float = 300.0
+    converge_timeout: float = 120.0
     outage_seconds: float = 5.0
 
 
@@ -73,8 +74,9 @@ class ChaosResult:
     seconds: float = 0.0
     phases: list[Phase] = field(default_factory=list)
     kills: list[Kill] = field(default_factory=list)
-    failover_seconds: list[float] = field(default_factory=list)  # SIGKILL of the leader -> the standby's first write
-    failover_served_seconds: list[float] = field(default_factory=list)  # ... -> a Service created then is served
+    # SIGKILL of the leader -> a Service created at that moment is served (by the standby): Services unserved.
+    failover_seconds: list[float] = field(default_factory=list)
+    failover_first_write_seconds: list[float] = field(default_factory=list)  # ... -> the standby's first cloud write
     lease_takeover_seconds: list[float] = field(default_factory=list)
     leaked: list[str] = field(default_factory=list)  # after delete-all
     leaked_before_fuzz: list[str] = field(default_factory=list)

@@ -124,8 +124,8 @@ class ChaosRun:
         logs.mkdir(parents=True, exist_ok=True)
         with EmulatedKubernetes() as kube, CloudProcess(s.provider, s.nodes, CLUSTER, s.seed, s.fault_rate,
                                                         logs / "cloud.log") as cloud:
-            proxy = KubeFaultProxy(kube.url, seed=s.seed, rate=s.kube_fault_rate,
-                                   watch_cut_rate=s.watch_cut_rate).start()
+            proxy = KubeFaultProxy(kube.url, seed=s.seed, rate=s.kube_fault_rate, watch_cut_rate=s.watch_cut_rate,
+                                   conflict_rate=s.kube_conflict_rate).start()
             try:
                 self.kube, self.cloud, self.proxy = kube, cloud, proxy
                 self.inspector = AwsCloud(cloud.endpoint, CLUSTER)
@@ -462,9 +462,9 @@ class ChaosRun:
             time.sleep(0.05)
         self.replicas.release(leader)
         if acted is not None:
-            self.result.failover_seconds.append(acted)
+            self.result.failover_first_write_seconds.append(acted)
         if served is not None:
-            self.result.failover_served_seconds.append(served)
+            self.result.failover_seconds.append(served)
         else:
             self.result.notes.append(f"fail-over: {name} not served within 120 s of the leader's SIGKILL")
         if takeover is not None:
