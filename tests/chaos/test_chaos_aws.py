@@ -22,8 +22,8 @@ pytestmark = pytest.mark.timeout(600)
 # No random 409s here: a 409 on a status write is never retried (a known defect, reproduced deterministically in
 # test_api_conflicts.py), so at random it would make this run's convergence pass or fail by chance.
 SETTINGS = RunSettings(provider="aws", services=20, fault_rate=0.1, kube_fault_rate=0.05, kube_conflict_rate=0.0,
-                       watch_cut_rate=0.02, kills=3, seed=1, fuzz=40, fuzz_batch=20, garbage_collection=False, sample_seconds=5.0,
-                       converge_timeout=150.0, apiserver_restarts=1)
+                       watch_cut_rate=0.02, kills=3, seed=1, fuzz=40, fuzz_batch=20, garbage_collection=False,
+                       sample_seconds=5.0, converge_timeout=120.0, apiserver_restarts=1)
 
 
 @pytest.fixture(scope="module")
