@@ -28,6 +28,7 @@ second for Services with two load balancers and statuses naming the wrong one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import random
 import re
@@ -144,6 +145,7 @@ class ChaosRun:
             finally:
                 proxy.stop()
         self.result.seconds = time.monotonic() - self.t0
+        (logs / "result.json").write_text(json.dumps(dataclasses.asdict(self.result), indent=1, default=str))
         return self.result
 
     def _setup(self) -> None:

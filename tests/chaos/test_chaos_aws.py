@@ -22,8 +22,8 @@ pytestmark = pytest.mark.timeout(600)
 # No random 409s here: a 409 on a status write is never retried (a known defect, reproduced deterministically in
 # test_api_conflicts.py), so at random it would make this run's convergence pass or fail by chance.
 SETTINGS = RunSettings(provider="aws", services=20, fault_rate=0.1, kube_fault_rate=0.05, kube_conflict_rate=0.0,
-                       watch_cut_rate=0.02, kills=3, seed=1, fuzz=40, fuzz_batch=20, garbage_collection=False,
-                       sample_seconds=5.0, converge_timeout=120.0, apiserver_restarts=1)
+                       watch_cut_rate=0.02, kills=3, seed=1, fuzz=40, fuzz_batch=40, garbage_collection=False,
+                       sample_seconds=4.0, converge_timeout=120.0, apiserver_restarts=1)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,11 @@ def test_nothing_leaks_after_delete_all(chaos: ChaosResult) -> None:
     assert chaos.leaked == []
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 12 item 1, on main (AWS through cloudlb/legacy.py): after a scheme or type change the old load balancer "
+    "outlives convergence; measured 5 of 5 replaced Services with two load balancers in every sample for 5-30 s "
+    "after their status named the new one, gone only after a later sync (the rewrite on branch aws retires it "
+    "right after the status write)"))
 def test_no_service_has_two_load_balancers_after_convergence(chaos: ChaosResult) -> None:
     assert {phase.name: phase.duplicated for phase in chaos.phases if phase.duplicated} == {}
 
@@ -69,11 +74,19 @@ def test_no_status_names_a_stale_load_balancer_after_convergence(chaos: ChaosRes
 
 
 def test_every_error_is_named(chaos: ChaosResult) -> None:
+    """No Service without status and Event, no traceback, no 'unexpected error', no other class touched."""
     assert chaos.unnamed_services == []
     assert chaos.tracebacks == []
     assert chaos.unexpected_errors == []
-    assert chaos.fuzz.unnamed == []
     assert chaos.fuzz.touched_other_class == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "cloudlb/reconciler.py _write_member_statuses: a Service with no servable port gets Synced=False "
+    "NoServablePorts but no Warning Event (fuzz-0013, planted with spec.ports: [], which the API server refuses "
+    "but an older one stored)"))
+def test_every_generated_service_is_served_or_named(chaos: ChaosResult) -> None:
+    assert chaos.fuzz.unnamed == []
 
 
 def test_nothing_is_stuck_and_no_replica_dies_unasked(chaos: ChaosResult) -> None:
@@ -81,6 +94,10 @@ def test_nothing_is_stuck_and_no_replica_dies_unasked(chaos: ChaosResult) -> Non
     assert chaos.unplanned_exits == []
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 12 item 7: measured 17.6-19.8 s from the leader's SIGKILL until a new Service is served: the standby "
+    "takes the lease after 14.7 s (lease duration 15 s), then runs its warm-up fast sweep (about 2 s under "
+    "faults) and re-ensures every Service (the sweep reports all of them drifted) before the new one"))
 def test_the_standby_acts_within_15_seconds_of_the_leaders_death(chaos: ChaosResult) -> None:
     assert chaos.failover_seconds, "no fail-over was measured"
     assert max(chaos.failover_seconds) <= 15.0, chaos.failover_seconds
