@@ -74,7 +74,8 @@ def markdown(result: ChaosResult, command: str) -> str:
               f"touched. {f.seconds:.0f} s.", ""]
     if f.reasons:
         lines += ["| why a named Service was not served | Services |", "|---|---:|"]
-        lines += [f"| {reason} | {count} |" for reason, count in f.reasons.most_common(15)]
+        ranked = sorted(f.reasons.items(), key=lambda item: (-item[1], item[0]))[:15]
+        lines += [f"| {reason} | {count} |" for reason, count in ranked]
         lines.append("")
     lines += ["## Faults injected", "",
               "| where | counts |", "|---|---|",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -63,7 +62,7 @@ class FuzzOutcome:
     other_class: int = 0
     touched_other_class: list[str] = field(default_factory=list)
     stuck_deleting: list[str] = field(default_factory=list)
-    reasons: Counter[str] = field(default_factory=Counter)  # why the named ones were not served
+    reasons: dict[str, int] = field(default_factory=dict)  # why the named ones were not served
     seconds: float = 0.0
 
 

@@ -576,7 +576,8 @@ class ChaosRun:
                 outcome.served += 1
             elif fuzz.is_named(service, events.get(name, [])):
                 outcome.named += 1
-                outcome.reasons[fuzz.why_not_served(service)] += 1
+                reason = fuzz.why_not_served(service)
+                outcome.reasons[reason] = outcome.reasons.get(reason, 0) + 1
             else:
                 outcome.unnamed.append(f"{name}: annotations {(service.get('metadata') or {}).get('annotations')}, "
                                        f"status {service.get('status')}")
