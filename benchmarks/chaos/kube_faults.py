@@ -5,8 +5,9 @@ forwards everything, and:
 
 - answers a fraction of requests itself with ``500 InternalError`` (any verb) and
   another with ``409 Conflict`` (PATCH/PUT: "the object has been modified", as on a
-  stale resourceVersion), nothing executed; ``conflict_next(path, n)`` answers the next
-  ``n`` PATCHes of one path with 409, for a deterministic reproduction;
+  stale resourceVersion), nothing executed; ``fail_next(path, status, n)`` answers the
+  next ``n`` requests of one path (and one verb) with that status, for a deterministic
+  reproduction;
 - cuts watch streams **mid-event**: half of an event's JSON line is sent, then the
   connection is reset, so the client must re-watch from the last event it saw whole;
 - ``restart(seconds)``: what a restart of kube-apiserver looks like from a client:
@@ -45,7 +46,7 @@ class KubeFaultProxy:
         self.upstream = upstream.rstrip("/")
         self.rate = rate
         self.conflict_rate = conflict_rate
-        self._conflicts: dict[str, int] = {}
+        self._scripted: dict[tuple[str, str], tuple[int, int]] = {}  # (verb, path) -> (status, how many more)
         self.watch_cut_rate = watch_cut_rate
         self._random = random.Random(seed)
         self._lock = threading.Lock()
@@ -132,19 +133,19 @@ class KubeFaultProxy:
         with self._lock:
             return self._random.random()
 
-    def conflict_next(self, path: str, count: int = 1) -> None:
-        """Answer the next ``count`` PATCH/PUT requests of ``path`` with 409 Conflict."""
+    def fail_next(self, method: str, path: str, status: int, count: int = 1) -> None:
+        """Answer the next ``count`` ``method`` requests of ``path`` with ``status`` (409 or 500)."""
         with self._lock:
-            self._conflicts[path] = count
+            self._scripted[(method, path)] = (status, count)
 
     def _fault_for(self, method: str, path: str) -> int | None:
-        if method in ("PATCH", "PUT"):
-            with self._lock:
-                if self._conflicts.get(path, 0) > 0:
-                    self._conflicts[path] -= 1
-                    return 409
-            if self._draw() < self.conflict_rate:
-                return 409
+        with self._lock:
+            status, left = self._scripted.get((method, path), (0, 0))
+            if left > 0:
+                self._scripted[(method, path)] = (status, left - 1)
+                return status
+        if method in ("PATCH", "PUT") and self._draw() < self.conflict_rate:
+            return 409
         if self._draw() < self.rate:
             return 500
         return None

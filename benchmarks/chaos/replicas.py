@@ -50,6 +50,7 @@ class Replicas:
     kube: EmulatedKubernetes  # read directly (not through the fault proxy) to see who holds the lease
     running: dict[str, Replica] = field(default_factory=dict)
     unplanned_exits: list[str] = field(default_factory=list)
+    startup_crashes: list[str] = field(default_factory=list)  # exits because the API server failed one start-up read
     starts: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -88,8 +89,11 @@ class Replicas:
                 exited = [r for r in self.running.values() if r.process.poll() is not None and not r.held]
             for replica in exited:
                 if replica.process.returncode != -signal.SIGKILL:
-                    self.unplanned_exits.append(f"{replica.pod} exited with {replica.process.returncode} "
-                                                f"({replica.log.name})")
+                    last = (replica.log.read_text(errors="replace").strip().splitlines() or [""])[-1]
+                    exit_line = f"{replica.pod} exited with {replica.process.returncode} ({replica.log.name}): {last}"
+                    startup = "ERROR cloudlb: the Kubernetes API server at" in last or \
+                        "ERROR cloudlb: cannot reach the Kubernetes API server" in last
+                    (self.startup_crashes if startup else self.unplanned_exits).append(exit_line)
                 self._start(replica.pod)
 
     def holder(self) -> str:

@@ -94,6 +94,8 @@ def markdown(result: ChaosResult, command: str) -> str:
     lines += _listed("Generated Services neither served nor named", f.unnamed)
     lines += _listed("Services of another class touched", f.touched_other_class)
     lines += _listed("Replicas that exited on their own (restarted by the run's kubelet)", result.unplanned_exits)
+    lines += _listed("Replicas that exited at start-up after one failed read of the API server (restarted)",
+                     result.startup_crashes)
     lines += _listed("Orphans the garbage collector left", result.gc_orphans_left)
     lines += _listed("Services stuck in deletion", result.stuck_deleting + f.stuck_deleting)
     for phase in result.phases:

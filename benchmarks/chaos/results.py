@@ -85,6 +85,7 @@ class ChaosResult:
     tracebacks: list[str] = field(default_factory=list)  # the log line before each traceback
     unexpected_errors: list[str] = field(default_factory=list)
     unplanned_exits: list[str] = field(default_factory=list)
+    startup_crashes: list[str] = field(default_factory=list)  # exit 1 on one failed start-up read of the API
     gc_orphans_left: list[str] = field(default_factory=list)
     stuck_deleting: list[str] = field(default_factory=list)
     cloud_requests: dict[str, int] = field(default_factory=dict)

@@ -140,6 +140,7 @@ class ChaosRun:
                 finally:
                     self.replicas.stop_all()
                     self.result.unplanned_exits = list(self.replicas.unplanned_exits)
+                    self.result.startup_crashes = list(self.replicas.startup_crashes)
                     self._collect_stats()
                     self._scan_logs()
             finally:

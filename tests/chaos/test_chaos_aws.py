@@ -55,7 +55,7 @@ def test_nothing_leaks_after_delete_all(chaos: ChaosResult) -> None:
     assert chaos.leaked == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "issue 12 item 1, on main (AWS through cloudlb/legacy.py): after a scheme or type change the old load balancer "
     "outlives convergence; measured 5 of 5 replaced Services with two load balancers in every sample for 5-30 s "
     "after their status named the new one, gone only after a later sync (the rewrite on branch aws retires it "
@@ -81,7 +81,7 @@ def test_every_error_is_named(chaos: ChaosResult) -> None:
     assert chaos.fuzz.touched_other_class == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "cloudlb/reconciler.py _write_member_statuses: a Service with no servable port gets Synced=False "
     "NoServablePorts but no Warning Event (fuzz-0013, planted with spec.ports: [], which the API server refuses "
     "but an older one stored)"))
@@ -94,7 +94,7 @@ def test_nothing_is_stuck_and_no_replica_dies_unasked(chaos: ChaosResult) -> Non
     assert chaos.unplanned_exits == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "issue 12 item 7: measured 17.6-19.8 s from the leader's SIGKILL until a new Service is served: the standby "
     "takes the lease after 14.7 s (lease duration 15 s), then runs its warm-up fast sweep (about 2 s under "
     "faults) and re-ensures every Service (the sweep reports all of them drifted) before the new one"))
