@@ -9,12 +9,14 @@ exception: one odd manifest must not stall the load balancer of others.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cloudlb import problems as p
 from cloudlb import sharing
+from cloudlb.endpoints import NO_ENDPOINTS, ServiceEndpoints
 from cloudlb.model import Backend, DesiredLoadBalancer, LoadBalancerKey, LoadBalancerSpec, ServiceRef
 from cloudlb.plan import Plan as Fit
 from cloudlb.plan import plan as fit
@@ -22,6 +24,7 @@ from cloudlb.problems import Problem
 from cloudlb.provider import Provider
 from cloudlb.translate import service_ref, translate
 
+logger = logging.getLogger(__name__)
 NO_SERVABLE_PORTS = "NoServablePorts"
 
 
@@ -56,28 +59,43 @@ class DesiredState:
     unknown: tuple[ServiceRef, ...] = ()
 
 
-def fit_service(service: Mapping[str, Any], backends: Sequence[Backend], provider: Provider[Any]) -> Fit | Problem:
+def fit_service(service: Mapping[str, Any], backends: Sequence[Backend], provider: Provider[Any],
+                endpoints: ServiceEndpoints = NO_ENDPOINTS) -> Fit | Problem:
     """Translate and fit one Service; an unexpected exception becomes a fatal problem naming it."""
     try:
-        return fit(translate(service, backends), provider)
+        return fit(translate(service, backends, endpoints), provider)
     except Exception as error:  # a bug of ours or of a plugin must cost only this Service
         return Problem("spec", p.UNPROCESSABLE_SERVICE,
                        f"cloudlb could not read this Service ({type(error).__name__}: {error}); "
                        "please report it with the Service's manifest", fatal=True)
 
 
+def label_keys(services: Sequence[Mapping[str, Any]], provider: Provider[Any]) -> frozenset[str]:
+    """The node labels the load balancer of these Services selects nodes by (see Provider.node_label_keys)."""
+    keys: set[str] = set()
+    for service in services:
+        annotations = (service.get("metadata") or {}).get("annotations") or {}
+        try:
+            keys |= provider.node_label_keys(annotations if isinstance(annotations, Mapping) else {})
+        except Exception:  # an odd annotation is the provider's validate() to name; select by nothing here
+            logger.debug("node_label_keys failed for %s", service_ref(service), exc_info=True)
+    return frozenset(keys)
+
+
 def desired_state(key: LoadBalancerKey, services: Sequence[Mapping[str, Any]], backends: Sequence[Backend],
-                  provider: Provider[Any], previous: Mapping[ServiceRef, LoadBalancerSpec]) -> DesiredState:
+                  provider: Provider[Any], previous: Mapping[ServiceRef, LoadBalancerSpec],
+                  endpoints: Callable[[ServiceRef], ServiceEndpoints] = lambda _: NO_ENDPOINTS) -> DesiredState:
     """The load balancer that ``services`` (the members that want one) ask for.
 
     ``previous`` holds the spec last ensured for each member: a member whose
     input became unusable keeps it, so a typo never takes a working port away.
+    ``endpoints`` gives a member's ready endpoints (used by offerings that target them).
     """
     outcomes: dict[ServiceRef, MemberOutcome] = {}
     candidates: list[tuple[tuple[str, str, str], LoadBalancerSpec]] = []
     for service in services:
         ref = service_ref(service)
-        fitted = fit_service(service, backends, provider)
+        fitted = fit_service(service, backends, provider, endpoints(ref))
         extra = _share_key_problems(service)
         if isinstance(fitted, Problem):
             outcomes[ref] = MemberOutcome((fitted, *extra), blocked=True)

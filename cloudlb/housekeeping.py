@@ -59,6 +59,7 @@ async def sweep(reconciler: Reconciler, *, deep: bool) -> SweepResult:
     # What reconciles created while the sweep listed may be missing from its pages: keep it.
     created_meanwhile = {key: members for key, members in reconciler.owned.items() if key not in applied_before}
     reconciler.owned = {**result.owned, **created_meanwhile}
+    reconciler.metrics.set_ownership(reconciler.owned)
     reconciler.last_sweep = result
     reconciler.requeue(sorted(result.drifted))
     logger.info("%s sweep: %d load balancers owned, %d drifted, %.2fs", "deep" if deep else "fast",

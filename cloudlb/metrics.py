@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from cloudlb import __version__
 from cloudlb.cloudapi import CloudCall
+from cloudlb.model import LoadBalancerKey, ServiceRef
 
 # Cloud API latencies: from a cached read (milliseconds) to a slow write waiting on the cloud (a minute).
 CLOUD_API_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -29,6 +31,12 @@ class Metrics:
         self.managed = Gauge(
             "cloudlb_managed_load_balancers", "Services whose load balancer was last ensured successfully",
             registry=self.registry)
+        self.load_balancers = Gauge(
+            "cloudlb_load_balancers", "Cloud load balancers of this cluster, dedicated to one Service or shared",
+            ["sharing"], registry=self.registry)
+        self.load_balancer_members = Gauge(
+            "cloudlb_load_balancer_members", "Services served by this cluster's load balancers, by whether "
+            "their load balancer is dedicated or shared", ["sharing"], registry=self.registry)
         self.queue_depth = Gauge(
             "cloudlb_queue_depth", "Services waiting, in progress or backing off", registry=self.registry)
         self.garbage_collected = Counter(
@@ -49,6 +57,13 @@ class Metrics:
             ["provider", "service", "operation"], buckets=CLOUD_API_BUCKETS, registry=self.registry)
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    def set_ownership(self, owned: Mapping[LoadBalancerKey, frozenset[ServiceRef]]) -> None:
+        """Count the load balancers this cluster holds and the Services they serve."""
+        for sharing, shared in (("dedicated", False), ("shared", True)):
+            keys = [key for key in owned if key.shared is shared]
+            self.load_balancers.labels(sharing).set(len(keys))
+            self.load_balancer_members.labels(sharing).set(sum(len(owned[key]) for key in keys))
 
     def observe_cloud_call(self, call: CloudCall) -> None:
         """The observer of the provider's ``CloudApi``: one finished request."""

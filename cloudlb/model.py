@@ -72,9 +72,13 @@ class PortKey:
 
 @dataclass(frozen=True, order=True)
 class Port:
+    """One Service port; ``node_port`` is None when the Service allocates none
+    (``spec.allocateLoadBalancerNodePorts: false``): only offerings that do not
+    send traffic through node ports can serve it."""
+
     port: int
     protocol: Protocol
-    node_port: int
+    node_port: int | None
     name: str = ""
 
     @property
@@ -90,6 +94,32 @@ class Backend:
     provider_id: str
     internal_ip: str | None = None
     zone: str | None = None
+    # Only the labels the provider selects nodes by (``Provider.node_label_keys``), sorted: a change
+    # of any other label must not make the backend set look different.
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def has_labels(self, wanted: Mapping[str, str]) -> bool:
+        """Whether the node carries every one of these labels with the same value."""
+        own = dict(self.labels)
+        return all(own.get(name) == value for name, value in wanted.items())
+
+
+@dataclass(frozen=True, order=True)
+class Endpoint:
+    """One ready endpoint (a Pod's address) of the Service, from its EndpointSlices."""
+
+    ip: str
+    node_name: str | None = None
+    zone: str | None = None
+
+
+@dataclass(frozen=True, order=True)
+class EndpointPort:
+    """A port the endpoints listen on; matched to the Service port of the same name and protocol."""
+
+    name: str
+    protocol: Protocol
+    port: int
 
 
 @dataclass(frozen=True)
@@ -108,6 +138,13 @@ class HealthCheck:
 
 
 KUBE_PROXY_HEALTH_CHECK = HealthCheck(port=10256, path="/healthz", local=False)
+
+SESSION_AFFINITY_NONE = "None"
+SESSION_AFFINITY_CLIENT_IP = "ClientIP"
+# The API server's default for sessionAffinityConfig.clientIP.timeoutSeconds (3 hours).
+DEFAULT_SESSION_AFFINITY_TIMEOUT = 10800
+IPV4, IPV6 = "IPv4", "IPv6"
+SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK = "SingleStack", "PreferDualStack", "RequireDualStack"
 
 
 @dataclass(frozen=True)
@@ -131,6 +168,15 @@ class LoadBalancerSpec:
     requested_ips: tuple[str, ...] = ()
     annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
     load_balancer_class: str | None = None
+    # "None" or "ClientIP"; the timeout is set only for ClientIP.
+    session_affinity: str = SESSION_AFFINITY_NONE
+    session_affinity_timeout: int | None = None
+    # spec.ipFamilies in order (the first is the primary family) and spec.ipFamilyPolicy.
+    ip_families: tuple[str, ...] = (IPV4,)
+    ip_family_policy: str = SINGLE_STACK
+    # The Service's ready endpoints; filled only for offerings that target endpoints instead of nodes.
+    endpoints: tuple[Endpoint, ...] = ()
+    endpoint_ports: tuple[EndpointPort, ...] = ()
     # A sorted copy of the annotations, so that specs compare and hash by value.
     annotation_items: tuple[tuple[str, str], ...] = field(init=False, repr=False)
 
@@ -142,6 +188,13 @@ class LoadBalancerSpec:
     @property
     def backend_ids(self) -> frozenset[str]:
         return frozenset(b.provider_id for b in self.backends)
+
+    def target_port(self, port: Port) -> int | None:
+        """The port the endpoints serve ``port`` on (by port name and protocol, as kube-proxy matches them)."""
+        for candidate in self.endpoint_ports:
+            if candidate.name == port.name and candidate.protocol == port.protocol:
+                return candidate.port
+        return None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from cloudlb.model import Backend
@@ -34,7 +35,8 @@ def is_eligible(node: Mapping[str, Any]) -> bool:
     return not any(t.get("key") == TO_BE_DELETED_TAINT for t in taints)
 
 
-def backend_for(node: Mapping[str, Any]) -> Backend:
+def backend_for(node: Mapping[str, Any], label_keys: AbstractSet[str] = frozenset()) -> Backend:
+    """The node as a backend, carrying only the labels named in ``label_keys``."""
     metadata = node.get("metadata") or {}
     labels = metadata.get("labels") or {}
     addresses = (node.get("status") or {}).get("addresses") or []
@@ -44,6 +46,7 @@ def backend_for(node: Mapping[str, Any]) -> Backend:
         provider_id=str((node.get("spec") or {}).get("providerID", "")),
         internal_ip=internal_ip,
         zone=labels.get(ZONE_LABEL) or labels.get(LEGACY_ZONE_LABEL),
+        labels=tuple(sorted((key, str(value)) for key, value in labels.items() if key in label_keys)),
     )
 
 
@@ -62,6 +65,7 @@ def slim(node: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def eligible_backends(nodes: Iterable[Mapping[str, Any]]) -> tuple[Backend, ...]:
+def eligible_backends(nodes: Iterable[Mapping[str, Any]],
+                      label_keys: AbstractSet[str] = frozenset()) -> tuple[Backend, ...]:
     """The eligible nodes as backends, sorted so that equal sets compare equal."""
-    return tuple(sorted(backend_for(n) for n in nodes if is_eligible(n)))
+    return tuple(sorted(backend_for(n, label_keys) for n in nodes if is_eligible(n)))

@@ -111,6 +111,12 @@ def build_registry(config: ControllerConfig, reconciler: Reconciler, active: asy
     def node_event(type: str, event: kopf.RawEvent, **_: Any) -> None:
         reconciler.on_node_event(type, event["object"])
 
+    if any(offering.targets == "endpoints" for offering in reconciler.provider.capabilities.offerings):
+        # Only a provider that can target Pods directly needs the (large, busy) EndpointSlice stream.
+        @kopf.on.event("discovery.k8s.io", "v1", "endpointslices", registry=registry)
+        def endpoint_slice_event(type: str, event: kopf.RawEvent, **_: Any) -> None:
+            reconciler.on_endpoint_slice_event(type, event["object"])
+
     return registry
 
 

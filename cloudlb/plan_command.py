@@ -25,18 +25,25 @@ LIST_TIMEOUT = 60.0
 
 def plan(config: ControllerConfig, create: Callable[[], Provider[Any]]) -> list[PlannedLoadBalancer]:
     """Every load balancer's pending changes; ``StartupError`` when the cluster or the cloud cannot be read."""
-    services, nodes = asyncio.run(_read_cluster(config))
     provider = start_provider(config.provider, create)
+    wants_endpoints = any(offering.targets == "endpoints" for offering in provider.capabilities.offerings)
+    services, nodes, slices = asyncio.run(_read_cluster(config, wants_endpoints))
     try:
-        return plan_cluster(services, nodes, provider, config)
+        return plan_cluster(services, nodes, provider, config, slices)
     except Exception as exc:  # a cloud that cannot be listed: one plain line, as for run's start-up
         raise StartupError(f"could not read the cloud to plan: {type(exc).__name__}: {exc}") from exc
 
 
-async def _read_cluster(config: ControllerConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+Items = list[dict[str, Any]]
+
+
+async def _read_cluster(config: ControllerConfig, wants_endpoints: bool) -> tuple[Items, Items, Items]:
+    """Services, Nodes and (only for a provider that targets Pods) EndpointSlices."""
     async with connection.ApiSession(kopf.OperatorSettings(), config.api_server) as session:
         await connection.check_api_server(session)
-        return await _list(session, "/api/v1/services"), await _list(session, "/api/v1/nodes")
+        services, nodes = await _list(session, "/api/v1/services"), await _list(session, "/api/v1/nodes")
+        slices = await _list(session, "/apis/discovery.k8s.io/v1/endpointslices") if wants_endpoints else []
+        return services, nodes, slices
 
 
 async def _list(session: connection.ApiSession, path: str) -> list[dict[str, Any]]:

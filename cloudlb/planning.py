@@ -18,7 +18,8 @@ from typing import Any
 from cloudlb import sharing
 from cloudlb.changes import Change
 from cloudlb.config import ControllerConfig
-from cloudlb.desired import desired_state
+from cloudlb.desired import desired_state, label_keys
+from cloudlb.endpoints import EndpointCache
 from cloudlb.model import LoadBalancerKey, ServiceRef
 from cloudlb.nodes import eligible_backends, slim
 from cloudlb.problems import Problem
@@ -43,10 +44,14 @@ class PlannedLoadBalancer:
 
 
 def plan_cluster(services: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]],
-                 provider: Provider[Any], config: ControllerConfig) -> list[PlannedLoadBalancer]:
+                 provider: Provider[Any], config: ControllerConfig,
+                 endpoint_slices: Sequence[Mapping[str, Any]] = ()) -> list[PlannedLoadBalancer]:
     """Every load balancer's plan (blocking: the provider's sweep and observe read the cloud)."""
     policy = sharing.parse_policy(config.share_namespaces)
-    backends = eligible_backends(slim(node) for node in nodes)
+    slimmed = [slim(node) for node in nodes]
+    endpoints = EndpointCache()
+    for endpoint_slice in endpoint_slices:
+        endpoints.update("ADDED", endpoint_slice)
     wanted: dict[LoadBalancerKey, list[Mapping[str, Any]]] = {}
     leaving: dict[LoadBalancerKey, list[ServiceRef]] = {}
     for service in services:
@@ -63,7 +68,8 @@ def plan_cluster(services: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[
     planned = []
     for key in keys:
         members = wanted.get(key, [])
-        state = desired_state(key, members, backends, provider, previous={})
+        backends = eligible_backends(slimmed, label_keys(members, provider))
+        state = desired_state(key, members, backends, provider, previous={}, endpoints=endpoints.of)
         refs = tuple(sorted({service_ref(s) for s in members} | set(leaving.get(key, ()))))
         problems = tuple((ref, problem) for ref, outcome in sorted(state.outcomes.items())
                          for problem in outcome.problems)

@@ -12,6 +12,8 @@ PROTOCOL_NOT_SUPPORTED = "ProtocolNotSupported"
 INVALID_PORT = "InvalidPort"
 DUPLICATE_PORT = "DuplicatePort"
 MISSING_NODE_PORT = "MissingNodePort"
+# The Service asks for an IP family (spec.ipFamilies) that the chosen load balancer cannot serve.
+IP_FAMILY_NOT_SUPPORTED = "IPFamilyNotSupported"
 TOO_MANY_PORTS = "TooManyPorts"
 INVALID_SOURCE_RANGE = "InvalidSourceRange"
 INVALID_ANNOTATION = "InvalidAnnotation"

@@ -29,6 +29,7 @@ from typing import Any, Generic, TypeVar
 from cloudlb.changes import ChangePlan
 from cloudlb.cloudapi import CloudApi
 from cloudlb.model import (
+    IPV4,
     DesiredLoadBalancer,
     LoadBalancerKey,
     LoadBalancerSpec,
@@ -106,6 +107,14 @@ class Offering:
     ``protocols`` are the Service port protocols it serves; ``same_port_tcp_udp``
     says whether one port number may be both TCP and UDP; ``max_ports`` is the
     listener limit of the cloud.
+
+    ``needs_node_ports``: traffic goes to the nodes' nodePorts (instance-target
+    NLB, Classic ELB), so a Service port without a nodePort cannot be served;
+    passthrough and IP-target load balancers reach the Service port or the Pods
+    directly. ``targets`` is what the load balancer sends traffic to: "nodes"
+    (``spec.backends``) or "endpoints" (the Service's ready Pod addresses in
+    ``spec.endpoints``, which the core then watches). ``ip_families`` are the
+    families it can serve addresses of.
     """
 
     name: str
@@ -115,6 +124,9 @@ class Offering:
     mixed_protocols: bool = True
     max_ports: int = 50
     ingress: str = "ip"  # "ip" or "hostname": what the status will carry
+    needs_node_ports: bool = True
+    targets: str = "nodes"  # "nodes" or "endpoints"
+    ip_families: frozenset[str] = frozenset({IPV4})
 
 
 @dataclass(frozen=True)
@@ -201,6 +213,15 @@ class Provider(abc.ABC, Generic[ObservedT]):
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
         """Problems with this provider's own annotations; the default accepts everything."""
         return ()
+
+    def node_label_keys(self, annotations: Mapping[str, str]) -> frozenset[str]:
+        """The node labels this Service's load balancer selects its nodes by (e.g. a target-node-labels annotation).
+
+        Only these labels reach ``Backend.labels``, so a change of any other
+        node label re-plans nothing; a change of one of these re-plans only
+        the load balancers that select by it. The default selects by none.
+        """
+        return frozenset()
 
     def sharing_traits(self, spec: LoadBalancerSpec) -> Hashable:
         """What must be equal for Services to share one load balancer.

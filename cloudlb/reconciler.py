@@ -23,10 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from kopf._cogs.clients import errors as kopf_errors
+
 from cloudlb import events, logs, sharing
 from cloudlb.changes import ChangePlan
 from cloudlb.config import ControllerConfig
-from cloudlb.desired import NO_SERVABLE_PORTS, DesiredState, MemberOutcome, desired_state
+from cloudlb.desired import NO_SERVABLE_PORTS, DesiredState, MemberOutcome, desired_state, label_keys
+from cloudlb.endpoints import NO_ENDPOINTS, EndpointCache, ServiceEndpoints
 from cloudlb.events import EventRecorder
 from cloudlb.kube import KubeClient, ServiceConflict, ServiceGone
 from cloudlb.metrics import Metrics
@@ -114,8 +117,12 @@ class KeyState:
     # The desired state (with each member's outcome) that failed with a configuration error: not
     # retried until a member Service or the nodes change it.
     failed: tuple[DesiredLoadBalancer | None, tuple[tuple[ServiceRef, MemberOutcome], ...]] | None = None
-    # The backends it was last planned with, so that a node change re-plans only what it affects.
+    # The backends it was last planned with (carrying the labels it selects by), so that a node change
+    # re-plans only what it affects.
     backends: tuple[Backend, ...] | None = None
+    label_keys: frozenset[str] = frozenset()
+    # The ready endpoints it was last planned with, for members whose offering targets endpoints.
+    endpoints: dict[ServiceRef, ServiceEndpoints] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,9 @@ class Reconciler:
         self.members: dict[LoadBalancerKey, set[ServiceRef]] = {}
         self.nodes: dict[str, dict[str, Any]] = {}
         self.backends: tuple[Backend, ...] = ()
+        # Backend sets by the node labels they carry, rebuilt after each node change (most keys select by none).
+        self._backends_by_labels: dict[frozenset[str], tuple[Backend, ...]] = {}
+        self.endpoints = EndpointCache()
         self.states: dict[ServiceRef, ServiceState] = {}
         self.keys: dict[LoadBalancerKey, KeyState] = {}
         # Load balancers the cloud holds for this cluster: from the sweeps, kept in step with our own writes.
@@ -177,7 +187,18 @@ class Reconciler:
                 await asyncio.sleep(5)
         for node in nodes:
             self.nodes[str(node["metadata"]["name"])] = slim(node)
+        self._nodes_changed()
+
+    def _nodes_changed(self) -> None:
         self.backends = eligible_backends(self.nodes.values())
+        self._backends_by_labels = {frozenset(): self.backends}
+
+    def backends_for(self, label_keys: frozenset[str]) -> tuple[Backend, ...]:
+        """The eligible nodes as backends carrying these labels (cached until the nodes change)."""
+        backends = self._backends_by_labels.get(label_keys)
+        if backends is None:
+            backends = self._backends_by_labels[label_keys] = eligible_backends(self.nodes.values(), label_keys)
+        return backends
 
     def mark_synced(self) -> None:
         """Nodes are listed and the provider's inventory is warm: workers may start."""
@@ -230,14 +251,22 @@ class Reconciler:
             self.nodes.pop(name, None)
         else:
             self.nodes[name] = slim(node)
-        backends = eligible_backends(self.nodes.values())
-        if backends == self.backends:
-            return  # a label or status change that does not change who serves traffic
-        self.backends = backends
-        # Only the load balancers whose backend set really differs are touched.
+        self._nodes_changed()
+        # Only the load balancers whose backend set (with the labels they select by) really differs are
+        # touched: a status or unrelated label change re-plans nothing.
         for key, state in self.keys.items():
-            if state.backends is not None and state.backends != backends:
+            if state.backends is not None and state.backends != self.backends_for(state.label_keys):
                 self.queue.add(key)
+
+    def on_endpoint_slice_event(self, event_type: str | None, endpoint_slice: Mapping[str, Any]) -> None:
+        """Re-plan the load balancer of the Service only if it targets endpoints and they changed."""
+        ref = self.endpoints.update(event_type, endpoint_slice)
+        key = self.key_of.get(ref) if ref is not None else None
+        state = self.keys.get(key) if key is not None else None
+        if ref is None or key is None or state is None or ref not in state.endpoints:
+            return
+        if state.endpoints[ref] != self.endpoints.of(ref):
+            self.queue.add(key)
 
     def requeue(self, keys: Sequence[LoadBalancerKey]) -> None:
         """Re-plan these load balancers (drift found by a sweep); keys of no live Service go to GC."""
@@ -306,7 +335,16 @@ class Reconciler:
             return  # nothing of ours exists and nothing is wanted
 
         previous = {m.ref: spec for m in wanted if (spec := self.states[m.ref].ensured) is not None}
-        state = desired_state(key, [m.service for m in wanted], self.backends, self.provider, previous)
+        selecting = label_keys([m.service for m in wanted], self.provider)
+        backends = self.backends_for(selecting)
+        planned_endpoints: dict[ServiceRef, ServiceEndpoints] = {}
+
+        def endpoints_of(ref: ServiceRef) -> ServiceEndpoints:
+            # Remember what this plan used: a slice event that lands mid-reconcile must still re-plan.
+            planned_endpoints[ref] = self.endpoints.of(ref)
+            return planned_endpoints[ref]
+
+        state = desired_state(key, [m.service for m in wanted], backends, self.provider, previous, endpoints_of)
         key_state = self.keys.setdefault(key, KeyState())
         for member in wanted:
             await self._warn_new_problems(member, state.outcomes.get(member.ref, MemberOutcome()))
@@ -331,9 +369,13 @@ class Reconciler:
             self.queue.add(key)
             return
         wanted = [Member(m.ref, self.services.get(m.ref, m.service)) for m in wanted]
-        key_state.backends = self.backends
+        key_state.endpoints = {ref: planned_endpoints.get(ref, NO_ENDPOINTS) for ref, outcome in state.outcomes.items()
+                               if self._targets_endpoints(outcome.offering)}
+        # A load balancer whose every member targets Pods does not depend on the nodes at all.
+        node_targets = not state.outcomes or len(key_state.endpoints) < len(state.outcomes)
+        key_state.backends, key_state.label_keys = (backends if node_targets else None), selecting
 
-        if not self.backends and state.desired is not None:
+        if not self.backends and state.desired is not None and node_targets:
             for member in wanted:
                 if member.ref in served:
                     await self.recorder.warning(member.service, events.UNAVAILABLE,
@@ -360,6 +402,12 @@ class Reconciler:
         for member in leaving:
             await self._release(member, plan)
         self._log_done(key, state, wanted, leaving, statuses, plan, started)
+
+    def _targets_endpoints(self, offering: str) -> bool:
+        try:
+            return self.provider.capabilities.offering(offering).targets == "endpoints"
+        except KeyError:
+            return False
 
     def _kube(self) -> KubeClient:
         assert self.kube is not None, "connect() is called at startup"
@@ -436,13 +484,15 @@ class Reconciler:
             member_state.ensured = spec
             all_written &= await self._write_status(member, observed, outcome.problems, sync_error=None)
             if before is None or before != spec:
-                only_backends = before is not None and dataclasses.replace(before, backends=spec.backends) == spec
+                only_backends = before is not None and dataclasses.replace(
+                    before, backends=spec.backends, endpoints=spec.endpoints) == spec
                 if only_backends:
                     await self.recorder.normal(member.service, events.UPDATED, "Updated load balancer with new hosts")
                 else:
                     await self.recorder.normal(member.service, events.ENSURED, "Ensured load balancer")
             self.metrics.reconciles.labels("ensured").inc()
         self.metrics.managed.set(len(self.owned))
+        self.metrics.set_ownership(self.owned)
         return all_written
 
     async def _release(self, member: Member, plan: ChangePlan) -> None:
@@ -506,8 +556,10 @@ class Reconciler:
     def _record_owned(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None) -> None:
         if desired is not None:
             self.owned[key] = frozenset(desired.services)
+            self.metrics.set_ownership(self.owned)
             return
         self.owned.pop(key, None)
+        self.metrics.set_ownership(self.owned)
         if key not in self.members:
             self.keys.pop(key, None)  # nothing of it remains, in the cloud or in the cluster
 
@@ -535,7 +587,17 @@ class Reconciler:
             return True  # written only when it changes
         try:
             patched = await self._kube().patch_status(service, wanted)
-        except (ServiceGone, ServiceConflict):
+        except ServiceGone:
+            return False
+        except (ServiceConflict, kopf_errors.APIError) as error:
+            # The cloud is done but the Service does not say so yet: write again soon (as client-go controllers
+            # re-queue on a conflict); the Service's next watch event may never come.
+            key = self.key_of.get(member.ref, LoadBalancerKey.of(member.ref))
+            delay = self.backoff.next_delay(key)
+            logs.service_line(logger, member.ref, action="write-status", outcome="failed, retrying",
+                              error_code=type(error).__name__, detail=f"{error}; retrying in {delay:.1f}s",
+                              level=logging.WARNING)
+            self.queue.add_after(key, delay)
             return False
         if member.ref in self.services:
             self.services[member.ref] = {**self.services[member.ref], "status": patched.get("status", wanted)}

@@ -13,17 +13,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from cloudlb.config import ControllerConfig, LeaderElection
+from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.metrics import Metrics
 from cloudlb.operator import run_async
 from cloudlb.plugins import load_plugin
 from cloudlb.provider import Provider, ProviderSettings
 from cloudlb.reconciler import Reconciler
-
-if TYPE_CHECKING:
-    from cloudlb.kubeapi import EmulatedKubernetes
 
 T = TypeVar("T")
 
@@ -78,6 +76,16 @@ def node_manifest(name: str, *, provider_id: str, internal_ip: str, zone: str,
                                      {"type": "Hostname", "address": name}],
                        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
                        "nodeInfo": {"kubeletVersion": "v1.30.0"}}}
+
+
+@contextmanager
+def example_cluster(nodes: int = 2) -> Iterator[EmulatedKubernetes]:
+    """An emulated cluster with ``nodes`` Nodes of the example plugin's cloud (zone-a, vm-0, vm-1, ...)."""
+    with EmulatedKubernetes() as emulated:
+        for index in range(nodes):
+            emulated.create(node_manifest(f"node-{index}", provider_id=f"example://zone-a/vm-{index}",
+                                          internal_ip=f"10.0.0.{10 + index}", zone="zone-a"))
+        yield emulated
 
 
 @dataclass

@@ -12,8 +12,17 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from cloudlb import problems as p
+from cloudlb.endpoints import NO_ENDPOINTS, ServiceEndpoints
 from cloudlb.model import (
+    DEFAULT_SESSION_AFFINITY_TIMEOUT,
+    IPV4,
+    IPV6,
     KUBE_PROXY_HEALTH_CHECK,
+    PREFER_DUAL_STACK,
+    REQUIRE_DUAL_STACK,
+    SESSION_AFFINITY_CLIENT_IP,
+    SESSION_AFFINITY_NONE,
+    SINGLE_STACK,
     Backend,
     HealthCheck,
     LoadBalancerSpec,
@@ -68,8 +77,13 @@ def service_ref(service: Mapping[str, Any]) -> ServiceRef:
     return ServiceRef(namespace=str(metadata.get("namespace", "default")), name=str(metadata.get("name", "")))
 
 
-def translate(service: Mapping[str, Any], backends: Sequence[Backend]) -> Translation:
-    """Never raises: whatever the Service holds, every value that cannot be used is a named problem."""
+def translate(service: Mapping[str, Any], backends: Sequence[Backend],
+              endpoints: ServiceEndpoints = NO_ENDPOINTS) -> Translation:
+    """Never raises: whatever the Service holds, every value that cannot be used is a named problem.
+
+    ``endpoints`` are the Service's ready endpoints; ``fit`` keeps them only
+    for an offering that targets endpoints.
+    """
     found: list[Problem] = []
     metadata = _section(service, "metadata", found)
     spec = _section(service, "spec", found)
@@ -80,6 +94,8 @@ def translate(service: Mapping[str, Any], backends: Sequence[Backend]) -> Transl
     source_ranges = _source_ranges(spec, annotations, found)
     internal = _internal(annotations, found)
     requested_ips = _requested_ips(spec, found)
+    session_affinity, session_affinity_timeout = _session_affinity(spec, found)
+    ip_families, ip_family_policy = _ip_families(spec, found)
     load_balancer_class = spec.get("loadBalancerClass")
 
     return Translation(
@@ -94,6 +110,12 @@ def translate(service: Mapping[str, Any], backends: Sequence[Backend]) -> Transl
             requested_ips=requested_ips,
             annotations=annotations,
             load_balancer_class=load_balancer_class if isinstance(load_balancer_class, str) else None,
+            session_affinity=session_affinity,
+            session_affinity_timeout=session_affinity_timeout,
+            ip_families=ip_families,
+            ip_family_policy=ip_family_policy,
+            endpoints=endpoints.endpoints,
+            endpoint_ports=endpoints.ports,
         ),
         problems=tuple(found),
     )
@@ -168,15 +190,9 @@ def _ports(raw_ports: object, found: list[Problem]) -> tuple[Port, ...]:
                                  port=PortKey(number, protocol)))
             continue
         seen.add(key)
+        # None when the Service allocates no node ports: only offerings that need them refuse the port (see fit).
         node_port = raw.get("nodePort")
-        if not _is_port_number(node_port):
-            found.append(Problem(
-                f"{where}.nodePort", p.MISSING_NODE_PORT,
-                f"port {number}/{protocol} has no nodePort (is allocateLoadBalancerNodePorts false?); "
-                "a node-backed load balancer cannot reach it",
-                port=PortKey(number, protocol),
-            ))
-            continue
+        node_port = node_port if _is_port_number(node_port) else None
         name = raw.get("name")
         ports.append(Port(number, protocol, node_port, name if isinstance(name, str) else ""))
     return tuple(ports)
@@ -277,3 +293,49 @@ def _requested_ips(spec: Mapping[str, Any], found: list[Problem]) -> tuple[str, 
                              "(no IPv6 zone)", fatal=True))
         return ()
     return (str(address),)
+
+
+def _session_affinity(spec: Mapping[str, Any], found: list[Problem]) -> tuple[str, int | None]:
+    """``spec.sessionAffinity`` and, for ClientIP, its timeout (the API server's default: 10800 s)."""
+    value = spec.get("sessionAffinity")
+    if value in (None, SESSION_AFFINITY_NONE):
+        return SESSION_AFFINITY_NONE, None
+    if value != SESSION_AFFINITY_CLIENT_IP:
+        found.append(Problem("spec.sessionAffinity", p.INVALID_FIELD,
+                             f"{_shown(value)} is not one of \"None\", \"ClientIP\"; no session affinity is used"))
+        return SESSION_AFFINITY_NONE, None
+    config = _object(_object(spec.get("sessionAffinityConfig")).get("clientIP"))
+    timeout = config.get("timeoutSeconds")
+    if timeout is None:
+        return SESSION_AFFINITY_CLIENT_IP, DEFAULT_SESSION_AFFINITY_TIMEOUT
+    if isinstance(timeout, int) and not isinstance(timeout, bool) and 0 < timeout <= 86400:
+        return SESSION_AFFINITY_CLIENT_IP, timeout
+    found.append(Problem("spec.sessionAffinityConfig.clientIP.timeoutSeconds", p.INVALID_FIELD,
+                         f"{_shown(timeout)} is not a number of seconds from 1 to 86400; "
+                         f"using the default {DEFAULT_SESSION_AFFINITY_TIMEOUT}"))
+    return SESSION_AFFINITY_CLIENT_IP, DEFAULT_SESSION_AFFINITY_TIMEOUT
+
+
+def _ip_families(spec: Mapping[str, Any], found: list[Problem]) -> tuple[tuple[str, ...], str]:
+    """``spec.ipFamilies`` (primary first) and ``spec.ipFamilyPolicy``, as the API server defaults them.
+
+    Fatal when unreadable: serving the wrong family would give the Service an
+    address its clients cannot use.
+    """
+    policy = spec.get("ipFamilyPolicy")
+    if policy is None:
+        policy = SINGLE_STACK
+    elif policy not in (SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK):
+        found.append(Problem("spec.ipFamilyPolicy", p.INVALID_FIELD,
+                             f"{_shown(policy)} is not one of SingleStack, PreferDualStack, RequireDualStack",
+                             fatal=True))
+        policy = SINGLE_STACK
+    raw = spec.get("ipFamilies")
+    if raw is None or raw == []:
+        return (IPV4,), str(policy)
+    if (not isinstance(raw, list) or not all(family in (IPV4, IPV6) for family in raw)
+            or len(set(raw)) != len(raw) or len(raw) > 2):
+        found.append(Problem("spec.ipFamilies", p.INVALID_FIELD,
+                             f"{_shown(raw)} is not one or two distinct families of IPv4, IPv6", fatal=True))
+        return (IPV4,), str(policy)
+    return tuple(raw), str(policy)

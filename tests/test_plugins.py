@@ -19,7 +19,7 @@ def test_in_tree_and_example_plugins_are_found_through_entry_points() -> None:
     assert {"aws", "gcp", "example"} <= set(installed_provider_names())
     plugin = load_plugin("example")
     assert plugin.name == "example"
-    assert {o.name for o in plugin.capabilities.offerings} == {"external", "internal"}
+    assert {o.name for o in plugin.capabilities.offerings} == {"external", "internal", "pods"}
 
 
 def test_unknown_provider_names_the_installed_ones() -> None:

@@ -47,9 +47,11 @@ class EmulatedKubernetes:
     """An in-process Kubernetes API server for tests, kopf and kubectl (start/stop or ``with``)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, request_log_size: int = REQUEST_LOG_SIZE,
-                 event_ttl: float = EVENT_TTL) -> None:
+                 event_ttl: float = EVENT_TTL, dual_stack: bool = False) -> None:
         """``request_log_size``: how many requests ``requests`` keeps (the oldest go first);
-        ``event_ttl``: seconds an Event lives after its last write (kube-apiserver's ``--event-ttl``)."""
+        ``event_ttl``: seconds an Event lives after its last write (kube-apiserver's ``--event-ttl``);
+        ``dual_stack``: Services may have IPv6 and both families (a single-stack IPv4 cluster otherwise)."""
+        self.dual_stack = dual_stack
         self.host = host
         self._requested_port = port
         self._port: int | None = None
@@ -111,7 +113,7 @@ class EmulatedKubernetes:
         self._stopping = asyncio.Event()
         # Every start begins with a new cluster (only what a real one starts with).
         store = ObjectStore(self._catalogue, {
-            ("", "services"): ServiceAdmission(),
+            ("", "services"): ServiceAdmission(dual_stack=self.dual_stack),
             ("", "namespaces"): namespaces.NamespaceAdmission(),
             ("apps", "deployments"): DeploymentAdmission(),
             ("discovery.k8s.io", "endpointslices"): EndpointSliceAdmission(),

@@ -150,7 +150,7 @@ def _existing_key(node: Any, token: str) -> str | int | None:
     """The key or index ``token`` names in ``node``, or None when it names nothing there."""
     if isinstance(node, dict) and token in node:
         return token
-    if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+    if isinstance(node, list) and token.isascii() and token.isdigit() and int(token) < len(node):
         return int(token)
     return None
 
@@ -198,7 +198,7 @@ def _add(document: Any, path: str, value: Any, replace: bool) -> Any:
     elif isinstance(parent, list):
         if last == "-" and not replace:
             parent.append(copy.deepcopy(value))
-        elif last.isdigit() and int(last) <= len(parent) - (1 if replace else 0):
+        elif last.isascii() and last.isdigit() and int(last) <= len(parent) - (1 if replace else 0):
             if replace:
                 parent[int(last)] = copy.deepcopy(value)
             else:

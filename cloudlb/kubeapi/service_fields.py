@@ -22,7 +22,7 @@ IP_FAMILIES = ("IPv4", "IPv6")
 IP_FAMILY_POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
 _CIDR_MESSAGE = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 _IP_MESSAGE = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
-_IPV4_OCTETS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_IPV4_OCTETS = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$")
 
 
 def _invalid(path: str, value: Any, message: str) -> FieldCause:

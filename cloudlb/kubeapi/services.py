@@ -51,8 +51,12 @@ class ServiceAdmission:
     """Defaulting, allocation and validation of v1 Services."""
 
     def __init__(self, service_cidr: str = "10.96.0.0/12", node_port_range: tuple[int, int] = (30000, 32767),
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, dual_stack: bool = False,
+                 ipv6_service_cidr: str = "fd00:10:96::/112") -> None:
+        """``dual_stack``: the cluster has both families (kube-apiserver with an IPv4 and an IPv6 service CIDR)."""
         self.service_cidr = ipaddress.IPv4Network(service_cidr)
+        self.dual_stack = dual_stack
+        self.ipv6_service_cidr = ipaddress.IPv6Network(ipv6_service_cidr)
         self.node_port_range = node_port_range
         self._rng = rng or random.Random()
 
@@ -96,7 +100,7 @@ class ServiceAdmission:
         return [*service_fields.port_names(ports),
                 *service_fields.source_ranges(spec, annotations if isinstance(annotations, dict) else {}),
                 *service_fields.external_ips(spec),
-                *service_fields.ip_families(spec, dual_stack=False),
+                *service_fields.ip_families(spec, dual_stack=self.dual_stack),
                 *service_fields.health_check_node_port(spec, old_spec)]
 
     @staticmethod
@@ -218,6 +222,9 @@ class ServiceAdmission:
             for field_name in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
                 spec.pop(field_name, None)
             return []
+        if self.dual_stack and spec.get("clusterIP") != "None":
+            self._allocate_dual_stack(spec, old_spec, others)
+            return []
         wanted = spec.get("clusterIP") or (spec.get("clusterIPs") or [None])[0]
         previous = old_spec.get("clusterIP")
         if previous:
@@ -236,6 +243,27 @@ class ServiceAdmission:
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
         return []
+
+    def _allocate_dual_stack(self, spec: dict[str, Any], old_spec: dict[str, Any], others: list[Obj]) -> None:
+        """One cluster IP per family, primary first; a ``*DualStack`` policy gets the other family too.
+
+        Kept once allocated, as upstream; only what the dual-stack tests need (no requested cluster IPs).
+        """
+        policy = spec.get("ipFamilyPolicy") or "SingleStack"
+        families = list(spec.get("ipFamilies") or old_spec.get("ipFamilies") or ["IPv4"])
+        if policy != "SingleStack" and len(families) == 1:
+            families.append("IPv6" if families[0] == "IPv4" else "IPv4")
+        previous = {("IPv6" if ":" in ip else "IPv4"): ip for ip in old_spec.get("clusterIPs") or []}
+        used = {ip for other in others for ip in (other.get("spec") or {}).get("clusterIPs") or []}
+        addresses = []
+        for family in families:
+            network = self.service_cidr if family == "IPv4" else self.ipv6_service_cidr
+            address = previous.get(family)
+            while address is None or address in used:
+                address = str(network.network_address + self._rng.randint(2, min(network.num_addresses - 2, 2**16)))
+            addresses.append(address)
+        spec["clusterIP"], spec["clusterIPs"] = addresses[0], addresses
+        spec["ipFamilies"], spec["ipFamilyPolicy"] = families, policy
 
     def _check_cluster_ip(self, wanted: str, others: list[Obj]) -> str | None:
         try:

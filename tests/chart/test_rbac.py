@@ -23,6 +23,7 @@ CONTROLLER: set[Rule] = {
     ("", "services", "get"), ("", "services", "list"), ("", "services", "watch"), ("", "services", "patch"),
     ("", "services/status", "patch"),
     ("", "nodes", "list"), ("", "nodes", "watch"),
+    ("discovery.k8s.io", "endpointslices", "list"), ("discovery.k8s.io", "endpointslices", "watch"),
     ("", "events", "create"), ("", "events", "patch"),
 }
 LEASE: set[Rule] = {("coordination.k8s.io", "leases", verb) for verb in ("create", "get", "update")}

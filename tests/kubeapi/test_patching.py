@@ -56,10 +56,13 @@ def test_json_patch_operations() -> None:
     {"op": "replace", "path": "/spec/missing", "value": 1},
     {"op": "add", "path": "/nowhere/deep", "value": 1},
     {"op": "frobnicate", "path": "/spec"},
+    # Other scripts' digits are not array indexes (str.isdigit() takes them, int() refuses "²").
+    {"op": "replace", "path": "/spec/list/\u00b2", "value": 1},
+    {"op": "add", "path": "/spec/list/\u0663", "value": 1},
 ])
 def test_json_patch_failures_are_422(operation: dict[str, Any]) -> None:
     with pytest.raises(ApiError) as raised:
-        json_patch({"spec": {"x": 1}}, [operation])
+        json_patch({"spec": {"x": 1, "list": [0, 1, 2, 3, 4]}}, [operation])
     assert raised.value.code == 422
 
 

@@ -9,17 +9,14 @@ from pathlib import Path
 import pytest
 
 from cloudlb.kubeapi import EmulatedKubernetes
-from cloudlb.testing import node_manifest
+from cloudlb.testing import example_cluster
 
 Kubectl = Callable[..., str]
 
 
 @pytest.fixture
 def kube() -> Iterator[EmulatedKubernetes]:
-    with EmulatedKubernetes() as emulated:
-        for index in range(2):
-            emulated.create(node_manifest(f"node-{index}", provider_id=f"example://zone-a/vm-{index}",
-                                          internal_ip=f"10.0.0.{10 + index}", zone="zone-a"))
+    with example_cluster() as emulated:
         yield emulated
 
 

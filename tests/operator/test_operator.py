@@ -47,7 +47,7 @@ def test_create_adds_finalizer_builds_load_balancer_and_writes_status(kube: Emul
         built = cloud(ctl).cloud.load_balancers["test-default-web"].spec
         assert built is not None
         assert sorted((p.port, p.protocol) for p in built.ports) == [(53, Protocol.UDP), (80, Protocol.TCP)]
-        assert all(30000 <= p.node_port <= 32767 for p in built.ports)
+        assert all(p.node_port is not None and 30000 <= p.node_port <= 32767 for p in built.ports)
         assert {b.provider_id for b in built.backends} == {"example://zone-a/vm-0", "example://zone-a/vm-1"}
         expected = {"EnsuringLoadBalancer", "EnsuredLoadBalancer"}
         ctl.wait_for(lambda: expected <= set(ctl.event_reasons("default", "web")), message="Ensuring/Ensured events")

@@ -49,6 +49,14 @@ def served_ports(ctl: RunningController, lb_name: str) -> dict[str, list[int]]:
     return {m.service.name: [p.port for p in m.ports] for m in lb.members} if lb else {}
 
 
+def ownership_metrics(ctl: RunningController) -> dict[str, tuple[float | None, float | None]]:
+    """cloudlb_load_balancers and cloudlb_load_balancer_members, by sharing."""
+    registry = ctl.reconciler.metrics.registry
+    return {sharing: (registry.get_sample_value("cloudlb_load_balancers", {"sharing": sharing}),
+                      registry.get_sample_value("cloudlb_load_balancer_members", {"sharing": sharing}))
+            for sharing in ("dedicated", "shared")}
+
+
 def settle(ctl: RunningController, seconds: float = 0.6) -> None:
     time.sleep(seconds)
     ctl.wait_for(ctl.idle, message="an idle work queue")
@@ -88,10 +96,14 @@ def test_deleting_members_removes_only_their_ports_until_the_last_one_goes(kube:
         assert served_ports(ctl, SHARED) == {"a": [80], "c": [82]}
         assert address(ctl, "a") == address(ctl, "c") == shared_ip
         assert "DeletedLoadBalancer" in ctl.event_reasons("default", "b")
-        for name in ("a", "c"):
+        kube.create(service_manifest("alone"))
+        ctl.wait_for_ingress("default", "alone")
+        assert ownership_metrics(ctl) == {"dedicated": (1, 1), "shared": (1, 2)}
+        for name in ("a", "c", "alone"):
             kube.delete("v1", "services", "default", name)
         ctl.wait_for(lambda: not cloud(ctl).cloud.load_balancers, message="the load balancer gone with its last member")
         ctl.wait_for(lambda: ctl.service("default", "c") is None, message="c deleted")
+        assert ownership_metrics(ctl) == {"dedicated": (0, 0), "shared": (0, 0)}
 
 
 def test_an_incompatible_service_is_refused_whole_and_the_others_are_untouched(kube: EmulatedKubernetes) -> None:

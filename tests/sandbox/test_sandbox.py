@@ -144,7 +144,7 @@ def test_kubectl_round_trip_then_signal_stops_everything(sandbox: Sandbox) -> No
         options[line.group(2)] = line.group(3)
     sandbox.read_until(r"controller running")
 
-    sandbox.kubectl("apply", "--validate=false", "-f", "-", stdin=SERVICE_YAML)
+    sandbox.kubectl("apply", "-f", "-", stdin=SERVICE_YAML)
 
     def external_ip() -> str | None:
         out = sandbox.kubectl("get", "svc", "shop", "--no-headers")

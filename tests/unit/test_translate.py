@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cloudlb import problems as p
-from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, HealthCheck, Port, PortKey, Protocol, ServiceRef
+from cloudlb.model import KUBE_PROXY_HEALTH_CHECK, Backend, HealthCheck, Port, Protocol, ServiceRef
 from cloudlb.translate import SOURCE_RANGES_ANNOTATION, translate
 
 BACKENDS = (Backend("node-a", "aws:///us-east-1a/i-1", "10.0.0.1", "us-east-1a"),)
@@ -62,7 +62,6 @@ def test_sctp_is_kept_for_the_provider_to_judge() -> None:
     ({"port": 0, "nodePort": 30080}, "spec.ports[0].port", p.INVALID_PORT),
     ({"port": 70000, "nodePort": 30080}, "spec.ports[0].port", p.INVALID_PORT),
     ({"port": "80", "nodePort": 30080}, "spec.ports[0].port", p.INVALID_PORT),
-    ({"port": 80}, "spec.ports[0].nodePort", p.MISSING_NODE_PORT),
 ])
 def test_bad_port_is_dropped_and_named(port: dict[str, Any], field: str, reason: str) -> None:
     result = translate(service([port, {"port": 443, "nodePort": 30443}]), ())
@@ -70,10 +69,60 @@ def test_bad_port_is_dropped_and_named(port: dict[str, Any], field: str, reason:
     assert result.spec.ports == (Port(443, Protocol.TCP, 30443),)
 
 
-def test_missing_node_port_names_the_port_for_the_status() -> None:
-    result = translate(service([{"port": 80, "protocol": "UDP"}]), ())
-    assert result.problems[0].port == PortKey(80, Protocol.UDP)
-    assert result.problems[0].status_error == "cloudlb.io/MissingNodePort"
+def test_a_port_without_node_port_is_kept_for_the_offering_to_judge() -> None:
+    # allocateLoadBalancerNodePorts: false; whether that port can be served depends on the offering (see fit).
+    result = translate(service([{"port": 80, "protocol": "UDP"}], allocateLoadBalancerNodePorts=False), ())
+    assert result.problems == ()
+    assert result.spec.ports == (Port(80, Protocol.UDP, None),)
+
+
+def test_session_affinity_defaults_to_none() -> None:
+    spec = translate(service(), ()).spec
+    assert (spec.session_affinity, spec.session_affinity_timeout) == ("None", None)
+
+
+def test_client_ip_affinity_carries_its_timeout_and_the_api_servers_default() -> None:
+    spec = translate(service(sessionAffinity="ClientIP"), ()).spec
+    assert (spec.session_affinity, spec.session_affinity_timeout) == ("ClientIP", 10800)
+    spec = translate(service(sessionAffinity="ClientIP",
+                             sessionAffinityConfig={"clientIP": {"timeoutSeconds": 600}}), ()).spec
+    assert (spec.session_affinity, spec.session_affinity_timeout) == ("ClientIP", 600)
+
+
+@pytest.mark.parametrize("config", [{"clientIP": {"timeoutSeconds": 0}}, {"clientIP": {"timeoutSeconds": "60"}},
+                                    {"clientIP": {"timeoutSeconds": 86401}}])
+def test_a_bad_affinity_timeout_falls_back_to_the_default_and_says_so(config: dict[str, Any]) -> None:
+    result = translate(service(sessionAffinity="ClientIP", sessionAffinityConfig=config), ())
+    assert result.spec.session_affinity_timeout == 10800
+    assert [(x.field, x.fatal) for x in result.problems] == [
+        ("spec.sessionAffinityConfig.clientIP.timeoutSeconds", False)]
+
+
+def test_an_unknown_affinity_is_named_and_not_used() -> None:
+    result = translate(service(sessionAffinity="Cookie"), ())
+    assert result.spec.session_affinity == "None"
+    assert [(x.field, x.reason) for x in result.problems] == [("spec.sessionAffinity", p.INVALID_FIELD)]
+
+
+def test_ip_families_and_policy_default_to_single_stack_ipv4() -> None:
+    spec = translate(service(), ()).spec
+    assert (spec.ip_families, spec.ip_family_policy) == (("IPv4",), "SingleStack")
+
+
+def test_ip_families_keep_their_order_primary_first() -> None:
+    spec = translate(service(ipFamilies=["IPv6", "IPv4"], ipFamilyPolicy="RequireDualStack"), ()).spec
+    assert (spec.ip_families, spec.ip_family_policy) == (("IPv6", "IPv4"), "RequireDualStack")
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"ipFamilies": ["IPv5"]}, "spec.ipFamilies"),
+    ({"ipFamilies": ["IPv4", "IPv4"]}, "spec.ipFamilies"),
+    ({"ipFamilies": "IPv4"}, "spec.ipFamilies"),
+    ({"ipFamilyPolicy": "DualStack"}, "spec.ipFamilyPolicy"),
+])
+def test_unreadable_ip_families_are_fatal(fields: dict[str, Any], field: str) -> None:
+    result = translate(service(**fields), ())
+    assert [(x.field, x.reason, x.fatal) for x in result.problems] == [(field, p.INVALID_FIELD, True)]
 
 
 def test_duplicate_port_keeps_the_first() -> None:

@@ -102,6 +102,7 @@ def build_clb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
         if port.protocol != Protocol.TCP:
             continue  # the core never hands a Classic ELB anything else; be safe regardless
         tls = parsed.uses_tls(port)
+        assert port.node_port is not None, "a Classic ELB needs node ports: the core refuses ports without one"
         listeners.add(CLBListener(port.port, "SSL" if tls else "TCP", port.node_port,
                                   parsed.ssl_cert if tls else None))
     return CLBModel(

@@ -129,6 +129,7 @@ def build_nlb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
             listener_protocol, target_protocol, node_port = "UDP", "UDP", udp.node_port
         else:
             continue
+        assert node_port is not None, "instance targets need node ports: the core refuses ports without one"
         group = TargetGroupModel(
             name=target_group_name(cluster, spec.service, load_balancer=name, listener_port=number,
                                    protocol=target_protocol, node_port=node_port),

@@ -42,6 +42,10 @@ from cloudlb.provider import (
 )
 
 IDLE_TIMEOUT_ANNOTATION = "example.cloudlb.io/idle-timeout"
+# "pods": send traffic straight to the Service's ready endpoints (no node ports needed), as an IP-target NLB does.
+TARGETS_ANNOTATION = "example.cloudlb.io/targets"
+# "key=value,key2=value2": only nodes carrying all these labels are targets (like AWS's target-node-labels).
+NODE_SELECTOR_ANNOTATION = "example.cloudlb.io/node-selector"
 # ASCII digits only: str.isdigit() and \d also accept other scripts' digits, which no cloud does.
 WHOLE_SECONDS = re.compile(r"^[0-9]{1,6}$")
 
@@ -50,9 +54,11 @@ CAPABILITIES = Capabilities(
         Offering("external", "example external load balancer", frozenset({Protocol.TCP, Protocol.UDP}), max_ports=8),
         Offering("internal", "example internal load balancer",
                  frozenset({Protocol.TCP, Protocol.UDP, Protocol.SCTP}), max_ports=8),
+        Offering("pods", "example load balancer to Pod IPs", frozenset({Protocol.TCP, Protocol.UDP}), max_ports=8,
+                 needs_node_ports=False, targets="endpoints", ip_families=frozenset({"IPv4", "IPv6"})),
     ),
     annotation_prefixes=("example.cloudlb.io/",),
-    annotations=frozenset({IDLE_TIMEOUT_ANNOTATION}),
+    annotations=frozenset({IDLE_TIMEOUT_ANNOTATION, TARGETS_ANNOTATION, NODE_SELECTOR_ANNOTATION}),
 )
 
 
@@ -64,9 +70,11 @@ class FakeLoadBalancer:
     spec: LoadBalancerSpec | None  # its first (or only) member, as last applied
     ip: str
     members: tuple[LoadBalancerSpec, ...] = ()
+    # What traffic goes to: node provider ids (those carrying the node-selector labels) or Pod IP:port.
+    targets: tuple[str, ...] = ()
 
     def copy(self) -> FakeLoadBalancer:
-        return FakeLoadBalancer(self.owner, self.spec, self.ip, self.members)
+        return FakeLoadBalancer(self.owner, self.spec, self.ip, self.members, self.targets)
 
 
 @dataclass
@@ -129,14 +137,24 @@ class ExampleProvider(Provider[Observed]):
     # -- pure --------------------------------------------------------------------------------------
 
     def offering_for(self, spec: LoadBalancerSpec) -> Offering:
+        if spec.annotations.get(TARGETS_ANNOTATION) == "pods":
+            return CAPABILITIES.offering("pods")
         return CAPABILITIES.offering("internal" if spec.internal else "external")
 
+    def node_label_keys(self, annotations: Mapping[str, str]) -> frozenset[str]:
+        return frozenset(node_selector(annotations))
+
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
+        found = []
         value = spec.annotations.get(IDLE_TIMEOUT_ANNOTATION)
         if value is not None and not WHOLE_SECONDS.match(value):
-            return [Problem(f"metadata.annotations[{IDLE_TIMEOUT_ANNOTATION}]", INVALID_ANNOTATION,
-                            f"{value!r} is not a whole number of seconds", fatal=True)]
-        return []
+            found.append(Problem(f"metadata.annotations[{IDLE_TIMEOUT_ANNOTATION}]", INVALID_ANNOTATION,
+                                 f"{value!r} is not a whole number of seconds", fatal=True))
+        targets = spec.annotations.get(TARGETS_ANNOTATION)
+        if targets not in (None, "pods", "nodes"):
+            found.append(Problem(f"metadata.annotations[{TARGETS_ANNOTATION}]", INVALID_ANNOTATION,
+                                 f"{targets!r} is not one of \"nodes\", \"pods\"", fatal=True))
+        return found
 
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> ChangePlan:
         ours = {name: lb for name, lb in observed.items() if lb.owner == self.owner(key)}
@@ -184,6 +202,7 @@ class ExampleProvider(Provider[Observed]):
                     existing = self.cloud.load_balancers[change.name] = FakeLoadBalancer(
                         self.owner(plan.key), None, ip)
                 existing.spec, existing.members = change.payload.first, change.payload.members
+                existing.targets = tuple(sorted({t for member in existing.members for t in targets_of(member)}))
                 self._remember(change.name, existing)
 
         run_changes(plan.key, plan.changes, run)
@@ -223,6 +242,20 @@ class ExampleProvider(Provider[Observed]):
                 self._seen[name] = _fingerprint(current)
 
 
+def node_selector(annotations: Mapping[str, str]) -> dict[str, str]:
+    pairs = (item.partition("=") for item in annotations.get(NODE_SELECTOR_ANNOTATION, "").split(",") if item)
+    return {name.strip(): value.strip() for name, _, value in pairs}
+
+
+def targets_of(spec: LoadBalancerSpec) -> tuple[str, ...]:
+    """Where the member's traffic goes: its ready Pods (ip:targetPort) or its selected nodes."""
+    if spec.annotations.get(TARGETS_ANNOTATION) == "pods":
+        return tuple(f"{endpoint.ip}:{target}" for endpoint in spec.endpoints for port in spec.ports
+                     if (target := spec.target_port(port)) is not None)
+    selector = node_selector(spec.annotations)
+    return tuple(backend.provider_id for backend in spec.backends if backend.has_labels(selector))
+
+
 def _fingerprint(lb: FakeLoadBalancer) -> tuple[Any, ...]:
     """What a sweep compares; the key comes first, so that a vanished load balancer names its key."""
     return (_key_of(lb.owner.partition("/")[2]), lb.ip, lb.members)
@@ -247,6 +280,8 @@ def _differences(observed: Sequence[LoadBalancerSpec], desired: Sequence[LoadBal
             changed.append(f"{service}: ports {_ports(old)} -> {_ports(new)}")
         if old.backends != new.backends:
             changed.append(f"{service}: backends {len(old.backends)} -> {len(new.backends)} nodes")
+        if old.endpoints != new.endpoints:
+            changed.append(f"{service}: endpoints {len(old.endpoints)} -> {len(new.endpoints)}")
         if old != new and not changed:
             changed.append(f"{service}: settings changed")
         reasons += changed
