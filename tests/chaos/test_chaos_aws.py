@@ -19,9 +19,7 @@ from benchmarks.chaos.runner import ChaosRun
 
 pytestmark = pytest.mark.timeout(600)
 
-# No random 409s here: a 409 on a status write is never retried (a known defect, reproduced deterministically in
-# test_api_conflicts.py), so at random it would make this run's convergence pass or fail by chance.
-SETTINGS = RunSettings(provider="aws", services=20, fault_rate=0.1, kube_fault_rate=0.05, kube_conflict_rate=0.0,
+SETTINGS = RunSettings(provider="aws", services=20, fault_rate=0.1, kube_fault_rate=0.05, kube_conflict_rate=0.02,
                        watch_cut_rate=0.02, kills=3, seed=1, fuzz=40, fuzz_batch=40, garbage_collection=False,
                        sample_seconds=4.0, converge_timeout=120.0, apiserver_restarts=1)
 
@@ -39,6 +37,7 @@ def test_the_chaos_happened(chaos: ChaosResult) -> None:
     assert set(chaos.cloud_faults) == {"500", "503", "throttled", "reset", "lost"}, chaos.cloud_faults
     assert chaos.cloud_write_faults.get("lost", 0) > 0, chaos.cloud_write_faults
     assert chaos.kube_counts.get("500 InternalError", 0) > 0
+    assert chaos.kube_counts.get("409 Conflict", 0) > 0
     assert chaos.kube_counts.get("watch streams cut mid-event", 0) > 0
     assert chaos.kube_counts.get("apiserver restarts", 0) == SETTINGS.apiserver_restarts
     assert chaos.fuzz.accepted + chaos.fuzz.planted == SETTINGS.fuzz
