@@ -1,11 +1,14 @@
-"""A 409 Conflict on the status write, reproduced deterministically (the chaos run meets it at random).
+"""API-server faults the chaos run meets at random, reproduced deterministically one at a time.
 
 ``cloudlb run`` (two replicas, as in the chaos run) against the emulated API behind the fault proxy,
-moto behind the cloud proxy with no faults. The proxy answers the *first* status PATCH of one Service
-with 409; everything else goes through. The load balancer exists, the controller logged success, so the
-status must name it soon after: the controller has to retry its status write, as client-go controllers
-re-queue on a conflict (a merge patch without a resourceVersion carries no precondition, so the
-Service's next watch event may never come).
+moto behind the cloud proxy with no faults. The proxy answers chosen requests with a chosen status;
+everything else goes through:
+
+- a 409 on a status write: the load balancer exists, the controller logged success, so the status must
+  name it soon after; the controller has to retry its status write, as client-go controllers re-queue
+  on a conflict (a merge patch without a resourceVersion carries no precondition, so the Service's
+  next watch event may never come);
+- a 500 on the start-up read of the API server: a transient error must not end the process.
 """
 
 from __future__ import annotations
