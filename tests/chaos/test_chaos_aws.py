@@ -94,9 +94,10 @@ def test_nothing_is_stuck_and_no_replica_dies_unasked(chaos: ChaosResult) -> Non
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "issue 12 item 7: measured 17.6-19.8 s from the leader's SIGKILL until a new Service is served: the standby "
-    "takes the lease after 14.7 s (lease duration 15 s), then runs its warm-up fast sweep (about 2 s under "
-    "faults) and re-ensures every Service (the sweep reports all of them drifted) before the new one"))
+    "issue 12 item 7: measured 17.6-20.7 s in four CI-sized runs from the leader's SIGKILL until a new Service is "
+    "served: the standby takes the lease after 11.4-14.7 s (lease duration 15 s), then runs its warm-up fast sweep "
+    "(about 2 s under faults) and re-ensures every Service (the AWS sweep through cloudlb/legacy.py reports all "
+    "of them drifted) before the new one: its first cloud write came 4-7 s after it took the lease"))
 def test_the_standby_acts_within_15_seconds_of_the_leaders_death(chaos: ChaosResult) -> None:
     assert chaos.failover_seconds, "no fail-over was measured"
     assert max(chaos.failover_seconds) <= 15.0, chaos.failover_seconds
