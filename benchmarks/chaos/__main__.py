@@ -33,7 +33,7 @@ def parse(argv: list[str] | None) -> tuple[RunSettings, Path, Path | None]:
     defaults = RunSettings()
     parser = argparse.ArgumentParser(prog="python -m benchmarks.chaos", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--provider", choices=("aws",), default=defaults.provider)
+    parser.add_argument("--provider", choices=("aws", "gcp"), default=defaults.provider)
     parser.add_argument("--services", type=int, default=defaults.services)
     parser.add_argument("--fault-rate", type=float, default=defaults.fault_rate, help="cloud requests that fail")
     parser.add_argument("--kube-fault-rate", type=float, default=defaults.kube_fault_rate,

@@ -103,15 +103,26 @@ def aws_error(kind: str, call: Classified) -> ErrorAnswer:
 
 
 def classify_gcp(request: Request) -> Classified:
+    """``forwardingRules.insert``, ``instanceGroups.addInstances``...: the collection after the location, the verb."""
     path = urllib.parse.urlsplit(request.path).path
     parts = [part for part in path.split("/") if part]
-    # /compute/v1/projects/P/{regions/R|zones/Z|global}/COLLECTION[/NAME[/VERB]]
-    collection = next((parts[i + 1] for i, part in enumerate(parts[:-1]) if part in ("global",) or
-                       (i > 0 and parts[i - 1] in ("regions", "zones"))), parts[-1] if parts else "")
-    write = request.method in ("POST", "PUT", "PATCH", "DELETE")
-    operations = "operations" in parts
-    verb = parts[-1] if write and len(parts) > 1 else request.method.lower()
-    return Classified(f"{collection}:{verb}", write and not operations,
+    collection, rest = "", []
+    for index, part in enumerate(parts):
+        if part == "global" and index + 1 < len(parts):
+            collection, rest = parts[index + 1], parts[index + 2:]
+            break
+        if part in ("regions", "zones") and index + 2 < len(parts):
+            collection, rest = parts[index + 2], parts[index + 3:]
+            break
+    method = request.method
+    if method == "GET":
+        verb = "get" if rest else "list"
+    elif method == "POST":
+        verb = rest[-1] if len(rest) > 1 else "insert"
+    else:
+        verb = {"DELETE": "delete", "PATCH": "patch", "PUT": "update"}.get(method, method.lower())
+    write = method != "GET" and "perations" not in collection
+    return Classified(f"{collection}.{verb}", write,
                       urllib.parse.unquote(path) + " " + request.body.decode("utf-8", "replace"))
 
 

@@ -71,7 +71,10 @@ def facts(cloud: SandboxCloud) -> dict[str, Any]:
     if isinstance(cloud, MotoSandbox):
         return {"vpc_id": cloud.vpc_id, "public_subnets": sorted(cloud.public_subnets.values()),
                 "node_group_id": cloud.node_group_id}
-    return {}
+    from cloudlb_gcp.sandbox import GCPSandbox  # noqa: PLC0415
+
+    assert isinstance(cloud, GCPSandbox)
+    return {"project": cloud.emulator.project, "region": cloud.emulator.region}
 
 
 def answer(command: dict[str, Any], cloud: SandboxCloud, door: FaultyDoor) -> Any:

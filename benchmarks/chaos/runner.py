@@ -41,6 +41,7 @@ from typing import Any
 from benchmarks.chaos import fuzz
 from benchmarks.chaos.aws_cloud import AwsCloud, LoadBalancer
 from benchmarks.chaos.cloud import CloudProcess
+from benchmarks.chaos.gcp_cloud import GcpCloud
 from benchmarks.chaos.kube_faults import KubeFaultProxy
 from benchmarks.chaos.replicas import ControllerSettings, Replicas
 from benchmarks.chaos.results import ChaosResult, FuzzOutcome, Kill, Phase, RunSettings
@@ -54,6 +55,8 @@ NAMESPACE = "default"
 FUZZ_NAMESPACE = "fuzz"
 TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type"
 SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+GKE_TYPE_ANNOTATION = "networking.gke.io/load-balancer-type"
+PASSTHROUGH = "passthrough"  # GCP's one kind (no type change there: a scheme change is its replacement)
 SYNCED = "cloudlb.io/LoadBalancerSynced"
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 # Kill slots in the order they are given out: a small run gets the most telling ones first.
@@ -72,6 +75,15 @@ WRITE_MATCHES: dict[str, str] = {
     "delete": r"DeleteLoadBalancer|DeleteTargetGroup|DeleteSecurityGroup|RevokeSecurityGroupIngress|DeleteListener",
     "gc": r"DeleteLoadBalancer|DeleteTargetGroup|DeleteSecurityGroup|RevokeSecurityGroupIngress",
 }
+GCP_WRITE_MATCHES: dict[str, str] = {
+    "create": r"\.insert$|addInstances",
+    "replace-create": r"forwardingRules\.insert$",
+    "replace-retire": r"forwardingRules\.delete$",
+    "nodes": r"addInstances|removeInstances",
+    "edits": r"\.insert$|\.patch$|\.update$",
+    "delete": r"\.delete$",
+    "gc": r"\.delete$",
+}
 
 
 @dataclass
@@ -82,9 +94,13 @@ class Wanted:
     internal: bool
     ports: list[tuple[int, str]] = field(default_factory=lambda: [(80, "TCP")])
 
+    def annotations(self) -> dict[str, str]:
+        if self.kind == PASSTHROUGH:
+            return {GKE_TYPE_ANNOTATION: "Internal" if self.internal else "External"}
+        return {TYPE_ANNOTATION: self.kind, SCHEME_ANNOTATION: "internal" if self.internal else "internet-facing"}
+
     def manifest(self, name: str) -> dict[str, Any]:
-        annotations = {TYPE_ANNOTATION: self.kind,
-                       SCHEME_ANNOTATION: "internal" if self.internal else "internet-facing"}
+        annotations = self.annotations()
         return service_manifest(name, ports=self.ports, namespace=NAMESPACE, annotations=annotations)
 
 
@@ -119,8 +135,6 @@ class ChaosRun:
 
     def run(self) -> ChaosResult:
         s = self.settings
-        if s.provider != "aws":
-            raise NotImplementedError("the chaos run judges the cloud through aws_cloud; only --provider aws so far")
         logs = self.workdir
         logs.mkdir(parents=True, exist_ok=True)
         with EmulatedKubernetes() as kube, CloudProcess(s.provider, s.nodes, CLUSTER, s.seed, s.fault_rate,
@@ -129,7 +143,8 @@ class ChaosRun:
                                    conflict_rate=s.kube_conflict_rate).start()
             try:
                 self.kube, self.cloud, self.proxy = kube, cloud, proxy
-                self.inspector = AwsCloud(cloud.endpoint, CLUSTER)
+                self.inspector: AwsCloud | GcpCloud = AwsCloud(cloud.endpoint, CLUSTER) if s.provider == "aws" else \
+                    GcpCloud(cloud.endpoint, CLUSTER, cloud.facts["project"], cloud.facts["region"])
                 self._setup()
                 self.replicas = Replicas(ControllerSettings(
                     s.provider, CLUSTER, write_kubeconfig(logs / "kubeconfig", proxy.url), cloud.options,
@@ -156,14 +171,17 @@ class ChaosRun:
         self.kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": FUZZ_NAMESPACE}})
         for index in range(self.settings.services):
             draw = self.rng.random()
-            kind = "clb" if draw < 0.25 else "nlb"
+            kind = PASSTHROUGH if self.settings.provider == "gcp" else "clb" if draw < 0.25 else "nlb"
             internal = self.rng.random() < 0.2
             ports = [(80, "TCP")] if self.rng.random() < 0.6 else [(80, "TCP"), (443, "TCP")]
             self.wanted[f"svc-{index:03d}"] = Wanted(kind, internal, ports)
         facts = self.cloud.facts
         refs = [ServiceRef(NAMESPACE, name) for name in sorted(self.wanted)]
-        self.inspector.plant_foreign(self.cloud.instances, refs, facts["public_subnets"], facts["node_group_id"],
-                                     facts["vpc_id"])
+        if isinstance(self.inspector, AwsCloud):
+            self.inspector.plant_foreign(self.cloud.instances, refs, facts["public_subnets"], facts["node_group_id"],
+                                         facts["vpc_id"])
+        else:
+            self.inspector.plant_foreign(self.cloud.instances, refs)
         self.foreign_before = self.inspector.foreign_snapshot()
 
     def _phases(self) -> None:
@@ -203,7 +221,7 @@ class ChaosRun:
         """SIGKILL the leader as soon as the door sees a write of ``slot``'s kind (since the last mark)."""
         if not self._take_slot(slot):
             return
-        pattern = re.compile(WRITE_MATCHES[slot])
+        pattern = re.compile((WRITE_MATCHES if self.settings.provider == "aws" else GCP_WRITE_MATCHES)[slot])
         deadline = time.monotonic() + timeout
         trigger = "no matching write within the timeout: killed idle"
         while time.monotonic() < deadline:
@@ -254,7 +272,8 @@ class ChaosRun:
                 continue
             current = self._current(lbs, want)
             status = service.get("status") or {}
-            hostnames = {i.get("hostname") for i in (status.get("loadBalancer") or {}).get("ingress") or []}
+            ingress = (status.get("loadBalancer") or {}).get("ingress") or []
+            hostnames = {entry.get("hostname") or entry.get("ip") for entry in ingress}
             if hostnames and (current is None or hostnames != {current.dns}):
                 stale.append(name)
             synced: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == SYNCED), {})
@@ -332,12 +351,11 @@ class ChaosRun:
         at = dict(zip(sorted(spread(len(names), len(slots))), slots, strict=False))
         for index, name in enumerate(names):
             want = self.wanted[name]
-            if index % 2 == 0:
+            if index % 2 == 0 or want.kind == PASSTHROUGH:
                 want.internal = not want.internal
             else:
                 want.kind = "clb" if want.kind == "nlb" else "nlb"
-            self.kube.patch("v1", "services", NAMESPACE, name, {"metadata": {"annotations": {
-                TYPE_ANNOTATION: want.kind, SCHEME_ANNOTATION: "internal" if want.internal else "internet-facing"}}})
+            self.kube.patch("v1", "services", NAMESPACE, name, {"metadata": {"annotations": want.annotations()}})
             if index in at:
                 self._kill_on_write("replace", at[index])
         self._converge("replace", started)
