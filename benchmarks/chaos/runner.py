@@ -459,7 +459,7 @@ class ChaosRun:
         leader = self.replicas.leader()
         self.probes += 1
         name = f"probe-{self.probes}"
-        self.wanted[name] = Wanted("nlb", False)
+        self.wanted[name] = Wanted(PASSTHROUGH if self.settings.provider == "gcp" else "nlb", False)
         self._mark()
         killed = time.monotonic()
         self.replicas.kill(leader, hold=True)
