@@ -130,6 +130,7 @@ class ChaosRun:
         self.t0 = time.monotonic()
         self.write_offset = 0
         self.probes = 0
+        self.planted: set[str] = set()  # generated Services the API refused, stored through the helper
 
     # --- setup ------------------------------------------------------------------------------------
 
@@ -548,6 +549,7 @@ class ChaosRun:
                     try:
                         self.kube.create(manifest)
                         outcome.planted += 1
+                        self.planted.add(name)
                     except Exception:  # the emulator cannot store it: it never reaches a controller
                         outcome.refused += 1
                         continue
@@ -598,7 +600,8 @@ class ChaosRun:
                 reason = fuzz.why_not_served(service)
                 outcome.reasons[reason] = outcome.reasons.get(reason, 0) + 1
             else:
-                outcome.unnamed.append(f"{name}: annotations {(service.get('metadata') or {}).get('annotations')}, "
+                origin = "planted" if name in self.planted else "through the API"
+                outcome.unnamed.append(f"{name} ({origin}): annotations {(service.get('metadata') or {}).get('annotations')}, "
                                        f"status {service.get('status')}")
 
     # --- after the run ----------------------------------------------------------------------------
