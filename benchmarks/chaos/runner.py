@@ -601,8 +601,8 @@ class ChaosRun:
                 outcome.reasons[reason] = outcome.reasons.get(reason, 0) + 1
             else:
                 origin = "planted" if name in self.planted else "through the API"
-                outcome.unnamed.append(f"{name} ({origin}): annotations {(service.get('metadata') or {}).get('annotations')}, "
-                                       f"status {service.get('status')}")
+                annotations = (service.get("metadata") or {}).get("annotations")
+                outcome.unnamed.append(f"{name} ({origin}): annotations {annotations}, status {service.get('status')}")
 
     # --- after the run ----------------------------------------------------------------------------
 
