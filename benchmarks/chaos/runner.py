@@ -441,16 +441,18 @@ class ChaosRun:
             self.replicas.release(replica)
         self._kill_on_write("garbage collection", "gc", timeout=150)
         deadline = time.monotonic() + self.settings.converge_timeout
-        orphans = [f"{NAMESPACE}/{name}" for name in names]
-        while time.monotonic() < deadline:
-            owned = self.inspector.by_service()
-            left = [orphan for orphan in orphans if orphan in owned]
-            if not left:
-                break
+        while time.monotonic() < deadline and self._orphans_left(names):
             time.sleep(2)
-        self.result.gc_orphans_left = [o for o in orphans if o in self.inspector.by_service()]
+        self.result.gc_orphans_left = self._orphans_left(names)
         self.say(f"  orphans left after collection: {len(self.result.gc_orphans_left)}")
         self._converge("garbage collection", started)
+
+    def _orphans_left(self, names: list[str]) -> list[str]:
+        """Every resource of these Services still in the cloud: load balancers by owner, the rest by name."""
+        owned = self.inspector.by_service()
+        left = [f"load balancer of {NAMESPACE}/{name}" for name in names if f"{NAMESPACE}/{name}" in owned]
+        marks = [(f"-{name}-", f"-{name.replace('-', '')}-") for name in names]  # GCP keeps '-', AWS drops it
+        return left + [line for line in self._leaked() if any(a in line or b in line for a, b in marks)]
 
     def _failover(self) -> None:
         """SIGKILL the leader and keep it down: seconds until the standby serves a Service created at once."""
