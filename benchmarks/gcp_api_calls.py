@@ -1,8 +1,9 @@
 """How many Compute API calls the GCP provider makes per scenario, counted from the GCE emulator's request log.
 
 Scenarios on a 3-node cluster over two zones: create a 2-port TCP Service, resync
-it with nothing changed, add a node, delete the Service. Each call is an HTTP
-request to the emulator; operation waits are counted (one per write, as
+it with nothing changed, add a node, delete the Service. The provider calls the API
+through google-cloud-compute's REST clients; each call is an HTTP request to the
+emulator; operation waits are counted (one per write, as
 ``operations.wait`` returns when the operation is done).
 
 Run: ``uv run python benchmarks/gcp_api_calls.py`` (prints a Markdown table and

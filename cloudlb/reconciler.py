@@ -257,15 +257,21 @@ class Reconciler:
         for key, state in self.keys.items():
             if state.backends is not None and state.backends != self.backends_for(state.label_keys):
                 self.queue.add(key)
+            elif state.backends is None and self.queue.in_progress(key):
+                self.queue.add(key)  # its first plan may have read the nodes from before this event
 
     def on_endpoint_slice_event(self, event_type: str | None, endpoint_slice: Mapping[str, Any]) -> None:
         """Re-plan the load balancer of the Service only if it targets endpoints and they changed."""
         ref = self.endpoints.update(event_type, endpoint_slice)
         key = self.key_of.get(ref) if ref is not None else None
         state = self.keys.get(key) if key is not None else None
-        if ref is None or key is None or state is None or ref not in state.endpoints:
-            return
-        if state.endpoints[ref] != self.endpoints.of(ref):
+        if ref is None or key is None or state is None:
+            return  # not ours, or not planned yet: its first plan reads the latest endpoints
+        if ref in state.endpoints:
+            if state.endpoints[ref] != self.endpoints.of(ref):
+                self.queue.add(key)
+        elif self.queue.in_progress(key):
+            # Being planned right now, perhaps with the endpoints from before this event: plan once more.
             self.queue.add(key)
 
     def requeue(self, keys: Sequence[LoadBalancerKey]) -> None:

@@ -29,6 +29,7 @@ START_TIMEOUT = 90.0
 class ControllerMetrics:
     queue_depth: float
     provider_calls: Counter[str]  # by method (ensure, delete, list_owned...), every outcome
+    acting: bool  # cloudlb_leader is 1: its provider is created and it acts (no leader election here)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class ControllerProcess:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
             text = response.read().decode()
         depth: float | None = None
+        leader = 0.0
         calls: Counter[str] = Counter()
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
@@ -95,9 +97,21 @@ class ControllerProcess:
                     depth = sample.value
                 elif sample.name == "cloudlb_provider_calls_total":
                     calls[sample.labels["method"]] += int(sample.value)
+                elif sample.name == "cloudlb_leader":
+                    leader = sample.value
         if depth is None:
             raise RuntimeError("the controller's metrics have no cloudlb_queue_depth")
-        return ControllerMetrics(depth, calls)
+        return ControllerMetrics(depth, calls, leader == 1)
+
+    def wait_acting(self, timeout: float = START_TIMEOUT) -> float:
+        """Seconds from the start until it acts: its metrics are served before its provider is created."""
+        deadline = time.monotonic() + timeout
+        while not self.metrics().acting:
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the controller did not act within {timeout:.0f}s (its log: {self._log.name})")
+            time.sleep(0.1)
+        return time.monotonic() - self.started
 
     def _proc(self, name: str) -> str:
         return Path(f"/proc/{self.pid}/{name}").read_text()

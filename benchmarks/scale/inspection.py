@@ -15,10 +15,12 @@ from typing import Any, Protocol
 from cloudlb_aws.naming import NAME_PREFIX, load_balancer_name
 from cloudlb_aws.placement import instance_id
 from cloudlb_aws.sandbox import MotoSandbox
-from cloudlb_gcp.compute import Location, connect
 from cloudlb_gcp.instances import parse_provider_id
 from cloudlb_gcp.names import instance_group_name, names_for
 from cloudlb_gcp.sandbox import start_sandbox
+from google.api_core.exceptions import NotFound
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import compute_v1
 
 from cloudlb.model import ServiceRef
 from cloudlb.sandbox_cloud import SandboxCloud
@@ -79,7 +81,9 @@ class GCPInspector:
         self.cloud: SandboxCloud = self.sandbox
         self.cluster = cluster
         emulator = self.sandbox.emulator
-        self.compute = connect(Location(emulator.project, emulator.region), emulator.url)
+        self.rules = compute_v1.ForwardingRulesClient(
+            credentials=AnonymousCredentials(), transport="rest",  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": emulator.url})
 
     def facts(self) -> Facts:
         emulator = self.sandbox.emulator
@@ -102,8 +106,12 @@ class GCPInspector:
     def frontend_ports(self, namespace: str, name: str) -> list[int]:
 
         rule = names_for(self.cluster, ServiceRef(namespace, name)).forwarding_rule("TCP")
-        found = self.compute.get("forwardingRules.get", self.compute.regional("forwardingRules", rule)) or {}
-        return sorted(int(port) for port in found.get("ports", []))
+        emulator = self.sandbox.emulator
+        try:
+            found = self.rules.get(project=emulator.project, region=emulator.region, forwarding_rule=rule)
+        except NotFound:
+            return []  # between the old rule's delete and the new one's insert
+        return sorted(int(port) for port in found.ports)
 
 
 def start_inspector(provider: str, nodes: int, cluster: str) -> Inspector:

@@ -217,9 +217,12 @@ class ControllerRun:
 
     def idle(self, ctl: ControllerProcess, spawned: DoorCounts) -> None:
         """Started, watching, nothing to do: what it costs to exist (RSS, calls)."""
+        # Its provider may take seconds to create (loading a cloud SDK): not a Service's time.
+        acting = ctl.wait_acting()
         time.sleep(self.settings.quiet)  # let its watches start before it is called idle
         after = self.wait_idle(ctl, spawned, time.monotonic() + self.timeout, need_calls=False)
-        self.record(r.IDLE, ctl, spawned, after, None, lambda: (True, ""), None, 0.0)
+        self.record(r.IDLE, ctl, spawned, after, None, lambda: (True, ""), None, 0.0,
+                    note=f"acting {acting:.1f}s after its start (provider created)")
 
     def create(self, ctl: ControllerProcess) -> None:
         self.measure(r.CREATE, ctl, lambda: self.cluster.create_services(self.names), self.ingresses,

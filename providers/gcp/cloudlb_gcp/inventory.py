@@ -33,20 +33,24 @@ from cloudlb_gcp.resources.firewalls import FirewallRecord
 from cloudlb_gcp.resources.forwarding_rules import RuleRecord
 from cloudlb_gcp.resources.health_check import HealthCheckRecord
 from cloudlb_gcp.resources.instance_groups import GroupRecord
+from cloudlb_gcp.resources.subnetwork import SubnetRecord
 
 LOAD_BALANCER_KINDS: tuple[Kind[Any], ...] = (
     address.KIND, health_check.KIND, backend_service.KIND, forwarding_rules.KIND, firewalls.KIND)
 RULE_PROTOCOLS = ("TCP", "UDP", "L3_DEFAULT")
 
 
-def names_by_kind(names: LoadBalancerNames) -> dict[Kind[Any], tuple[str, ...]]:
-    """Every name a load balancer's resources may have, by kind."""
+def names_by_kind(names: LoadBalancerNames, ipv6: bool = True) -> dict[Kind[Any], tuple[str, ...]]:
+    """Every name a load balancer's resources may have, by kind (``ipv6``: with those of its IPv6 part)."""
+    families = (False, True) if ipv6 else (False,)
     return {
-        address.KIND: (names.address,),
+        address.KIND: (names.address, names.address6) if ipv6 else (names.address,),
         health_check.KIND: (names.health_check,),
         backend_service.KIND: (names.backend_service,),
-        forwarding_rules.KIND: tuple(map(names.forwarding_rule, RULE_PROTOCOLS)),
-        firewalls.KIND: (names.traffic_firewall, names.health_check_firewall),
+        forwarding_rules.KIND: tuple(names.forwarding_rule(protocol, ipv6=v6)
+                                     for v6 in families for protocol in RULE_PROTOCOLS),
+        firewalls.KIND: (names.traffic_firewall, names.health_check_firewall,
+                         *((names.traffic_firewall6, names.health_check_firewall6) if ipv6 else ())),
     }
 
 
@@ -70,11 +74,28 @@ class ClusterView:
     missing: frozenset[InstanceRef]  # instances a listing made after they were needed did not show
     addresses: Mapping[str, AddressRecord | None]  # reserved addresses by name (None: known not to exist)
     addresses_by_ip: Mapping[str, AddressRecord | None]  # the same by IP (None: no address holds it)
+    # Subnetworks by link, as read when a Service asked for IPv6 on one (None: it does not exist).
+    subnets: Mapping[str, SubnetRecord | None] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class MemberObserved:
+    """One member Service's own resources on a shared load balancer (everything but the shared address)."""
+
+    health_check: HealthCheckRecord | None = None
+    backend_service: BackendServiceRecord | None = None
+    rules: Mapping[str, RuleRecord] = field(default_factory=lambda: MappingProxyType({}))
+    firewalls: Mapping[str, FirewallRecord] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
 class Observed:
-    """One load balancer's resources as the inventory holds them, with the cluster's shared state."""
+    """One load balancer's resources as the inventory holds them, with the cluster's shared state.
+
+    A Service's own load balancer fills the fields by name; a shared one has only its ``address`` and
+    ``members``: each member Service's resources, found by the marks that name the load balancer and the
+    member (so that a member that left, even one no Service names any more, is found and removed).
+    """
 
     key: LoadBalancerKey
     address: AddressRecord | None
@@ -83,6 +104,8 @@ class Observed:
     rules: Mapping[str, RuleRecord]
     firewalls: Mapping[str, FirewallRecord]
     cluster: ClusterView
+    members: Mapping[ServiceRef, MemberObserved] = field(default_factory=lambda: MappingProxyType({}))
+    address6: AddressRecord | None = None  # our IPv6 address, for Services with ipFamilies IPv6
 
 
 @dataclass(frozen=True)
@@ -96,10 +119,18 @@ class Stale:
         return bool(self.resources or self.zones)
 
 
+MemberIndex = dict[LoadBalancerKey, dict[tuple[Kind[Any], str], ServiceRef]]
+
+
 class Inventory:
-    def __init__(self, group_name: str) -> None:
+    def __init__(self, group_name: str, cluster: str = "") -> None:
         self.group_name = group_name
+        self.cluster = cluster
         self._lock = threading.RLock()
+        # The resources of each member of this cluster's shared load balancers, by their marks.
+        self._members: MemberIndex = {}
+        # Stale member resources, by the shared load balancer whose plan must read them again.
+        self._stale_members: dict[tuple[Kind[Any], str], LoadBalancerKey] = {}
         self._tables: dict[Kind[Any], Table[Any]] = {kind: Table() for kind in LOAD_BALANCER_KINDS}
         self._groups: dict[str, GroupRecord] = {}
         self._groups_written: dict[str, float] = {}
@@ -111,6 +142,7 @@ class Inventory:
         # Reserved addresses that are not this cluster's (by name, by IP), as looked up; None: none there.
         self._foreign: dict[str, AddressRecord | None] = {}
         self._foreign_ips: dict[str, AddressRecord | None] = {}
+        self._subnets: dict[str, SubnetRecord | None] = {}
         self._view: ClusterView | None = None
 
     # -- state ---------------------------------------------------------------------------------------
@@ -166,12 +198,43 @@ class Inventory:
 
     def observed(self, key: LoadBalancerKey, names: LoadBalancerNames) -> Observed:
         with self._lock:
+            addresses = self._tables[address.KIND].records
+            if key.shared:
+                return Observed(key, addresses.get(names.address), None, None, {}, {}, self._cluster_view(),
+                                MappingProxyType(self._observed_members(key)), addresses.get(names.address6))
             found = {kind: {name: record for name in named if (record := self._tables[kind].records.get(name))}
                      for kind, named in names_by_kind(names).items()}
             return Observed(key, found[address.KIND].get(names.address),
                             found[health_check.KIND].get(names.health_check),
                             found[backend_service.KIND].get(names.backend_service),
-                            found[forwarding_rules.KIND], found[firewalls.KIND], self._cluster_view())
+                            found[forwarding_rules.KIND], found[firewalls.KIND], self._cluster_view(),
+                            address6=found[address.KIND].get(names.address6))
+
+    def _observed_members(self, key: LoadBalancerKey) -> dict[ServiceRef, MemberObserved]:
+        parts: dict[ServiceRef, dict[Kind[Any], dict[str, Any]]] = {}
+        for (kind, name), service in self._members.get(key, {}).items():
+            record = self._tables[kind].records.get(name)
+            if record is not None:
+                parts.setdefault(service, {}).setdefault(kind, {})[name] = record
+        return {service: MemberObserved(
+            next(iter(found.get(health_check.KIND, {}).values()), None),
+            next(iter(found.get(backend_service.KIND, {}).values()), None),
+            MappingProxyType(found.get(forwarding_rules.KIND, {})), MappingProxyType(found.get(firewalls.KIND, {})))
+            for service, found in parts.items()}
+
+    def _index(self, kind: Kind[Any], old: Any, new: Any) -> None:
+        """Keep the member index in step when a record of ``kind`` changes from ``old`` to ``new``."""
+        for record, adding in ((old, False), (new, True)):
+            mark = getattr(record, "mark", None)
+            if mark is None or mark.shared is None or mark.service is None or mark.cluster != self.cluster:
+                continue
+            entries = self._members.setdefault(mark.shared, {})
+            if adding:
+                entries[(kind, record.name)] = mark.service
+            else:
+                entries.pop((kind, record.name), None)
+                if not entries:
+                    del self._members[mark.shared]
 
     def cluster_view(self) -> ClusterView:
         with self._lock:
@@ -185,20 +248,24 @@ class Inventory:
             for rule in self._tables[forwarding_rules.KIND].records.values():
                 name = rule.address_name
                 if name and by_name.get(name) is None and rule.ip:
-                    by_name[name] = AddressRecord(name, None, rule.ip, rule.scheme, "", "", ())
+                    by_name[name] = AddressRecord(name, None, rule.ip, rule.scheme, "", "", (),
+                                                  network_tier=rule.network_tier)
             by_ip = dict(self._foreign_ips)
             by_ip.update((record.ip, record) for record in by_name.values() if record is not None and record.ip)
             self._view = ClusterView(
                 MappingProxyType(dict(self._groups)), MappingProxyType(self._group_users()),
                 MappingProxyType(dict(self._instances)), frozenset(self._missing),
-                MappingProxyType(by_name), MappingProxyType(by_ip))
+                MappingProxyType(by_name), MappingProxyType(by_ip), MappingProxyType(dict(self._subnets)))
         return self._view
 
-    def stale(self, names: Iterable[LoadBalancerNames]) -> Stale:
-        """What must be read again before these load balancers are planned."""
+    def stale(self, names: Iterable[LoadBalancerNames], shared: Iterable[LoadBalancerKey] = ()) -> Stale:
+        """What must be read again before these load balancers (and the ``shared`` ones' members) are planned."""
         with self._lock:
             resources = [(kind, name) for each in names for kind, named in names_by_kind(each).items()
                          for name in named if name in self._tables[kind].stale]
+            keys = set(shared)
+            resources += sorted(((kind, name) for (kind, name), key in self._stale_members.items()
+                                 if key in keys and name in self._tables[kind].stale), key=lambda x: x[1])
             unknown = {zone for zone, group in self._groups.items() if group.members is None}
             return Stale(tuple(resources), tuple(sorted(self._stale_zones | unknown)))
 
@@ -207,6 +274,8 @@ class Inventory:
     def put(self, kind: Kind[R], record: R) -> None:
         with self._lock:
             table = self._tables[kind]
+            self._index(kind, table.records.get(record.name), record)
+            self._stale_members.pop((kind, record.name), None)
             table.records[record.name] = record
             table.written[record.name] = time.monotonic()
             table.stale.discard(record.name)
@@ -215,20 +284,32 @@ class Inventory:
     def remove(self, kind: Kind[Any], name: str) -> None:
         with self._lock:
             table = self._tables[kind]
-            table.records.pop(name, None)
+            self._index(kind, table.records.pop(name, None), None)
+            self._stale_members.pop((kind, name), None)
             table.written[name] = time.monotonic()
             table.stale.discard(name)
             self._view = None
 
-    def mark_stale(self, kind: Kind[Any], name: str) -> None:
+    def mark_stale(self, kind: Kind[Any], name: str, shared: LoadBalancerKey | None = None) -> None:
+        """``shared``: the shared load balancer the resource is a member's part of (found by mark, not name)."""
         with self._lock:
             self._tables[kind].stale.add(name)
+            if shared is not None:
+                self._stale_members[(kind, name)] = shared
 
-    def mark_load_balancer_stale(self, names: LoadBalancerNames) -> None:
+    def mark_load_balancer_stale(self, names: LoadBalancerNames, key: LoadBalancerKey | None = None) -> None:
         """Every resource of a load balancer is to be read again: the inventory was wrong about one of them."""
         with self._lock:
-            for kind, named in names_by_kind(names).items():
+            # Its IPv6 names only when it has an IPv6 part: each stale name is one read.
+            ipv6 = names.address6 in self._tables[address.KIND].records or any(
+                name in self._tables[forwarding_rules.KIND].records
+                for name in names_by_kind(names)[forwarding_rules.KIND][len(RULE_PROTOCOLS):])
+            for kind, named in names_by_kind(names, ipv6).items():
                 self._tables[kind].stale.update(named)
+            if key is not None and key.shared:
+                for (kind, name) in self._members.get(key, {}):
+                    self._tables[kind].stale.add(name)
+                    self._stale_members[(kind, name)] = key
 
     def put_group(self, record: GroupRecord) -> None:
         with self._lock:
@@ -278,6 +359,17 @@ class Inventory:
                 self._foreign[record.name] = record
             self._view = None
 
+    def learned_subnet(self, link: str, record: SubnetRecord | None) -> None:
+        with self._lock:
+            self._subnets[link] = record
+            self._view = None
+
+    def forget_subnets(self) -> None:
+        """A subnetwork refused IPv6: read them again before the next plan (its stack may have changed)."""
+        with self._lock:
+            self._subnets.clear()
+            self._view = None
+
     def forget_ip(self, ip: str) -> None:
         """What was known about who holds ``ip`` turned out wrong (a reservation was refused): look again."""
         with self._lock:
@@ -300,6 +392,8 @@ class Inventory:
                 old, new = table.records.get(name), listed.get(name)
                 if old != new:
                     changed.append((old, new))
+                self._index(kind, old, new)
+                self._stale_members.pop((kind, name), None)
                 if new is None:
                     table.records.pop(name, None)
                     table.written.pop(name, None)  # gone before the listing: nothing newer to protect

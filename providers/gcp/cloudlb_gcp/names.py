@@ -22,6 +22,10 @@ _NOT_ALLOWED = re.compile(r"[^a-z0-9-]+")
 # without labels; the description then says which cluster and load balancer each belongs to.
 NAME_FILTER = f'name eq "{PREFIX}-.*"'
 SHARED = "s"
+MEMBER = "m"
+# A member's names: 63 - "clb-m-" - "-" - "-<hash>" - the longest suffix ("-tcp-20").
+_MEMBER_NAMESPACE_ROOM = 10
+_MEMBER_NAME_ROOM = MAX_NAME_LENGTH - len(PREFIX) - 3 - _MEMBER_NAMESPACE_ROOM - 1 - (1 + HASH_LENGTH) - 7
 # Room left for the readable parts: 63 - "clb-" - "-" - "-<hash>" - the longest suffix ("-udp").
 _NAMESPACE_ROOM = 14
 _NAME_ROOM = MAX_NAME_LENGTH - len(PREFIX) - 1 - _NAMESPACE_ROOM - 1 - (1 + HASH_LENGTH) - 4
@@ -61,10 +65,27 @@ class LoadBalancerNames:
     def health_check_firewall(self) -> str:
         return f"{self.base}-hc"
 
-    def forwarding_rule(self, protocol: str) -> str:
-        """One rule per IP protocol on the shared address: ``-tcp``, ``-udp`` or ``-l3`` (L3_DEFAULT)."""
-        suffix = {"TCP": "tcp", "UDP": "udp", "L3_DEFAULT": "l3"}[protocol]
-        return f"{self.base}-{suffix}"
+    # IPv6 (dual-stack or IPv6-only Services): an address, rules and firewalls of their own; the suffixes
+    # fit in the room the IPv4 ones leave ("-udp").
+    @property
+    def address6(self) -> str:
+        return f"{self.base}-6"
+
+    @property
+    def traffic_firewall6(self) -> str:
+        return f"{self.base}-6"
+
+    @property
+    def health_check_firewall6(self) -> str:
+        return f"{self.base}-hc6"
+
+    def forwarding_rule(self, protocol: str, part: int = 1, ipv6: bool = False) -> str:
+        """One rule per IP protocol on the address: ``-tcp``, ``-udp`` or ``-l3`` (L3_DEFAULT), on the IPv6
+        address ``-t6``, ``-u6`` or ``-l6``; a member of a shared load balancer may need several per protocol
+        (five ports each): ``-tcp-2``, ``-tcp-3``..."""
+        suffix = ({"TCP": "t6", "UDP": "u6", "L3_DEFAULT": "l6"} if ipv6 else
+                  {"TCP": "tcp", "UDP": "udp", "L3_DEFAULT": "l3"})[protocol]
+        return f"{self.base}-{suffix}" + (f"-{part}" if part > 1 else "")
 
 
 def names_for(cluster: str, service: ServiceRef) -> LoadBalancerNames:
@@ -81,6 +102,19 @@ def names_for_key(cluster: str, key: LoadBalancerKey) -> LoadBalancerNames:
         _readable(key.namespace, _NAMESPACE_ROOM - 2 * len(shared)),
         _readable(key.name, _NAME_ROOM),
         digest(cluster, *shared, key.namespace, key.name),
+    ))
+    return LoadBalancerNames(base)
+
+
+def member_names(cluster: str, key: LoadBalancerKey, service: ServiceRef) -> LoadBalancerNames:
+    """The names of one member Service's own resources on a shared load balancer (``clb-m-``): its rules,
+    backend service, health check and firewalls. The hash covers the cluster, the shared key and the member;
+    the base leaves room for the longest rule suffix (``-tcp-20``: 100 ports in rules of five)."""
+    base = "-".join((
+        PREFIX, MEMBER,
+        _readable(service.namespace, _MEMBER_NAMESPACE_ROOM),
+        _readable(service.name, _MEMBER_NAME_ROOM),
+        digest(cluster, SHARED, key.namespace, key.name, service.namespace, service.name),
     ))
     return LoadBalancerNames(base)
 

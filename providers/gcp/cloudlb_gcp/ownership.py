@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cloudlb.model import LoadBalancerKey, ServiceRef
@@ -24,6 +25,12 @@ SERVICE_KEY = "cloudlb.io/service"
 LOAD_BALANCER_KEY = "cloudlb.io/load-balancer"
 CLUSTER_LABEL = "cloudlb-cluster"
 SERVICE_LABEL = "cloudlb-service"
+# A shared address lists its member Services in labels, for people and billing reports: GCE allows 64
+# labels, so at most 50 members are named and the count of the rest is given. What a controller rebuilds a
+# group from is never these labels but each member's own resources, whose description names the member.
+MEMBER_LABEL_PREFIX = "cloudlb-member-"
+MORE_MEMBERS_LABEL = "cloudlb-more-members"
+MAX_MEMBER_LABELS = 50
 _LABEL_NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -71,6 +78,15 @@ class OwnerMark:
         if key is not None:
             labels[SERVICE_LABEL] = digest(self.cluster, *((SHARED,) if key.shared else ()), key.namespace, key.name)
         return labels
+
+
+def member_labels(cluster: str, services: Sequence[ServiceRef]) -> dict[str, str]:
+    """The labels naming a shared address's members (key: a hash of the member; value: ``namespace_name``)."""
+    labels = {MEMBER_LABEL_PREFIX + digest(cluster, service.namespace, service.name):
+              label_value(f"{service.namespace}_{service.name}") for service in sorted(services)[:MAX_MEMBER_LABELS]}
+    if len(services) > MAX_MEMBER_LABELS:
+        labels[MORE_MEMBERS_LABEL] = str(len(services) - MAX_MEMBER_LABELS)
+    return labels
 
 
 def _ref(text: object) -> ServiceRef | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 from cloudlb.changes import Change, ChangePlan, run_changes
 from cloudlb.model import DesiredLoadBalancer, Ingress, LoadBalancerKey, LoadBalancerSpec, LoadBalancerStatus
@@ -27,7 +27,7 @@ from cloudlb_gcp.names import instance_group_name, names_for_key
 from cloudlb_gcp.ownership import OwnerMark
 from cloudlb_gcp.planner import LoadBalancerPlan, Lookup, Replan, Setting, plan
 from cloudlb_gcp.resources import address, instance_groups
-from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, delete
+from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, NEW_ADDRESS_IP6, delete
 from cloudlb_gcp.sweep import sweep
 from cloudlb_gcp.writes import IN_USE, Writer
 
@@ -41,7 +41,7 @@ class GCPProvider(Provider[Observed]):
         self.cluster_name = cluster_name
         self.compute = compute
         self.setting = Setting(cluster_name, compute.project, compute.region, instance_group_name(cluster_name))
-        self.inventory = Inventory(self.setting.group_name)
+        self.inventory = Inventory(self.setting.group_name, cluster_name)
         self._writer = Writer(compute, self.inventory)
         # Several workers may observe before the first sweep: one of them fills the inventory.
         self._filling = threading.Lock()
@@ -56,8 +56,21 @@ class GCPProvider(Provider[Observed]):
     def validate(self, spec: LoadBalancerSpec) -> Sequence[Problem]:
         return gke_annotations.validate(spec)
 
+    def sharing_traits(self, spec: LoadBalancerSpec) -> Hashable:
+        """Besides the core's traits, what the shared address and its rules are built with once for all members:
+        its tier, its subnetwork, the reserved addresses named, global access on the rules of one VIP."""
+        options = gke_annotations.read_options(spec.annotations)
+        return (super().sharing_traits(spec), gke_annotations.network_tier_of(spec), options.subnet,
+                options.global_access, options.address_names)
+
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> LoadBalancerPlan:
-        return plan(self.setting, key, desired, observed)
+        try:
+            return plan(self.setting, key, desired, observed)
+        except CloudStateError as error:
+            if error.code == "IPv6NotAvailable":
+                # The subnetwork may be made dual-stack meanwhile: the slow retry reads it again.
+                self.inventory.forget_subnets()
+            raise
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -67,7 +80,7 @@ class GCPProvider(Provider[Observed]):
                 if not self.inventory.complete:
                     self.sweep()
         names = {key: names_for_key(self.cluster_name, key) for key in keys}
-        self._read_again(self.inventory.stale(names.values()))
+        self._read_again(self.inventory.stale(names.values(), shared=[key for key in keys if key.shared]))
         return {key: self.inventory.observed(key, names[key]) for key in keys}
 
     def _read_again(self, stale: Stale) -> None:
@@ -105,7 +118,9 @@ class GCPProvider(Provider[Observed]):
                 self.inventory.learned_instances(zone, reads.instances(self.compute, zone), wanted)
 
     def _read(self, lookup: Lookup) -> None:
-        if lookup.what == "address":
+        if lookup.what == "subnetwork":
+            self.inventory.learned_subnet(lookup.value, reads.subnetwork(self.compute, lookup.value))
+        elif lookup.what == "address":
             self.inventory.learned_address(lookup.value, reads.get(self.compute, address.KIND, lookup.value))
         else:
             self.inventory.learned_ip(lookup.value, reads.address_holding(self.compute, lookup.value))
@@ -116,32 +131,39 @@ class GCPProvider(Provider[Observed]):
         if isinstance(plan, LoadBalancerPlan) and plan.lookups:
             return self._apply_after_reading(plan)
         outcome = plan.outcome if isinstance(plan, LoadBalancerPlan) else None
-        own_address = outcome.address if outcome else names_for_key(self.cluster_name, plan.key).address
+        names = names_for_key(self.cluster_name, plan.key)
+        own_addresses = {NEW_ADDRESS_IP: names.address, NEW_ADDRESS_IP6: names.address6}
         dropped: set[str] = set()
 
         def run(change: Change) -> None:
-            dropped.update(self._writer.run(change, own_address))
+            dropped.update(self._writer.run(change, own_addresses))
         try:
             run_changes(plan.key, plan.changes, run)
         except CloudStateError as error:
             if isinstance(error.__cause__, ComputeError) and error.__cause__.reason in IN_USE:
                 # Something of this load balancer the inventory did not know still uses what was deleted
                 # (a listing missed it): read them all again before the next plan.
-                self.inventory.mark_load_balancer_stale(names_for_key(self.cluster_name, plan.key))
+                self.inventory.mark_load_balancer_stale(names_for_key(self.cluster_name, plan.key), plan.key)
             raise
         # Plans running at once may each have seen the others still using a group they all stopped using;
         # the last to finish finds it unused.
         run_changes(plan.key, self._unused_groups(dropped, plan.changes), run)
         if outcome is None:
             return {}
-        ip = outcome.ip
-        if ip == NEW_ADDRESS_IP:
-            ours = self.inventory.record(address.KIND, outcome.address)
-            if ours is None:
-                raise RetryLater(f"address {outcome.address} is not known after the plan reserved it")
-            ip = ours.ip
-        status = LoadBalancerStatus(ingress=(Ingress(ip=ip, ip_mode="VIP"),), warnings=outcome.warnings)
-        return dict.fromkeys(outcome.services, status)
+        ips = [self._placed(ip, own_addresses) for ip in outcome.ips]
+        ingress = tuple(Ingress(ip=ip, ip_mode="VIP") for ip in ips)
+        return {service: LoadBalancerStatus(ingress=ingress, warnings=outcome.warnings,
+                                            port_errors=outcome.port_errors.get(service, {}))
+                for service in outcome.services}
+
+    def _placed(self, ip: str, own_addresses: Mapping[str, str]) -> str:
+        """The IP a placeholder stands for: that of the address the plan reserved."""
+        if ip not in own_addresses:
+            return ip
+        ours = self.inventory.record(address.KIND, own_addresses[ip])
+        if ours is None:
+            raise RetryLater(f"address {own_addresses[ip]} is not known after the plan reserved it")
+        return ours.ip
 
     def _unused_groups(self, zones: set[str], planned: Sequence[Change]) -> list[Change]:
         """Deletions of the groups in ``zones`` that no backend service uses now and the plan did not delete."""

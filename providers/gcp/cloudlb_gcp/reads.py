@@ -19,6 +19,8 @@ from cloudlb_gcp.names import NAME_FILTER
 from cloudlb_gcp.resources import address, instance_groups
 from cloudlb_gcp.resources.common import Kind, R, relative_link
 from cloudlb_gcp.resources.instance_groups import GroupRecord
+from cloudlb_gcp.resources.subnetwork import SubnetRecord
+from cloudlb_gcp.resources.subnetwork import parse as subnet_parse
 
 
 def path_of(compute: Compute, kind: Kind[Any], name: str = "", zone: str = "") -> str:
@@ -87,3 +89,10 @@ def address_holding(compute: Compute, ip: str) -> address.AddressRecord | None:
                                    filter=address.ip_filter(ip)))
     return address.parse(found[0]) if found else None
 
+
+
+def subnetwork(compute: Compute, link: str) -> SubnetRecord | None:
+    """A subnetwork's stack type and IPv6 range, by its link (``projects/P/regions/R/subnetworks/S``)."""
+    with calling(f"reading subnetwork {link.rsplit('/', 1)[-1]}"):
+        item = compute.get("subnetworks.get", relative_link(link))
+    return subnet_parse({**item, "selfLink": link}) if item is not None else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -31,7 +31,7 @@ from cloudlb_gcp.resources.instance_groups import GroupRecord, Membership
 
 logger = logging.getLogger(__name__)
 # Records that name the IP of the address a plan creates; it is filled in when the write is sent.
-WITH_IP: dict[Kind[Any], Callable[[Any, Callable[[], str]], Any]] = {
+WITH_IP: dict[Kind[Any], Callable[[Any, Callable[[str], str]], Any]] = {
     firewalls.KIND: firewalls.with_ip, forwarding_rules.KIND: forwarding_rules.with_ip}
 # Another writer changed a group's membership between our look and our write.
 MEMBER_RACES = frozenset({"memberAlreadyExists", "memberNotFound", "MEMBER_ALREADY_EXISTS", "MEMBER_NOT_FOUND"})
@@ -54,8 +54,8 @@ class Writer:
         with lock:
             yield
 
-    def run(self, change: Change, own_address: str) -> frozenset[str]:
-        """Carry out ``change``; ``own_address`` names the address whose IP a placeholder stands for.
+    def run(self, change: Change, own_addresses: Mapping[str, str]) -> frozenset[str]:
+        """Carry out ``change``; ``own_addresses`` names the address whose IP each placeholder stands for.
 
         Returns the zones whose cluster group a backend service stopped using with this change.
         """
@@ -66,22 +66,24 @@ class Writer:
             elif payload.kind is instance_groups.KIND:
                 self._group(payload)
             else:
-                return self._write(payload, own_address)
+                return self._write(payload, own_addresses)
             return frozenset()
         except Exception:
             if isinstance(payload, Membership) or payload.kind is instance_groups.KIND:
                 self.inventory.mark_group_stale(payload.zone)
             else:
-                self.inventory.mark_stale(payload.kind, payload.record.name)
+                mark = payload.record.mark
+                shared = mark.shared if mark is not None and mark.service is not None else None
+                self.inventory.mark_stale(payload.kind, payload.record.name, shared)
             raise
 
     # -- one resource --------------------------------------------------------------------------------
 
-    def _write(self, write: Write[Any], own_address: str) -> frozenset[str]:
+    def _write(self, write: Write[Any], own_addresses: Mapping[str, str]) -> frozenset[str]:
         kind, record = write.kind, write.record
         before = self.inventory.record(kind, record.name) if kind is backend_service.KIND else None
         if write.verb in ("insert", "patch") and kind in WITH_IP:
-            record = WITH_IP[kind](record, lambda: self._ip_of(own_address))
+            record = WITH_IP[kind](record, lambda placeholder: self._ip_of(own_addresses[placeholder]))
         guard = self._groups_in_use.shared() if kind is backend_service.KIND else nullcontext()
         with guard, calling(f"{DOING[write.verb]} {kind.noun} {record.name}"):
             if write.verb == "insert":

@@ -13,6 +13,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 
+from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.model import (
     KUBE_PROXY_HEALTH_CHECK,
     Backend,
@@ -26,6 +27,7 @@ from cloudlb.model import (
     ServiceRef,
 )
 from cloudlb.provider import ProviderSettings
+from cloudlb.testing import node_manifest
 
 PROJECT = "test-project"
 REGION = "us-central1"
@@ -137,3 +139,13 @@ def make_spec() -> SpecFactory:
         )
 
     return build
+
+
+@pytest.fixture
+def kube(emulator: GCEEmulator) -> Iterator[EmulatedKubernetes]:
+    """The emulated Kubernetes API with NODES as Nodes (NODE_4 exists in the cloud only, to join later)."""
+    with EmulatedKubernetes() as emulated:
+        for zone, name, ip in NODES:
+            emulated.create(node_manifest(name, provider_id=f"gce://{PROJECT}/{zone}/{name}", internal_ip=ip,
+                                          zone=zone))
+        yield emulated

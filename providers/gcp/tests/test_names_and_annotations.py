@@ -102,7 +102,8 @@ def test_region_of_a_metadata_zone() -> None:
 def test_every_annotation_declared_honoured_is_read(provider: GCPProvider) -> None:
     """A value nothing can accept, under each honoured name, is answered by the provider or the core."""
     for name in sorted(CAPABILITIES.annotations):
-        annotations = {name: "%%", **({} if name in INTERNAL_TYPES else {GKE_TYPE_ANNOTATION: "Internal"})}
+        external = name in INTERNAL_TYPES or name in gke_annotations.EXTERNAL_ONLY
+        annotations = {name: "%%", **({} if external else {GKE_TYPE_ANNOTATION: "Internal"})}
         manifest = {"metadata": {"name": "web", "namespace": "default", "annotations": annotations},
                     "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}]}}
         reasons = {x.reason for x in plan(translate(manifest, ()), provider).problems

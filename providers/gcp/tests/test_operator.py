@@ -3,7 +3,6 @@ loaded through its entry point, google-cloud-compute talking to the GCE emulator
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,20 +14,11 @@ from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.model import FINALIZER, ServiceRef
 from cloudlb.testing import node_manifest, run_controller, service_manifest
 
-from .conftest import NODE_4, NODES, PROJECT, REGION, WHERE, compute_client
+from .conftest import NODE_4, PROJECT, REGION, WHERE, compute_client
 
 pytestmark = pytest.mark.timeout(90)
 CLUSTER = "operator-test"
 GROUP = instance_group_name(CLUSTER)
-
-
-@pytest.fixture
-def kube(emulator: GCEEmulator) -> Iterator[EmulatedKubernetes]:
-    with EmulatedKubernetes() as emulated:
-        for zone, name, ip in NODES:
-            emulated.create(node_manifest(name, provider_id=f"gce://{PROJECT}/{zone}/{name}", internal_ip=ip,
-                                          zone=zone))
-        yield emulated
 
 
 def options(emulator: GCEEmulator) -> dict[str, str]:

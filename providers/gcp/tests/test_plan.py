@@ -18,7 +18,7 @@ from cloudlb_gcp.ownership import OwnerMark, read_mark
 from cloudlb_gcp.planner import LoadBalancerPlan, Lookup, Replan, Setting, plan
 from cloudlb_gcp.resources import address, backend_service, firewalls, forwarding_rules, health_check
 from cloudlb_gcp.resources.address import AddressRecord
-from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, Kind, Write
+from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, NEW_ADDRESS_IP6, Kind, Write
 from cloudlb_gcp.resources.instance_groups import Membership
 
 from cloudlb.model import DesiredLoadBalancer, HealthCheck, LoadBalancerKey, LoadBalancerSpec, ServiceRef
@@ -35,6 +35,7 @@ KEY = LoadBalancerKey.of(WEB)
 NAMES = names_for(CLUSTER, WEB)
 MARK = OwnerMark(CLUSTER, WEB)
 EXTERNAL_IP, INTERNAL_IP = "203.0.113.10", "10.128.0.50"
+EXTERNAL_IP6, INTERNAL_IP6 = "2600:1900:4000:1:0:1::", "fd20:0:0:1:0:1::"
 INSTANCES = {InstanceRef(PROJECT, zone, name): InstanceNetwork(NETWORK, SUBNET, ("k8s-node",))
              for zone, name, _ in (*NODES, NODE_4)}
 
@@ -66,14 +67,19 @@ def converged(observed: Observed, result: LoadBalancerPlan) -> Observed:
     """The observation after ``result`` was applied with success, as the inventory would hold it."""
     records: dict[str, dict[str, Any]] = {"address": {}, "health-check": {}, "backend-service": {},
                                           "forwarding-rule": dict(observed.rules), "firewall": dict(observed.firewalls)}
-    for kind, existing in (("address", observed.address), ("health-check", observed.health_check),
+    for kind, existing in (("address", observed.address), ("address", observed.address6),
+                           ("health-check", observed.health_check),
                            ("backend-service", observed.backend_service)):
         if existing is not None:
             records[kind][existing.name] = existing
     groups = dict(observed.cluster.groups)
-    new_ip = INTERNAL_IP if any(isinstance(c.payload, Write) and c.payload.kind is address.KIND
-                                and c.payload.verb == "insert" and c.payload.record.internal
-                                for c in result.changes) else EXTERNAL_IP
+    internal = any(isinstance(c.payload, Write) and c.payload.kind is address.KIND and c.payload.verb == "insert"
+                   and c.payload.record.internal for c in result.changes)
+    new_ip = INTERNAL_IP if internal else EXTERNAL_IP
+    new_ip6 = INTERNAL_IP6 if internal else EXTERNAL_IP6
+
+    def placed(placeholder: str) -> str:
+        return new_ip6 if placeholder == NEW_ADDRESS_IP6 else new_ip
     for change in result.changes:
         payload = change.payload
         if isinstance(payload, Membership):
@@ -94,11 +100,11 @@ def converged(observed: Observed, result: LoadBalancerPlan) -> Observed:
             del table[record.name]
             continue
         if payload.kind is address.KIND and payload.verb == "insert":
-            record = dataclasses.replace(record, ip=record.ip or new_ip)
+            record = dataclasses.replace(record, ip=record.ip or (new_ip6 if record.ipv6 else new_ip))
         if payload.kind is firewalls.KIND:
-            record = firewalls.with_ip(record, lambda: new_ip)
+            record = firewalls.with_ip(record, placed)
         if payload.kind is forwarding_rules.KIND:
-            record = forwarding_rules.with_ip(record, lambda: new_ip)
+            record = forwarding_rules.with_ip(record, placed)
         table[record.name] = record
     users: dict[str, frozenset[str]] = {}
     for service in records["backend-service"].values():
@@ -108,8 +114,9 @@ def converged(observed: Observed, result: LoadBalancerPlan) -> Observed:
         users[zone] = users.get(zone, frozenset()) | (others - {NAMES.backend_service})
     return Observed(KEY, records["address"].get(NAMES.address), records["health-check"].get(NAMES.health_check),
                     records["backend-service"].get(NAMES.backend_service), records["forwarding-rule"],
-                    records["firewall"], view(groups=groups, group_users=users,
-                                              addresses={**observed.cluster.addresses, **records["address"]}))
+                    records["firewall"], view(groups=groups, group_users=users, subnets=dict(observed.cluster.subnets),
+                                              addresses={**observed.cluster.addresses, **records["address"]}),
+                    address6=records["address"].get(NAMES.address6))
 
 
 def built(spec: LoadBalancerSpec, observed: Observed = FRESH) -> Observed:
@@ -359,13 +366,6 @@ def test_removal_deletes_dependants_first_and_groups_nobody_else_uses(make_spec:
         ("delete", "instance-group"), ("delete", "instance-group")]
     assert result.outcome is None
     assert plan(SETTING, KEY, None, converged(before, result)).empty
-
-
-def test_several_member_services_are_refused_for_now(make_spec: SpecFactory) -> None:
-    shared = LoadBalancerKey("default", "shared-web", shared=True)
-    desired = DesiredLoadBalancer(shared, (make_spec("a"), make_spec("b", ports=[(81, "TCP")])))
-    with pytest.raises(PermanentError, match="does not share a load balancer"):
-        plan(SETTING, shared, desired, dataclasses.replace(FRESH, key=shared))
 
 
 def test_marks_name_the_cluster_and_the_load_balancer() -> None:

@@ -46,6 +46,7 @@ class LoggedCall:
     method: str  # e.g. "forwardingRules.insert"
     path: str
     status: int
+    query: str = ""  # the query string as sent (``filter=...&maxResults=500``)
 
     @property
     def is_write(self) -> bool:
@@ -122,9 +123,9 @@ class ComputeCloud:
 
     # -- request handling ---------------------------------------------------------------------------------
 
-    def record(self, method: str, path: str, status: int) -> None:
+    def record(self, method: str, path: str, status: int, query: str = "") -> None:
         with self.lock:
-            self.log.append(LoggedCall(method, path, status))
+            self.log.append(LoggedCall(method, path, status, query))
 
     def inject(self, method: str) -> Fault | None:
         """The fault chosen for this call of ``method``, if any; a refusing fault is raised here."""

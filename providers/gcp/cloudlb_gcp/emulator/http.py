@@ -231,7 +231,7 @@ class ComputeHandler(BaseHTTPRequestHandler):
             status, payload = error.status, error.body()
         except Exception as error:  # a bug in the emulator must show as a 500, not hang the client
             status, payload = 500, invalid(f"emulator error: {error!r}").body()
-        self.cloud.record(method, urlsplit(self.path).path, status)
+        self.cloud.record(method, urlsplit(self.path).path, status, urlsplit(self.path).query)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(payload)))

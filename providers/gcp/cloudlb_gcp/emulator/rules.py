@@ -18,6 +18,7 @@ from typing import Any
 
 from google.cloud import compute_v1
 
+from cloudlb_gcp.emulator import ipv6
 from cloudlb_gcp.emulator.errors import ApiError, already_exists, in_use, invalid
 from cloudlb_gcp.emulator.paths import ResourcePath, check_name
 from cloudlb_gcp.emulator.store import Store
@@ -25,6 +26,8 @@ from cloudlb_gcp.emulator.store import Store
 # The benchmarking range (RFC 2544): external addresses are only data here and are never dialled, and
 # benchmarks reserve thousands of them.
 EXTERNAL_POOL = ipaddress.ip_network("198.18.0.0/15")
+# Standard-tier addresses come from other ranges than Premium ones (so a tier change changes the IP).
+STANDARD_POOL = ipaddress.ip_network("198.51.100.0/24")
 PASSTHROUGH_SCHEMES = frozenset({"EXTERNAL", "INTERNAL"})
 # Backend-service based passthrough forwarding rules (SCTP only exists on target-pool/instance rules,
 # and on internal ones through L3_DEFAULT).
@@ -32,6 +35,7 @@ FORWARDING_RULE_PROTOCOLS = frozenset({"TCP", "UDP", "L3_DEFAULT"})
 BACKEND_SERVICE_PROTOCOLS = frozenset({"TCP", "UDP", "UNSPECIFIED"})
 FIREWALL_PROTOCOLS = frozenset({"tcp", "udp", "icmp", "sctp", "esp", "ah", "ipip", "all"})
 MAX_LISTED_PORTS = 5
+NETWORK_TIERS = frozenset({"PREMIUM", "STANDARD"})
 LABEL_KEY_MAX = 63
 
 
@@ -66,9 +70,10 @@ def _subnet_range(store: Store, link: str) -> ipaddress.IPv4Network:
     return ipaddress.ip_network(subnet.ip_cidr_range)  # type: ignore[return-value]
 
 
-def allocate_ip(store: Store, internal_subnet: str | None) -> str:
-    """A free address: from the subnetwork for internal ones, from the external pool otherwise."""
-    pool = _subnet_range(store, internal_subnet) if internal_subnet else EXTERNAL_POOL
+def allocate_ip(store: Store, internal_subnet: str | None, network_tier: str = "PREMIUM") -> str:
+    """A free address: from the subnetwork for internal ones, from the tier's external pool otherwise."""
+    pool = _subnet_range(store, internal_subnet) if internal_subnet else (
+        STANDARD_POOL if network_tier == "STANDARD" else EXTERNAL_POOL)
     used = _used_ips(store)
     for candidate in itertools.islice(pool.hosts(), 9, None):  # low addresses are the gateway's and the nodes'
         if str(candidate) not in used:
@@ -87,6 +92,18 @@ def check_address(store: Store, path: ResourcePath, address: compute_v1.Address)
     address_type = address.address_type or "EXTERNAL"
     address.address_type = address_type
     check_labels(address.labels)
+    if address.ip_version not in ("", "IPV4", "IPV6"):
+        raise invalid(f"Invalid value for field 'resource.ipVersion': '{address.ip_version}'")
+    if ipv6.is_ipv6(address):
+        if address_type not in ("INTERNAL", "EXTERNAL"):
+            raise invalid(f"Invalid value for field 'resource.addressType': '{address_type}'")
+        if address.purpose not in ("", "GCE_ENDPOINT"):
+            raise invalid(f"Invalid value for field 'resource.purpose': '{address.purpose}' for an IPv6 address")
+        ipv6.check_address(store, address)
+        if any(a.address == address.address for p, a in store.items("addresses") if p != path):
+            raise ApiError(409, "alreadyExists", f"IP '{address.address}' is already reserved by another address")
+        address.status = "RESERVED"
+        return
     if address_type == "INTERNAL":
         if not address.subnetwork:
             raise invalid("Invalid value for field 'resource.subnetwork': an INTERNAL address needs a subnetwork")
@@ -97,6 +114,8 @@ def check_address(store: Store, path: ResourcePath, address: compute_v1.Address)
         if address.subnetwork or address.purpose:
             raise invalid("An EXTERNAL address takes neither a subnetwork nor a purpose")
         address.network_tier = address.network_tier or "PREMIUM"
+        if address.network_tier not in NETWORK_TIERS:
+            raise invalid(f"Invalid value for field 'resource.networkTier': '{address.network_tier}'")
     else:
         raise invalid(f"Invalid value for field 'resource.addressType': '{address_type}'")
     if address.address:
@@ -106,7 +125,8 @@ def check_address(store: Store, path: ResourcePath, address: compute_v1.Address)
         if any(a.address == address.address for p, a in store.items("addresses") if p != path):
             raise ApiError(409, "alreadyExists", f"IP '{ip}' is already reserved by another address")
     else:
-        address.address = allocate_ip(store, address.subnetwork if address_type == "INTERNAL" else None)
+        address.address = allocate_ip(store, address.subnetwork if address_type == "INTERNAL" else None,
+                                      address.network_tier)
     address.status = "RESERVED"
 
 
@@ -165,6 +185,8 @@ def check_forwarding_rule(store: Store, path: ResourcePath, rule: compute_v1.For
             f"{service.protocol}"
         )
     _check_rule_ports(rule)
+    if rule.ip_version not in ("", "IPV4", "IPV6"):
+        raise invalid(f"Invalid value for field 'resource.ipVersion': '{rule.ip_version}'")
     if scheme == "INTERNAL":
         if not rule.subnetwork:
             raise invalid("Invalid value for field 'resource.subnetwork': an INTERNAL rule needs a subnetwork")
@@ -172,21 +194,27 @@ def check_forwarding_rule(store: Store, path: ResourcePath, rule: compute_v1.For
         rule.network = rule.network or subnet.network
         rule.network_tier = ""
     else:
-        if rule.allow_global_access or rule.subnetwork:
-            raise invalid("allowGlobalAccess and subnetwork are only valid on INTERNAL forwarding rules")
+        if rule.allow_global_access or (rule.subnetwork and not ipv6.is_ipv6(rule)):
+            raise invalid("allowGlobalAccess and subnetwork are only valid on INTERNAL (or IPv6) forwarding rules")
         rule.network_tier = rule.network_tier or "PREMIUM"
+        if rule.network_tier not in NETWORK_TIERS:
+            raise invalid(f"Invalid value for field 'resource.networkTier': '{rule.network_tier}'")
     _bind_address(store, path, rule)
 
 
 def _bind_address(store: Store, path: ResourcePath, rule: compute_v1.ForwardingRule) -> None:
     """Give the rule its IP: a reserved address it names (which records it as a user) or an ephemeral one."""
     internal = rule.load_balancing_scheme == "INTERNAL"
-    if not rule.I_p_address:
-        rule.I_p_address = allocate_ip(store, rule.subnetwork if internal else None)
+    if ipv6.is_ipv6(rule):
+        ip: ipaddress.IPv4Address | str = ipv6.bind_rule(store, rule)
+    elif not rule.I_p_address:
+        rule.I_p_address = allocate_ip(store, rule.subnetwork if internal else None, rule.network_tier)
         return
-    ip = _check_ip(rule.I_p_address)
+    else:
+        ip = _check_ip(rule.I_p_address)
     reserved = [(p, a) for p, a in store.items("addresses", "regions", path.location) if a.address == str(ip)]
-    sharing = [r for p, r in store.items("forwardingRules") if r.I_p_address == str(ip) and p != path]
+    sharing = [r for p, r in store.items("forwardingRules")
+               if r.I_p_address.removesuffix(ipv6.SUFFIX) == str(ip) and p != path]
     for other in sharing:
         if other.I_p_protocol == rule.I_p_protocol and _ports_overlap(_ports_of(other), _ports_of(rule)):
             raise invalid(f"IP {ip} is already used by forwarding rule '{other.name}' for overlapping ports")
@@ -194,11 +222,14 @@ def _bind_address(store: Store, path: ResourcePath, rule: compute_v1.ForwardingR
         _, address = reserved[0]
         if (address.address_type == "INTERNAL") != internal:
             raise invalid(f"Address {ip} is {address.address_type}, the rule is {rule.load_balancing_scheme}")
+        if not internal and address.network_tier != rule.network_tier:
+            raise invalid(f"The network tier of specified IP address is {address.network_tier}, "
+                          "that of Forwarding Rule must be the same.")
         if internal and sharing and address.purpose != "SHARED_LOADBALANCER_VIP":
             raise in_use(f"address '{address.name}'", sharing[0].self_link)
         address.users.append(path.link)
         address.status = "IN_USE"
-    elif internal and ip not in _subnet_range(store, rule.subnetwork):
+    elif internal and isinstance(ip, ipaddress.IPv4Address) and ip not in _subnet_range(store, rule.subnetwork):
         raise invalid(f"IP {ip} is outside the rule's subnetwork")
 
 

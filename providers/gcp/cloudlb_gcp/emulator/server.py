@@ -31,6 +31,7 @@ class GCEEmulator:
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._dual_stacks = 0
 
     @property
     def url(self) -> str:
@@ -66,10 +67,21 @@ class GCEEmulator:
         network = compute_v1.Network(name=name, auto_create_subnetworks=False)
         return self.cloud.seed("networks", "", network)  # type: ignore[no-any-return]
 
-    def add_subnetwork(self, name: str = "default", network: str = "default",
-                       cidr: str = "10.128.0.0/20") -> compute_v1.Subnetwork:
+    def add_subnetwork(self, name: str = "default", network: str = "default", cidr: str = "10.128.0.0/20",
+                       ipv6_access_type: str | None = None, ipv6_cidr: str = "") -> compute_v1.Subnetwork:
+        """``ipv6_access_type`` ``EXTERNAL`` or ``INTERNAL`` makes it dual-stack (``IPV4_IPV6``), with
+        ``ipv6_cidr`` (a /64; one is chosen when not given) as its external prefix or internal range."""
         subnet = compute_v1.Subnetwork(name=name, network=self.link(f"global/networks/{network}"),
-                                       ip_cidr_range=cidr)
+                                       ip_cidr_range=cidr, stack_type="IPV4_ONLY")
+        if ipv6_access_type is not None:
+            self._dual_stacks += 1
+            prefix = ipv6_cidr or (f"2600:1900:4000:{self._dual_stacks:x}::/64" if ipv6_access_type == "EXTERNAL"
+                                   else f"fd20:0:0:{self._dual_stacks:x}::/64")
+            subnet.stack_type, subnet.ipv6_access_type = "IPV4_IPV6", ipv6_access_type
+            if ipv6_access_type == "EXTERNAL":
+                subnet.external_ipv6_prefix = prefix
+            else:
+                subnet.ipv6_cidr_range = prefix
         return self.cloud.seed("subnetworks", self.region, subnet)  # type: ignore[no-any-return]
 
     def add_instance(self, zone: str, name: str, ip: str, network: str = "default",
@@ -83,9 +95,10 @@ class GCEEmulator:
         return self.cloud.seed("instances", zone, instance)  # type: ignore[no-any-return]
 
     def add_address(self, name: str, address_type: str = "EXTERNAL", subnetwork: str | None = None,
-                    ip: str | None = None) -> compute_v1.Address:
+                    ip: str | None = None, network_tier: str = "") -> compute_v1.Address:
         """A user's reserved address, as made outside cloudlb (no ownership mark)."""
-        address = compute_v1.Address(name=name, address_type=address_type, address=ip or "")
+        address = compute_v1.Address(name=name, address_type=address_type, address=ip or "",
+                                     network_tier=network_tier)
         if subnetwork:
             address.subnetwork = self.link(f"regions/{self.region}/subnetworks/{subnetwork}")
         path = ResourcePath(self.project, "regions", self.region, "addresses", name)

@@ -10,6 +10,7 @@ requested IP) is released and reserved anew, after the rules that use it went.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cloudlb.changes import Change
@@ -27,6 +28,9 @@ from cloudlb_gcp.resources.common import (
     update,
 )
 
+# Named in errors; the annotation itself is read by ``gke_annotations``.
+NETWORK_TIER_ANNOTATION = "cloud.google.com/network-tier"
+
 
 def ip_filter(ip: str) -> str:
     """The list ``filter`` that finds the reserved address holding ``ip``."""
@@ -43,6 +47,12 @@ class AddressRecord:
     purpose: str
     labels: tuple[tuple[str, str], ...]
     label_fingerprint: str | None = field(default=None, compare=False)
+    network_tier: str = ""  # PREMIUM or STANDARD for an external address; "" for an internal one
+    ip_version: str = "IPV4"  # IPV6: a /96 of its subnetwork's IPv6 range (external ones too name the subnetwork)
+
+    @property
+    def ipv6(self) -> bool:
+        return self.ip_version == "IPV6"
 
     @property
     def internal(self) -> bool:
@@ -50,10 +60,14 @@ class AddressRecord:
 
 
 def parse(item: Json) -> AddressRecord:
+    address_type = item.get("addressType", "EXTERNAL")
     return AddressRecord(
         name=item["name"], mark=read_mark(item.get("description", "")), ip=item.get("address", ""),
-        address_type=item.get("addressType", "EXTERNAL"), subnetwork=relative_link(item.get("subnetwork", "")),
+        address_type=address_type, subnetwork=relative_link(item.get("subnetwork", "")),
         purpose=item.get("purpose", ""), labels=labels_of(item), label_fingerprint=item.get("labelFingerprint"),
+        # The API answers PREMIUM for an address reserved without a tier.
+        network_tier="" if address_type == "INTERNAL" else item.get("networkTier") or "PREMIUM",
+        ip_version=item.get("ipVersion") or "IPV4",
     )
 
 
@@ -64,7 +78,11 @@ def body(record: AddressRecord) -> Json:
     if record.internal:
         sent.update(subnetwork=record.subnetwork, purpose=record.purpose)
     else:
-        sent["networkTier"] = "PREMIUM"
+        sent["networkTier"] = record.network_tier
+    if record.ipv6:
+        sent.update(ipVersion="IPV6", subnetwork=record.subnetwork)
+        if not record.internal:
+            sent["ipv6EndpointType"] = "NETLB"  # an address for a passthrough load balancer, not a VM
     if record.ip:
         sent["address"] = record.ip
     return sent
@@ -73,11 +91,16 @@ def body(record: AddressRecord) -> Json:
 KIND: Kind[AddressRecord] = Kind("address", "addresses", "addresses", "regions", parse, body)
 
 
-def desired(name: str, mark: OwnerMark, internal: bool, subnetwork: str | None, ip: str | None) -> AddressRecord:
-    # TCP and UDP rules share the IP; internal addresses must say so to be shared.
+def desired(name: str, mark: OwnerMark, internal: bool, subnetwork: str | None, ip: str | None,
+            network_tier: str = "PREMIUM", labels: Mapping[str, str] | None = None,
+            ipv6: bool = False) -> AddressRecord:
+    # TCP and UDP rules share the IP; internal IPv4 addresses must say so to be shared. An internal IPv6
+    # address has one rule (L3_DEFAULT when it carries both protocols), as GKE builds it.
     return AddressRecord(name, mark, ip or "", "INTERNAL" if internal else "EXTERNAL",
-                         (subnetwork or "") if internal else "", "SHARED_LOADBALANCER_VIP" if internal else "",
-                         tuple(sorted(mark.labels.items())))
+                         (subnetwork or "") if internal or ipv6 else "",
+                         "SHARED_LOADBALANCER_VIP" if internal and not ipv6 else "",
+                         tuple(sorted((labels if labels is not None else mark.labels).items())),
+                         network_tier="" if internal else network_tier, ip_version="IPV6" if ipv6 else "IPV4")
 
 
 def fits(want: AddressRecord, have: AddressRecord) -> str:
@@ -119,7 +142,7 @@ def changes(want: AddressRecord | None, have: AddressRecord | None, mark: OwnerM
     return result
 
 
-def use_reserved(address: AddressRecord, internal: bool, mark: OwnerMark) -> str:
+def use_reserved(address: AddressRecord, internal: bool, mark: OwnerMark, network_tier: str = "") -> str:
     """The IP of a user's reserved address, which must fit the load balancer and not be cloudlb's for another owner.
 
     cloudlb releases its own address when its Service goes; rules built on it by another Service would
@@ -133,6 +156,12 @@ def use_reserved(address: AddressRecord, internal: bool, mark: OwnerMark) -> str
     if address.internal != internal:
         raise PermanentError(f"reserved address {address.name} is {address.address_type}; this load balancer "
                              f"needs {'INTERNAL' if internal else 'EXTERNAL'}")
+    if not internal and network_tier and address.network_tier and address.network_tier != network_tier:
+        # As upstream: a reserved IP's tier cannot change, and a forwarding rule must be in its address's tier.
+        raise PermanentError(
+            f"reserved address {address.name} ({address.ip}) belongs to the {address.network_tier} network tier; "
+            f"the Service asks for {network_tier} (annotation {NETWORK_TIER_ANNOTATION}, default Premium)",
+            code="NetworkTierMismatch")
     return address.ip
 
 

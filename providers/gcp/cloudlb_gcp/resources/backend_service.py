@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cloudlb.changes import Change
+from cloudlb.model import SESSION_AFFINITY_CLIENT_IP
 from cloudlb_gcp.ownership import OwnerMark, read_mark
 from cloudlb_gcp.resources.common import Json, Kind, check_ours, converge, create, delete, relative_link
 
@@ -58,8 +59,13 @@ def protocol_for(rule_protocols: Iterable[str]) -> str:
 
 
 def desired(name: str, mark: OwnerMark, scheme: str, protocol: str, health_check: str,
-            groups: Iterable[str]) -> BackendServiceRecord:
-    return BackendServiceRecord(name, mark, scheme, protocol, health_check, tuple(sorted(groups)))
+            groups: Iterable[str], session_affinity: str = "NONE") -> BackendServiceRecord:
+    return BackendServiceRecord(name, mark, scheme, protocol, health_check, tuple(sorted(groups)), session_affinity)
+
+
+def session_affinity_for(service_affinity: str) -> str:
+    """``spec.sessionAffinity`` as both upstream GCE implementations map it: ClientIP -> CLIENT_IP."""
+    return "CLIENT_IP" if service_affinity == SESSION_AFFINITY_CLIENT_IP else "NONE"
 
 
 def changes(want: BackendServiceRecord | None, have: BackendServiceRecord | None, mark: OwnerMark) -> list[Change]:

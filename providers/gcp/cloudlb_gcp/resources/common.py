@@ -19,8 +19,10 @@ from cloudlb.provider import NotOwnedError
 from cloudlb_gcp.ownership import OwnerMark
 
 Json = dict[str, Any]
-# Where a record needs the IP of an address that a change earlier in the same plan creates.
+# Where a record needs the IP of an address that a change earlier in the same plan creates (IPv4, IPv6).
 NEW_ADDRESS_IP = "<new address>"
+NEW_ADDRESS_IP6 = "<new IPv6 address>"
+NEW_ADDRESS_IPS = (NEW_ADDRESS_IP, NEW_ADDRESS_IP6)
 
 
 class Record(Protocol):

@@ -20,11 +20,15 @@ from dataclasses import dataclass
 from cloudlb.changes import Change
 from cloudlb.model import Port
 from cloudlb_gcp.ownership import OwnerMark, read_mark
-from cloudlb_gcp.resources.common import NEW_ADDRESS_IP, Json, Kind, converge, relative_link
+from cloudlb_gcp.resources.common import NEW_ADDRESS_IPS, Json, Kind, converge, relative_link
 
 EXTERNAL_HEALTH_CHECK_RANGES = ("35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22")
 INTERNAL_HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
+# Where IPv6 probes come from (GKE's L4NetLBIPv6HCRange and L4ILBIPv6HCRange).
+EXTERNAL_HEALTH_CHECK_RANGES6 = ("2600:1901:8001::/48",)
+INTERNAL_HEALTH_CHECK_RANGES6 = ("2600:2d00:1:b029::/64",)
 EVERYWHERE = "0.0.0.0/0"
+EVERYWHERE6 = "::/0"
 
 Allowed = tuple[tuple[str, tuple[str, ...]], ...]  # (protocol, ports) sorted
 
@@ -72,8 +76,27 @@ def body(record: FirewallRecord) -> Json:
 KIND: Kind[FirewallRecord] = Kind("firewall", "firewalls", "firewalls", "global", parse, body)
 
 
-def health_check_ranges(internal: bool) -> tuple[str, ...]:
+def health_check_ranges(internal: bool, ipv6: bool = False) -> tuple[str, ...]:
+    if ipv6:
+        return INTERNAL_HEALTH_CHECK_RANGES6 if internal else EXTERNAL_HEALTH_CHECK_RANGES6
     return INTERNAL_HEALTH_CHECK_RANGES if internal else EXTERNAL_HEALTH_CHECK_RANGES
+
+
+def sources_of_family(source_ranges: Sequence[str], ipv6: bool) -> tuple[str, ...] | None:
+    """The ``loadBalancerSourceRanges`` of one IP family (a firewall takes one family): everywhere when none
+    are given; None when ranges are given but none of this family (no client of it may connect)."""
+    if not source_ranges:
+        return (EVERYWHERE6 if ipv6 else EVERYWHERE,)
+    of_family = tuple(sorted(r for r in source_ranges if (":" in r) == ipv6))
+    return of_family or None
+
+
+def family_traffic_rule(name: str, mark: OwnerMark, network: str, ports: Sequence[Port], ip: str,
+                        source_ranges: Sequence[str], target_tags: Sequence[str],
+                        ipv6: bool = False) -> FirewallRecord | None:
+    """Clients of one IP family to the load balancer's address of that family; None: none may connect."""
+    sources = sources_of_family(source_ranges, ipv6)
+    return None if sources is None else traffic_rule(name, mark, network, ports, ip, sources, target_tags)
 
 
 def traffic_rule(name: str, mark: OwnerMark, network: str, ports: Sequence[Port], ip: str,
@@ -88,16 +111,16 @@ def traffic_rule(name: str, mark: OwnerMark, network: str, ports: Sequence[Port]
 
 
 def health_check_rule(name: str, mark: OwnerMark, network: str, port: int, internal: bool,
-                      target_tags: Sequence[str]) -> FirewallRecord:
-    return FirewallRecord(name, mark, network, (("tcp", (str(port),)),), tuple(sorted(health_check_ranges(internal))),
-                          (), tuple(sorted(target_tags)))
+                      target_tags: Sequence[str], ipv6: bool = False) -> FirewallRecord:
+    return FirewallRecord(name, mark, network, (("tcp", (str(port),)),),
+                          tuple(sorted(health_check_ranges(internal, ipv6))), (), tuple(sorted(target_tags)))
 
 
-def with_ip(record: FirewallRecord, new_ip: Callable[[], str]) -> FirewallRecord:
+def with_ip(record: FirewallRecord, new_ip: Callable[[str], str]) -> FirewallRecord:
     """The record with the IP of the address created earlier in the plan in place of its placeholder."""
-    if NEW_ADDRESS_IP not in record.destination_ranges:
+    if not set(NEW_ADDRESS_IPS) & set(record.destination_ranges):
         return record
-    ranges = tuple(sorted(new_ip() if r == NEW_ADDRESS_IP else r for r in record.destination_ranges))
+    ranges = tuple(sorted(new_ip(r) if r in NEW_ADDRESS_IPS else r for r in record.destination_ranges))
     return dataclasses.replace(record, destination_ranges=ranges)
 
 

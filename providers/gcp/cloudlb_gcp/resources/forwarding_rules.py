@@ -20,7 +20,7 @@ from cloudlb.model import Port, Protocol
 from cloudlb_gcp.names import LoadBalancerNames
 from cloudlb_gcp.ownership import OwnerMark, read_mark
 from cloudlb_gcp.resources.common import (
-    NEW_ADDRESS_IP,
+    NEW_ADDRESS_IPS,
     Json,
     Kind,
     check_ours,
@@ -37,6 +37,7 @@ MAX_LISTED_PORTS = 5
 # Set on a rule that serves on a user's reserved address, naming it: a sweep then knows the address
 # and its IP without reading it.
 ADDRESS_LABEL = "cloudlb-address"
+IPV6_RANGE = "/96"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class RuleRecord:
     global_access: bool
     labels: tuple[tuple[str, str], ...]
     label_fingerprint: str | None = field(default=None, compare=False)
+    network_tier: str = ""  # external rules: PREMIUM or STANDARD, as their address
+    ip_version: str = "IPV4"  # IPV6 rules name their subnetwork, external ones too
 
     @property
     def address_name(self) -> str | None:
@@ -64,13 +67,17 @@ class RuleRecord:
 
 def parse(item: Json) -> RuleRecord:
     return RuleRecord(
-        name=item["name"], mark=read_mark(item.get("description", "")), ip=item.get("IPAddress", ""),
+        name=item["name"], mark=read_mark(item.get("description", "")),
+        # An external IPv6 rule's address is a /96 range: the record holds the address.
+        ip=item.get("IPAddress", "").removesuffix(IPV6_RANGE),
         protocol=item.get("IPProtocol", ""), ports=tuple(sorted(item.get("ports") or (), key=int)),
         port_range=item.get("portRange", ""), all_ports=bool(item.get("allPorts")),
         backend_service=relative_link(item.get("backendService", "")), scheme=item.get("loadBalancingScheme", ""),
         subnetwork=relative_link(item.get("subnetwork", "")),
         global_access=bool(item.get("allowGlobalAccess")), labels=labels_of(item),
         label_fingerprint=item.get("labelFingerprint"),
+        network_tier=(item.get("networkTier") or "PREMIUM") if item.get("loadBalancingScheme") == "EXTERNAL" else "",
+        ip_version=item.get("ipVersion") or "IPV4",
     )
 
 
@@ -90,7 +97,11 @@ def body(record: RuleRecord) -> Json:
     if record.scheme == "INTERNAL":
         sent.update(subnetwork=record.subnetwork, allowGlobalAccess=record.global_access)
     else:
-        sent["networkTier"] = "PREMIUM"
+        sent["networkTier"] = record.network_tier
+    if record.ip_version == "IPV6":
+        sent.update(ipVersion="IPV6", subnetwork=record.subnetwork)
+        if record.scheme == "EXTERNAL":
+            sent["IPAddress"] = record.ip + IPV6_RANGE  # the API takes an external IPv6 address as its /96
     return sent
 
 
@@ -108,18 +119,35 @@ class Frontend:
     global_access: bool = False
     # The user's reserved address the rules serve on, recorded in a label; None for cloudlb's own.
     users_address: str | None = None
+    network_tier: str = "PREMIUM"
+    ipv6: bool = False
 
 
 def desired(names: LoadBalancerNames, mark: OwnerMark, ports: Sequence[Port],
-            frontend: Frontend) -> list[RuleRecord]:
-    """The rules this spec needs, in a stable order."""
-    if frontend.internal and any(p.protocol == Protocol.SCTP for p in ports):
-        return [_rule(names.forwarding_rule("L3_DEFAULT"), mark, "L3_DEFAULT", set(), frontend)]
+            frontend: Frontend, *, listed_only: bool = False) -> list[RuleRecord]:
+    """The rules this spec needs, in a stable order.
+
+    ``listed_only``: for a member of a shared load balancer, whose address other members' rules use too:
+    a port range or all ports would take their ports, so its ports are listed, five to a rule.
+    """
+    v6 = frontend.ipv6
+    protocols = {p.protocol for p in ports}
+    # Internal: SCTP needs L3_DEFAULT; an internal IPv6 address takes one rule, so both protocols need it too.
+    if frontend.internal and (Protocol.SCTP in protocols or (v6 and len(protocols) > 1)):
+        return [_rule(names.forwarding_rule("L3_DEFAULT", ipv6=v6), mark, "L3_DEFAULT", set(), frontend)]
     by_protocol: dict[str, set[int]] = defaultdict(set)
     for port in ports:
         by_protocol[str(port.protocol)].add(port.port)
-    return [_rule(names.forwarding_rule(protocol), mark, protocol, numbers, frontend)
-            for protocol, numbers in sorted(by_protocol.items())]
+    if not listed_only:
+        return [_rule(names.forwarding_rule(protocol, ipv6=v6), mark, protocol, numbers, frontend)
+                for protocol, numbers in sorted(by_protocol.items())]
+    rules = []
+    for protocol, numbers in sorted(by_protocol.items()):
+        ordered = sorted(numbers)
+        for part, start in enumerate(range(0, len(ordered), MAX_LISTED_PORTS), start=1):
+            chunk = set(ordered[start:start + MAX_LISTED_PORTS])
+            rules.append(_rule(names.forwarding_rule(protocol, part, ipv6=v6), mark, protocol, chunk, frontend))
+    return rules
 
 
 def _rule(name: str, mark: OwnerMark, protocol: str, numbers: set[int], frontend: Frontend) -> RuleRecord:
@@ -137,14 +165,15 @@ def _rule(name: str, mark: OwnerMark, protocol: str, numbers: set[int], frontend
     return RuleRecord(
         name=name, mark=mark, ip=frontend.ip, protocol=protocol, ports=ports, port_range=port_range,
         all_ports=all_ports, backend_service=frontend.backend_service, scheme="INTERNAL" if internal else "EXTERNAL",
-        subnetwork=(frontend.subnetwork or "") if internal else "",
+        subnetwork=(frontend.subnetwork or "") if internal or frontend.ipv6 else "",
         global_access=frontend.global_access if internal else False, labels=tuple(sorted(labels.items())),
+        network_tier="" if internal else frontend.network_tier, ip_version="IPV6" if frontend.ipv6 else "IPV4",
     )
 
 
-def with_ip(record: RuleRecord, new_ip: Callable[[], str]) -> RuleRecord:
+def with_ip(record: RuleRecord, new_ip: Callable[[str], str]) -> RuleRecord:
     """The record with the IP of the address created earlier in the plan in place of its placeholder."""
-    return dataclasses.replace(record, ip=new_ip()) if record.ip == NEW_ADDRESS_IP else record
+    return dataclasses.replace(record, ip=new_ip(record.ip)) if record.ip in NEW_ADDRESS_IPS else record
 
 
 @dataclass(frozen=True)
