@@ -66,9 +66,10 @@ def parse(argv: list[str] | None) -> tuple[RunSettings, Path, Path | None]:
 def main(argv: list[str] | None = None) -> None:
     settings, out, logs = parse(argv)
     command = "python -m benchmarks.chaos " + " ".join(sys.argv[1:] if argv is None else argv)
+    commit = measured_commit()  # before the run: the branch may move while it runs
     with tempfile.TemporaryDirectory(prefix="cloudlb-chaos-") as scratch:
         result = ChaosRun(settings, logs or Path(scratch), log=lambda line: print(line, flush=True)).run()
-    result.commit = measured_commit()
+    result.commit = commit
     out.mkdir(parents=True, exist_ok=True)
     text = report.markdown(result, command)
     (out / f"chaos-{settings.provider}.md").write_text(text)
