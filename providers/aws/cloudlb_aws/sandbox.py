@@ -108,13 +108,19 @@ class MotoSandbox(SandboxCloud):
 
     def leftovers(self) -> Sequence[str]:
         elbv2, elb, ec2 = self.client("elbv2"), self.client("elb"), self.client("ec2")
+
+        def every(client: Any, operation: str, field: str) -> list[dict[str, Any]]:
+            # Every page: a first page alone would hide what lies beyond it (moto pages load balancers by 50).
+            return [item for page in client.get_paginator(operation).paginate() for item in page[field]]
+
         found = [f"load balancer {lb['LoadBalancerName']}"
-                 for lb in elbv2.describe_load_balancers()["LoadBalancers"]]
-        found += [f"target group {g['TargetGroupName']}" for g in elbv2.describe_target_groups()["TargetGroups"]]
+                 for lb in every(elbv2, "describe_load_balancers", "LoadBalancers")]
+        found += [f"target group {g['TargetGroupName']}"
+                  for g in every(elbv2, "describe_target_groups", "TargetGroups")]
         found += [f"classic load balancer {lb['LoadBalancerName']}"
-                  for lb in elb.describe_load_balancers()["LoadBalancerDescriptions"]]
+                  for lb in every(elb, "describe_load_balancers", "LoadBalancerDescriptions")]
         found += [f"security group {g['GroupId']} ({g['GroupName']})"
-                  for g in ec2.describe_security_groups()["SecurityGroups"]
+                  for g in every(ec2, "describe_security_groups", "SecurityGroups")
                   if g["GroupName"] not in ("default", NODE_GROUP_NAME)]
         for group in ec2.describe_security_groups(GroupIds=[self.node_group_id])["SecurityGroups"]:
             found += [f"rule on {NODE_GROUP_NAME} from {pair['GroupId']}"
