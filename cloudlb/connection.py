@@ -13,9 +13,11 @@ kopf's own TLS and authentication set-up and logs in again on a 401, as kopf doe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +37,8 @@ SERVICE_ACCOUNT_TOKEN = SERVICE_ACCOUNT_DIR / "token"
 SERVICE_ACCOUNT_NAMESPACE = SERVICE_ACCOUNT_DIR / "namespace"
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 PROBE_TIMEOUT = 5.0
+# How long refused connections and 5xx answers are tried again before the start gives up.
+PROBE_RETRY_SECONDS = 4.0
 # The start-up probe: a request every controller needs to make, so that credentials and RBAC are checked too.
 PROBE_PATH = "/api/v1/nodes?limit=1"
 
@@ -183,7 +187,37 @@ class ApiSession:
 
 
 async def check_api_server(session: ApiSession) -> None:
-    """Reach the API server and make one read every controller needs; StartupError if that fails."""
+    """Reach the API server and make one read every controller needs; StartupError if that fails.
+
+    A refused connection or a 5xx/429 answer is tried again for a few seconds
+    (an API server restarting, a load balancer in front of it changing
+    backends): one transient failure must not send the pod into
+    CrashLoopBackOff. A misconfiguration still ends the start within seconds.
+    """
+    deadline = time.monotonic() + PROBE_RETRY_SECONDS
+    delay = 0.25
+    while True:
+        try:
+            await _probe(session)
+            return
+        except _Transient as transient:
+            if time.monotonic() + delay > deadline:
+                raise transient.error from transient
+            logger.debug("the Kubernetes API server is not answering yet (%s); trying again in %.2fs",
+                           transient.error, delay)
+            await asyncio.sleep(delay)
+            delay *= 2
+
+
+class _Transient(Exception):
+    """A start-up probe failure worth one more try; ``error`` is what to report if none is left."""
+
+    def __init__(self, error: StartupError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _probe(session: ApiSession) -> None:
     server = session.server
     try:
         response = await session.request("GET", PROBE_PATH)
@@ -192,8 +226,11 @@ async def check_api_server(session: ApiSession) -> None:
                            f"({exc.certificate_error}): check certificate-authority in KUBECONFIG") from exc
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         reason = f"no answer within {PROBE_TIMEOUT:.0f}s" if isinstance(exc, TimeoutError) else str(exc)
-        raise StartupError(f"cannot reach the Kubernetes API server at {server} ({reason}): check the server in "
-                           "KUBECONFIG (or the in-cluster service account) and the network") from exc
+        error = StartupError(f"cannot reach the Kubernetes API server at {server} ({reason}): check the server in "
+                             "KUBECONFIG (or the in-cluster service account) and the network")
+        if isinstance(exc, TimeoutError):
+            raise error from exc  # already waited PROBE_TIMEOUT: no time for another try
+        raise _Transient(error) from exc
     if response.status == 401:
         raise StartupError(f"the Kubernetes API server at {server} refused the credentials (401 Unauthorized): "
                            "renew the token or certificate in KUBECONFIG, or check the service account")
@@ -201,5 +238,8 @@ async def check_api_server(session: ApiSession) -> None:
         raise StartupError(f"the controller may not list nodes on {server} (403 Forbidden: {response.message}): "
                            "grant it the chart's ClusterRole (charts/cloudlb)")
     if response.status >= 400:
-        raise StartupError(f"the Kubernetes API server at {server} answered {response.status} to GET "
-                           f"{PROBE_PATH}: {response.message}")
+        error = StartupError(f"the Kubernetes API server at {server} answered {response.status} to GET "
+                             f"{PROBE_PATH}: {response.message}")
+        if response.status >= 500 or response.status == 429:
+            raise _Transient(error)
+        raise error
