@@ -102,8 +102,12 @@ def desired_state(key: LoadBalancerKey, services: Sequence[Mapping[str, Any]], b
             if ref in previous:
                 candidates.append((sharing.precedence(service), _kept(previous[ref], backends)))
             continue
-        outcome = MemberOutcome((*fitted.problems, *extra), blocked=bool(fitted.fatal),
-                                unservable=not fitted.fatal and not fitted.spec.ports, offering=fitted.offering.name)
+        unservable = not fitted.fatal and not fitted.spec.ports
+        if unservable and not any(problem.port is not None for problem in fitted.problems):
+            # No port was refused, there simply is none: say so, or the Service would wait without a word.
+            extra = (*extra, Problem("spec.ports", NO_SERVABLE_PORTS, "the Service has no port to serve"))
+        outcome = MemberOutcome((*fitted.problems, *extra), blocked=bool(fitted.fatal), unservable=unservable,
+                                offering=fitted.offering.name)
         outcomes[ref] = outcome
         if outcome.blocked:
             spec = _kept(previous[ref], backends) if ref in previous else None

@@ -86,3 +86,16 @@ def test_an_invalid_share_key_is_reported_and_not_fatal() -> None:
     assert state.desired is not None
     problems = state.outcomes[ServiceRef("default", "web")].problems
     assert [(x.reason, x.fatal) for x in problems] == [(sharing.INVALID_SHARE_KEY, False)]
+
+
+def test_a_service_with_no_port_at_all_is_told_so() -> None:
+    state = desired_state(WEB, [manifest("web", ports=())], NODES, ExampleProvider("c"), {})
+    outcome = state.outcomes[ServiceRef("default", "web")]
+    assert state.desired is None and outcome.unservable
+    assert [(x.field, x.reason, x.fatal) for x in outcome.problems] == [("spec.ports", "NoServablePorts", False)]
+
+
+def test_a_service_whose_every_port_is_refused_is_told_per_port_only() -> None:
+    state = desired_state(WEB, [manifest("web", ports=((9000, "SCTP"),))], NODES, ExampleProvider("c"), {})
+    outcome = state.outcomes[ServiceRef("default", "web")]
+    assert [x.reason for x in outcome.problems] == [p.PROTOCOL_NOT_SUPPORTED]
