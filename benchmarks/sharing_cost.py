@@ -47,7 +47,9 @@ def resource_kind(listed: str) -> str:
     """'load balancer cl-x' -> 'load balancer'; 'forwardingRules/x' -> 'forwardingRules'."""
     if "/" in listed and " " not in listed.split("/", 1)[0]:
         return listed.split("/", 1)[0]
-    return re.sub(r"\s+\S+(\s+\(.*\))?$", "", listed).replace("rule on ", "rule on ").strip()
+    if listed.startswith("rule on "):
+        return "node-group rule"
+    return re.sub(r"\s+\S+(\s+\(.*\))?$", "", listed).strip()
 
 
 def addresses(ctl: RunningController, names: Sequence[str]) -> set[str]:

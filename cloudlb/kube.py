@@ -29,6 +29,14 @@ class ServiceConflict(Exception):
     """The Service changed under us (resourceVersion moved on); a newer event will bring it back."""
 
 
+class ServiceInvalid(ServiceConflict):
+    """The API server refuses every write to the Service (422): it holds a value that today's validation rejects.
+
+    Stored by an older API server or written around validation; no retry can
+    succeed until someone fixes the Service.
+    """
+
+
 def _url(ref: ServiceRef, subresource: str | None = None) -> str:
     url = f"/api/v1/namespaces/{ref.namespace}/services/{ref.name}"
     return f"{url}/{subresource}" if subresource else url
@@ -44,7 +52,9 @@ class KubeClient:
                                             settings=self._settings, logger=logger)
         except kopf_errors.APINotFoundError as exc:
             raise ServiceGone(url) from exc
-        except (kopf_errors.APIConflictError, kopf_errors.APIUnprocessableEntityError) as exc:
+        except kopf_errors.APIUnprocessableEntityError as exc:
+            raise ServiceInvalid(str(exc.args[0]) if exc.args else str(exc)) from exc
+        except kopf_errors.APIConflictError as exc:
             raise ServiceConflict(str(exc)) from exc
         return cast(dict[str, Any], response)
 

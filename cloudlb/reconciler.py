@@ -31,7 +31,7 @@ from cloudlb.config import ControllerConfig
 from cloudlb.desired import NO_SERVABLE_PORTS, DesiredState, MemberOutcome, desired_state, label_keys
 from cloudlb.endpoints import NO_ENDPOINTS, EndpointCache, ServiceEndpoints
 from cloudlb.events import EventRecorder
-from cloudlb.kube import KubeClient, ServiceConflict, ServiceGone
+from cloudlb.kube import KubeClient, ServiceConflict, ServiceGone, ServiceInvalid
 from cloudlb.metrics import Metrics
 from cloudlb.model import (
     FINALIZER,
@@ -369,6 +369,9 @@ class Reconciler:
                 if member.ref in served:
                     # Before any cloud resource can exist for it.
                     self.services[member.ref] = await self._kube().add_finalizer(member.service)
+        except ServiceInvalid as invalid:
+            await self._refused_write(key, member, "add the finalizer", invalid)
+            return
         except ServiceConflict:
             self.queue.add_after(key, self.config.backoff_base)
             return
@@ -516,6 +519,10 @@ class Reconciler:
                 if status_differs(current, wanted):
                     service = await self._kube().patch_status(service, wanted)
             await self._kube().remove_finalizer(service)
+        except ServiceInvalid as invalid:
+            await self._refused_write(self.key_of.get(member.ref, LoadBalancerKey.of(member.ref)), member,
+                                      "remove the finalizer", invalid)
+            return
         except ServiceConflict:
             self.queue.add_after(self.key_of.get(member.ref, LoadBalancerKey.of(member.ref)), self.config.backoff_base)
             return
@@ -600,6 +607,10 @@ class Reconciler:
             patched = await self._kube().patch_status(service, wanted)
         except ServiceGone:
             return False
+        except ServiceInvalid as invalid:
+            await self._refused_write(self.key_of.get(member.ref, LoadBalancerKey.of(member.ref)), member,
+                                      "write the status", invalid)
+            return False
         except (ServiceConflict, kopf_errors.APIError) as error:
             # The cloud is done but the Service does not say so yet: write again soon (as client-go controllers
             # re-queue on a conflict); the Service's next watch event may never come.
@@ -613,6 +624,16 @@ class Reconciler:
         if member.ref in self.services:
             self.services[member.ref] = {**self.services[member.ref], "status": patched.get("status", wanted)}
         return True
+
+    async def _refused_write(self, key: LoadBalancerKey, member: Member, what: str, invalid: ServiceInvalid) -> None:
+        """The API server refuses every write to this Service: say so where the user looks, and try again slowly."""
+        message = (f"the API server refuses every write to this Service ({invalid}); cloudlb cannot {what} until "
+                   "the Service is fixed (kubectl edit) and retries every "
+                   f"{self.config.cloud_state_retry:.0f}s")
+        logs.service_line(logger, member.ref, action="write", outcome="refused", error_code="Invalid",
+                          detail=message, level=logging.WARNING)
+        await self.recorder.warning(member.service, events.SYNC_FAILED, message)
+        self.queue.add_after(key, self.config.cloud_state_retry)
 
     def _log_done(self, key: LoadBalancerKey, state: DesiredState, wanted: Sequence[Member],
                   leaving: Sequence[Member], statuses: Mapping[ServiceRef, LoadBalancerStatus], plan: ChangePlan,

@@ -222,3 +222,28 @@ def test_a_load_balancer_created_before_a_failure_is_named_in_the_status_with_th
         assert (synced["status"], synced["reason"]) == ("False", "WaitingForCloud")
         assert "listener quota reached" in synced["message"]
         assert ctl.reconciler.owned.get(LoadBalancerKey.of(WEB)) == frozenset({WEB})
+
+
+def test_a_service_the_api_server_refuses_every_write_to_is_named_and_retried_slowly(
+        kube: EmulatedKubernetes) -> None:
+    """A Service stored with a value today's validation rejects (the test helper writes around validation)."""
+    with run_controller(kube, provider="example") as ctl:
+        broken = service_manifest("broken")
+        broken["spec"]["externalTrafficPolicy"] = "Sideways"
+        kube.create(broken)
+        kube.create(service_manifest("fine"))
+        ctl.wait_for_ingress("default", "fine")
+        warning = ctl.wait_for(lambda: next((e for e in ctl.events("default", "broken")
+                                             if "refuses every write" in e["message"]), None),
+                               message="a Warning on the Service whose writes are refused")
+        assert warning["reason"] == "SyncLoadBalancerFailed" and "add the finalizer" in warning["message"]
+        assert 'spec.externalTrafficPolicy: Unsupported value: "Sideways"' in warning["message"]
+        time.sleep(0.5)
+        def patches() -> int:
+            return sum(1 for r in kube.requests if r.method == "PATCH" and r.resource == "services"
+                       and r.name == "broken" and r.subresource is None)
+
+        attempts = patches()
+        time.sleep(1.5)  # the usual backoff would have tried several times by now
+        assert attempts >= 1 and patches() == attempts
+        assert "test-default-broken" not in cloud(ctl).cloud.load_balancers
