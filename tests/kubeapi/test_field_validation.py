@@ -77,3 +77,26 @@ def test_untyped_kinds_accept_any_field(kube: EmulatedKubernetes) -> None:
     reply = call(kube, "POST", "/apis/kopf.dev/v1/clusterkopfpeerings?fieldValidation=Strict",
                  {"metadata": {"name": "cloudlb"}, "status": {"anything": {"goes": 1}}})
     assert reply.status == 201, reply.body
+
+
+@pytest.mark.parametrize(("annotations", "found"), [(["a"], "array"), ("x", "string"), (True, "bool")])
+def test_annotations_that_are_not_a_map_of_strings_are_a_400_as_go_decodes_them(
+        kube: EmulatedKubernetes, annotations: object, found: str) -> None:
+    manifest = service("odd")
+    manifest["metadata"]["annotations"] = annotations
+    reply = call(kube, "POST", "/api/v1/namespaces/default/services", manifest)
+    assert reply.status == 400
+    assert reply.body["message"] == (
+        'Service in version "v1" cannot be handled as a Service: json: cannot unmarshal '
+        f"{found} into Go struct field ObjectMeta.metadata.annotations of type map[string]string")
+    merge = call(kube, "PATCH", "/api/v1/namespaces/default/services/kubernetes",
+                 {"metadata": {"labels": {"a": 1}}}, content_type="application/merge-patch+json")
+    assert merge.status == 400 and "ObjectMeta.metadata.labels of type string" in merge.body["message"]
+
+
+def test_an_unknown_field_named_with_a_control_character_is_warned_about_not_a_dropped_connection(
+        kube: EmulatedKubernetes) -> None:
+    manifest = service("ctl")
+    manifest["spec"]["bad\nfield"] = 1
+    reply = call(kube, "POST", "/api/v1/namespaces/default/services?fieldValidation=Warn", manifest)
+    assert reply.status == 201
