@@ -3,6 +3,7 @@ provider loaded through its entry point, boto3 talking to moto over HTTP."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -196,4 +197,34 @@ def test_services_with_one_share_key_are_served_by_one_nlb(kube: EmulatedKuberne
 
         kube.delete("v1", "services", "default", "front")
         wait_gone(ctl, "front")
+        ctl.wait_for(lambda: sandbox.leftovers() == [], message="nothing left")
+
+
+def test_a_clashing_member_loses_only_that_port_and_a_restarted_controller_finishes_the_group(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    """Issue 13 on AWS through the real operator: a clash costs one port; a restart mid-way changes nothing."""
+    share = {"cloudlb.io/share-key": "mall"}
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        kube.create(service_manifest("shoes", ports=[(80, "TCP"), (443, "TCP")], annotations=share))
+        ctl.wait_for_ingress("default", "shoes")
+    time.sleep(1.1)  # creationTimestamp has one-second resolution: "hats" is younger
+    kube.create(service_manifest("hats", ports=[(443, "TCP"), (8443, "TCP")], annotations=share))
+    # A new controller (empty caches, as after a restart) picks up the group from AWS and the cluster.
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        hats = ctl.wait_for_ingress("default", "hats")
+        ctl.wait_for(lambda: port_errors(ctl.service("default", "hats") or hats).get((443, "TCP")),
+                     message="a port error on the clashing port")
+        hats = ctl.service("default", "hats") or hats
+        assert port_errors(hats)[(443, "TCP")] == "cloudlb.io/PortInUseBySharedLoadBalancer"
+        assert port_errors(hats).get((8443, "TCP")) is None
+        shoes = ctl.service("default", "shoes") or {}
+        assert [e.get("hostname") for e in ingress(hats)] == [e.get("hostname") for e in ingress(shoes)]
+        balancers = sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"]
+        assert len(balancers) == 1
+        arn = balancers[0]["LoadBalancerArn"]
+        ctl.wait_for(lambda: sorted(state.listeners(sandbox, arn)) == [80, 443, 8443],
+                     message="443 served once, for the older member")
+        for name in ("hats", "shoes"):
+            kube.delete("v1", "services", "default", name)
+            wait_gone(ctl, name)
         ctl.wait_for(lambda: sandbox.leftovers() == [], message="nothing left")
