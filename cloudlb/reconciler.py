@@ -29,7 +29,7 @@ from cloudlb import events, logs, sharing
 from cloudlb.changes import ChangePlan
 from cloudlb.config import ControllerConfig
 from cloudlb.desired import NO_SERVABLE_PORTS, DesiredState, MemberOutcome, desired_state, label_keys
-from cloudlb.endpoints import NO_ENDPOINTS, EndpointCache, ServiceEndpoints
+from cloudlb.endpoints import EndpointCache, ServiceEndpoints
 from cloudlb.events import EventRecorder
 from cloudlb.kube import KubeClient, ServiceConflict, ServiceGone, ServiceInvalid
 from cloudlb.metrics import Metrics
@@ -258,21 +258,15 @@ class Reconciler:
         for key, state in self.keys.items():
             if state.backends is not None and state.backends != self.backends_for(state.label_keys):
                 self.queue.add(key)
-            elif state.backends is None and self.queue.in_progress(key):
-                self.queue.add(key)  # its first plan may have read the nodes from before this event
 
     def on_endpoint_slice_event(self, event_type: str | None, endpoint_slice: Mapping[str, Any]) -> None:
         """Re-plan the load balancer of the Service only if it targets endpoints and they changed."""
         ref = self.endpoints.update(event_type, endpoint_slice)
         key = self.key_of.get(ref) if ref is not None else None
         state = self.keys.get(key) if key is not None else None
-        if ref is None or key is None or state is None:
-            return  # not ours, or not planned yet: its first plan reads the latest endpoints
-        if ref in state.endpoints:
-            if state.endpoints[ref] != self.endpoints.of(ref):
-                self.queue.add(key)
-        elif self.queue.in_progress(key):
-            # Being planned right now, perhaps with the endpoints from before this event: plan once more.
+        if ref is None or key is None or state is None or ref not in state.endpoints:
+            return  # not ours, not planned yet (its first plan reads the latest), or it targets nodes
+        if state.endpoints[ref] != self.endpoints.of(ref):
             self.queue.add(key)
 
     def requeue(self, keys: Sequence[LoadBalancerKey]) -> None:
@@ -344,15 +338,15 @@ class Reconciler:
         previous = {m.ref: spec for m in wanted if (spec := self.states[m.ref].ensured) is not None}
         selecting = label_keys([m.service for m in wanted], self.provider)
         backends = self.backends_for(selecting)
-        planned_endpoints: dict[ServiceRef, ServiceEndpoints] = {}
-
-        def endpoints_of(ref: ServiceRef) -> ServiceEndpoints:
-            # Remember what this plan used: a slice event that lands mid-reconcile must still re-plan.
-            planned_endpoints[ref] = self.endpoints.of(ref)
-            return planned_endpoints[ref]
-
-        state = desired_state(key, [m.service for m in wanted], backends, self.provider, previous, endpoints_of)
+        state = desired_state(key, [m.service for m in wanted], backends, self.provider, previous, self.endpoints.of)
         key_state = self.keys.setdefault(key, KeyState())
+        # Recorded before the first await, so that a node or slice event arriving while this plan is made or
+        # applied is compared with exactly what the plan read, and re-plans it if that differs.
+        key_state.endpoints = {ref: self.endpoints.of(ref) for ref, outcome in state.outcomes.items()
+                               if self._targets_endpoints(outcome.offering)}
+        # A load balancer whose every member targets Pods does not depend on the nodes at all.
+        node_targets = not state.outcomes or len(key_state.endpoints) < len(state.outcomes)
+        key_state.backends, key_state.label_keys = (backends if node_targets else None), selecting
         for member in wanted:
             await self._warn_new_problems(member, state.outcomes.get(member.ref, MemberOutcome()))
         fingerprint = (state.desired, tuple(sorted(state.outcomes.items())))
@@ -379,11 +373,6 @@ class Reconciler:
             self.queue.add(key)
             return
         wanted = [Member(m.ref, self.services.get(m.ref, m.service)) for m in wanted]
-        key_state.endpoints = {ref: planned_endpoints.get(ref, NO_ENDPOINTS) for ref, outcome in state.outcomes.items()
-                               if self._targets_endpoints(outcome.offering)}
-        # A load balancer whose every member targets Pods does not depend on the nodes at all.
-        node_targets = not state.outcomes or len(key_state.endpoints) < len(state.outcomes)
-        key_state.backends, key_state.label_keys = (backends if node_targets else None), selecting
 
         if not self.backends and state.desired is not None and node_targets:
             for member in wanted:

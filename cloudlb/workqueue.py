@@ -32,10 +32,6 @@ class WorkQueue(Generic[K]):
             self._waiting.add(key)
             self._queue.put_nowait(key)
 
-    def in_progress(self, key: K) -> bool:
-        """Whether a worker holds the key right now (between ``get`` and ``done``)."""
-        return key in self._active
-
     def add_after(self, key: K, delay: float) -> None:
         """Add the key after ``delay`` seconds, unless something adds it sooner."""
         if key in self._waiting or key in self._timers:

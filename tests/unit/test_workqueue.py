@@ -55,16 +55,3 @@ def test_add_after_fires_later_and_an_immediate_add_wins() -> None:
     assert elapsed >= 0.19
     assert pending == 0
 
-
-def test_a_key_is_in_progress_only_between_get_and_done() -> None:
-    async def scenario() -> list[bool]:
-        queue: WorkQueue[str] = WorkQueue()
-        queue.add("a")
-        seen = [queue.in_progress("a")]
-        key = await queue.get()
-        seen.append(queue.in_progress(key))
-        queue.done(key)
-        seen.append(queue.in_progress(key))
-        return seen
-
-    assert asyncio.run(scenario()) == [False, True, False]
