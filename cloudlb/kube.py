@@ -53,7 +53,12 @@ class KubeClient:
         except kopf_errors.APINotFoundError as exc:
             raise ServiceGone(url) from exc
         except kopf_errors.APIUnprocessableEntityError as exc:
-            raise ServiceInvalid(str(exc.args[0]) if exc.args else str(exc)) from exc
+            # Field validation names the fields (details.causes); a failed resourceVersion test of our JSON
+            # patch is a 422 too, but only says the Service moved on: that one is a conflict.
+            causes = exc.details.get("causes") or [] if exc.details else []
+            if any(cause.get("field") for cause in causes):
+                raise ServiceInvalid(exc.message or str(exc)) from exc
+            raise ServiceConflict(str(exc)) from exc
         except kopf_errors.APIConflictError as exc:
             raise ServiceConflict(str(exc)) from exc
         return cast(dict[str, Any], response)
