@@ -54,7 +54,7 @@ from cloudlb.provider import (
     SweepResult,
     attached_statuses,
 )
-from cloudlb.status import cleared_status, desired_status, status_differs
+from cloudlb.status import REPLACING, cleared_status, desired_status, status_differs
 from cloudlb.translate import service_ref
 from cloudlb.workqueue import Backoff, WorkQueue
 
@@ -390,7 +390,10 @@ class Reconciler:
         key_state.failed = None
         self.backoff.reset(key)
         self._record_owned(key, state.desired)
-        written = await self._write_member_statuses(state, wanted, statuses)
+        # While a replaced load balancer still exists the Service is served but not yet synced: Synced turns
+        # True only once it is gone, so that nobody reading the condition sees two load balancers behind it.
+        pending = (REPLACING, "served by the new load balancer; deleting the one it replaced") if plan.retire else None
+        written = await self._write_member_statuses(state, wanted, statuses, pending=pending)
         if plan.retire and written:
             try:
                 await self.call("retire", self.provider.retire, plan)
@@ -398,6 +401,8 @@ class Reconciler:
                 logger.warning("%s: could not yet delete the load balancer it replaced: %s", key, exc,
                                extra={"service": str(key)})
                 self._retry_after(key, exc)
+            else:
+                await self._write_member_statuses(state, wanted, statuses)
         for member in leaving:
             await self._release(member, plan)
         self._log_done(key, state, wanted, leaving, statuses, plan, started)
@@ -450,8 +455,12 @@ class Reconciler:
             ingress_addresses(member.service))
 
     async def _write_member_statuses(self, state: DesiredState, wanted: Sequence[Member],
-                                     statuses: Mapping[ServiceRef, LoadBalancerStatus]) -> bool:
-        """Each wanted member's status and Events; True when every status now names what was applied."""
+                                     statuses: Mapping[ServiceRef, LoadBalancerStatus],
+                                     pending: tuple[str, str] | None = None) -> bool:
+        """Each wanted member's status and Events; True when every status now names what was applied.
+
+        ``pending`` (reason, message) keeps Synced False on a served member while work remains.
+        """
         all_written = True
         members = {spec.service: spec for spec in state.desired.members} if state.desired else {}
         for member in wanted:
@@ -481,7 +490,7 @@ class Reconciler:
                 await self.recorder.warning(member.service, events.PROVIDER_WARNING, message)
             before = member_state.ensured
             member_state.ensured = spec
-            all_written &= await self._write_status(member, observed, outcome.problems, sync_error=None)
+            all_written &= await self._write_status(member, observed, outcome.problems, sync_error=pending)
             if before is None or before != spec:
                 only_backends = before is not None and dataclasses.replace(
                     before, backends=spec.backends, endpoints=spec.endpoints) == spec
@@ -489,7 +498,8 @@ class Reconciler:
                     await self.recorder.normal(member.service, events.UPDATED, "Updated load balancer with new hosts")
                 else:
                     await self.recorder.normal(member.service, events.ENSURED, "Ensured load balancer")
-            self.metrics.reconciles.labels("ensured").inc()
+            if pending is None:
+                self.metrics.reconciles.labels("ensured").inc()
         self.metrics.managed.set(len(self.owned))
         self.metrics.set_ownership(self.owned)
         return all_written

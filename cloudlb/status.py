@@ -15,6 +15,8 @@ SYNCED_CONDITION = "cloudlb.io/LoadBalancerSynced"
 # Whether every field and annotation of the Service is honoured; False lists what is not (e.g. an
 # annotation the provider does not support), which the Service is served without.
 HONOURED_CONDITION = "cloudlb.io/ConfigurationHonoured"
+# Synced's reason while the Service is served by its new load balancer and the one it replaced is deleted.
+REPLACING = "ReplacingLoadBalancer"
 OUR_CONDITIONS = (PORTS_ERROR_CONDITION, SYNCED_CONDITION, HONOURED_CONDITION)
 
 

@@ -93,6 +93,23 @@ def test_a_scheme_change_retires_the_old_load_balancer_once_the_status_names_the
         assert calls.index(("ensure", str(WEB))) < calls.index(("delete", str(WEB)))
 
 
+def test_synced_stays_false_until_the_replaced_load_balancer_is_gone(kube: EmulatedKubernetes) -> None:
+    """Served by the new one at once, but not called synced while the old one still exists (chaos found this)."""
+    with run_controller(kube, provider="example", backoff_base=0.5) as ctl:
+        kube.create(service_manifest("web"))
+        ctl.wait_for_ingress("default", "web")
+        cloud(ctl).cloud.fail("delete", RuntimeError("503 ServiceUnavailable"))
+        kube.patch("v1", "services", "default", "web", {"metadata": {"annotations": INTERNAL}})
+        ctl.wait_for(lambda: condition(ctl, "web", SYNCED_CONDITION).get("reason") == "ReplacingLoadBalancer",
+                     message="Synced to say the replaced load balancer is being deleted")
+        assert "test-default-web" in cloud(ctl).cloud.load_balancers, "the failed delete left the old one"
+        assert ingress_ip(ctl, "web") == cloud(ctl).cloud.load_balancers["test-default-web-internal"].ip
+        assert condition(ctl, "web", SYNCED_CONDITION)["status"] == "False"
+        ctl.wait_for(lambda: condition(ctl, "web", SYNCED_CONDITION).get("status") == "True",
+                     message="Synced once the retry deleted the old one")
+        assert "test-default-web" not in cloud(ctl).cloud.load_balancers
+
+
 def test_an_old_load_balancer_left_by_a_crash_before_retiring_is_removed_on_the_next_start(
         kube: EmulatedKubernetes) -> None:
     with run_controller(kube, provider="example") as ctl:
