@@ -33,7 +33,7 @@ def test_default_command_line() -> None:
     assert container["args"] == [
         "run", "--provider=aws", "--cluster-name=test-cluster", "--metrics-port=9090", "--health-port=8080",
         "--leader-elect-resource-name=cloudlb", "--leader-elect-resource-namespace=kube-system",
-        "--leader-elect-lease-duration=15s", "--leader-elect-renew-deadline=10s", "--leader-elect-retry-period=2s",
+        "--leader-elect-lease-duration=10s", "--leader-elect-renew-deadline=8s", "--leader-elect-retry-period=2s",
         "--log-level=info", "--log-format=json"]
     assert container["image"] == "ghcr.io/cloudlb/cloudlb:0.1.0"
     # The pod's name is the controller's leader-election identity.
