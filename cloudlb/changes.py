@@ -67,6 +67,14 @@ class ChangePlan:
     def all_changes(self) -> tuple[Change, ...]:
         return self.changes + self.retire
 
+    def retiring(self) -> tuple[Change, ...]:
+        """What is to be retired once this plan was applied.
+
+        A provider whose plan had to read facts first plans again inside ``apply``; it overrides
+        this so that the replacement that second plan found is retired too.
+        """
+        return self.retire
+
 
 def run_changes(key: LoadBalancerKey, changes: Iterable[Change], run_one: Callable[[Change], None]) -> None:
     """Run ``changes`` in order, one log line per cloud write; the first failure stops the rest.

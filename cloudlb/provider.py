@@ -284,8 +284,8 @@ class Provider(abc.ABC, Generic[ObservedT]):
 
     def retire(self, plan: ChangePlan) -> None:
         """Delete what ``plan`` replaced; called once every member's status names the replacement."""
-        if plan.retire:
-            self.apply(ChangePlan(plan.key, plan.retire))
+        if plan.retiring():
+            self.apply(ChangePlan(plan.key, plan.retiring()))
 
     @abc.abstractmethod
     def sweep(self, *, deep: bool = False) -> SweepResult:

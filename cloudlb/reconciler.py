@@ -392,9 +392,10 @@ class Reconciler:
         self._record_owned(key, state.desired)
         # While a replaced load balancer still exists the Service is served but not yet synced: Synced turns
         # True only once it is gone, so that nobody reading the condition sees two load balancers behind it.
-        pending = (REPLACING, "served by the new load balancer; deleting the one it replaced") if plan.retire else None
+        retiring = plan.retiring()
+        pending = (REPLACING, "served by the new load balancer; deleting the one it replaced") if retiring else None
         written = await self._write_member_statuses(state, wanted, statuses, pending=pending)
-        if plan.retire and written:
+        if retiring and written:
             try:
                 await self.call("retire", self.provider.retire, plan)
             except Exception as exc:

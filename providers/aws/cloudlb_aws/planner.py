@@ -129,6 +129,12 @@ class AWSPlan(ChangePlan):
     outcome: Outcome | None = None
     lookups: tuple[Lookup, ...] = ()
     wanted_instances: frozenset[str] = frozenset()
+    # A plan with lookups is planned again by apply, after reading: that plan is kept here, so that what it
+    # replaces (a load balancer of the other scheme, say) is retired right after the status write.
+    replanned: list[AWSPlan] = field(default_factory=list, compare=False, repr=False)
+
+    def retiring(self) -> tuple[Change, ...]:
+        return self.replanned[-1].retiring() if self.replanned else self.retire
 
 
 def change(action: Action, resource: str, name: str, reason: str, op: str, stale: tuple[str, str], /,

@@ -346,6 +346,7 @@ class AWSProvider(Provider[Observed]):
         again = self.plan(deferred.key, replan.desired, self.observe([deferred.key])[deferred.key])
         if again.lookups:
             raise RetryLater(f"{deferred.key}: still missing after reading: {', '.join(map(str, again.lookups))}")
+        deferred.replanned.append(again)
         return self.apply(again)
 
     def retire(self, plan: ChangePlan) -> None:
@@ -354,14 +355,14 @@ class AWSProvider(Provider[Observed]):
         A plan that had to read first learnt what it replaces only when it was planned again: that
         plan is made once more from the inventory (no read), and its ``retire`` is carried out.
         """
-        if isinstance(plan, AWSPlan) and plan.lookups:
+        if isinstance(plan, AWSPlan) and plan.lookups and not plan.replanned:
             replan: Replan = plan.changes[0].payload
             again = self.plan(plan.key, replan.desired, self.observe([plan.key])[plan.key])
             if again.lookups:
                 return
             plan = again
-        if plan.retire:
-            run_changes(plan.key, plan.retire, self._writer.run)
+        if plan.retiring():
+            run_changes(plan.key, plan.retiring(), self._writer.run)
 
     # -- conveniences over the contract (tests, benchmarks, `cloudlb plan`) ---------------------------
 

@@ -455,3 +455,24 @@ def test_delete_finds_our_group_even_when_a_foreign_group_with_its_name_lives_in
         ec2.delete_security_group(GroupId=foreign)
         ec2.delete_vpc(VpcId=other_vpc)
     assert sandbox.leftovers() == []
+
+
+def test_a_scheme_change_that_had_to_read_a_new_node_first_still_names_what_to_retire(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    """The plan is made again inside apply, after the read: the core learns the replaced one from it."""
+    # Last in this module: it adds a node to the module's sandbox.
+    provider.ensure_service(make_spec("late"))
+    sandbox.add_instances(1)
+    desired = DesiredLoadBalancer.single(make_spec("late", internal=True))  # and a node it has not read
+    key = desired.key
+    plan = provider.plan(key, desired, provider.observe([key])[key])
+    assert plan.lookups and not plan.retire, "deferred: what it replaces is known only after the read"
+
+    provider.apply(plan)
+    assert {c.name for c in plan.retiring() if c.resource == "load-balancer"} == {nlb_name("late")}
+    assert state.load_balancer(sandbox, nlb_name("late")) is not None
+    provider.retire(plan)
+
+    assert state.load_balancer(sandbox, nlb_name("late")) is None
+    assert state.load_balancer(sandbox, nlb_name("late", internal=True)) is not None
+    delete_and_expect_nothing_left(provider, sandbox, "late")
