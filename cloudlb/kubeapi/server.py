@@ -33,6 +33,7 @@ from cloudlb.kubeapi import (
     schemas,
     selectors,
     serverside_apply,
+    stringmaps,
     tables,
 )
 from cloudlb.kubeapi.errors import ApiError
@@ -209,7 +210,7 @@ class ApiServerEmulator(KubernetesEmulator):
         decoded = self._json_body(request)
         patch = decoded.value
         if media != JSON_PATCH:
-            _check_string_maps(patch, resource)
+            stringmaps.check(patch, resource)
             problems = decoded.problems + fieldvalidation.unknown_fields(_without_directives(patch), schema)
             fieldvalidation.enforce(problems, options.field_validation, options.warnings, "")
             patch = fieldvalidation.drop_unknown_fields(patch, schema)
@@ -270,7 +271,7 @@ class ApiServerEmulator(KubernetesEmulator):
         else:
             raise errors.unsupported_media_type(_OBJECT_MEDIA_TYPES)
         schema = schemas.for_kind(resource.group, resource.version, resource.kind)
-        _check_string_maps(decoded.value, resource)
+        stringmaps.check(decoded.value, resource)
         problems = decoded.problems + fieldvalidation.unknown_fields(decoded.value, schema)
         fieldvalidation.enforce(problems, options.field_validation, options.warnings,
                                 f'{resource.kind} in version "{resource.version}" cannot be handled as a '
@@ -348,29 +349,3 @@ def _without_directives(patch: Any) -> Any:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_GO_KINDS = {list: "array", str: "string", bool: "bool", int: "number", float: "number"}
-
-
-def _check_string_maps(body: Any, resource: ResourceType) -> None:
-    """``metadata.labels`` and ``metadata.annotations`` are Go ``map[string]string``: anything else fails to decode.
-
-    The real server answers 400 before any validation (kopf and clients rely on these being maps).
-    """
-    metadata = body.get("metadata") if isinstance(body, dict) else None
-    if not isinstance(metadata, dict):
-        return
-    for field in ("labels", "annotations"):
-        value = metadata.get(field)
-        if value is None:
-            continue
-        if not isinstance(value, dict):
-            found = _GO_KINDS.get(type(value), "object")
-        else:
-            wrong = next((item for item in value.values() if item is not None and not isinstance(item, str)), None)
-            if wrong is None:
-                continue
-            found = _GO_KINDS.get(type(wrong), "object")
-        raise errors.bad_request(
-            f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: json: cannot '
-            f"unmarshal {found} into Go struct field ObjectMeta.metadata.{field} of type "
-            f"{'map[string]string' if not isinstance(value, dict) else 'string'}")

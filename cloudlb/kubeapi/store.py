@@ -18,7 +18,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cloudlb.kubeapi import errors, fieldsets, managedfields, names, namespaces, patching, schemas, serverside_apply
+from cloudlb.kubeapi import (
+    errors,
+    fieldsets,
+    managedfields,
+    names,
+    namespaces,
+    patching,
+    schemas,
+    serverside_apply,
+    stringmaps,
+)
 from cloudlb.kubeapi.errors import ApiError, FieldCause
 from cloudlb.kubeapi.managedfields import Manager
 from cloudlb.kubeapi.resources import Catalogue, ResourceType
@@ -219,6 +229,8 @@ class ObjectStore:
         candidate = patching.apply(old, content_type, patch)
         if not isinstance(candidate.get("metadata"), dict):
             raise errors.bad_request("metadata must be an object")
+        stringmaps.check(candidate, resource)
+        stringmaps.normalise(candidate["metadata"])
         return self._update(resource, old, candidate, subresource, options)
 
     def apply(self, resource: ResourceType, namespace: str | None, name: str, configuration: Obj,
@@ -343,6 +355,8 @@ class ObjectStore:
         metadata = obj.setdefault("metadata", {})
         if not isinstance(metadata, dict):
             raise errors.bad_request("metadata must be an object")
+        stringmaps.check(obj, resource)  # the Go decoder's step: every write, HTTP or helper, goes through it
+        stringmaps.normalise(metadata)
         return obj
 
     def _name_for_create(self, resource: ResourceType, metadata: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from cloudlb.kubeapi import EmulatedKubernetes
+from cloudlb.kubeapi.errors import ApiError
 from tests.kubeapi.client import MERGE, SERVICES, call, create_service, service
 
 DUPLICATE_NAME = (b'{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","name":"other"},'
@@ -92,6 +93,48 @@ def test_annotations_that_are_not_a_map_of_strings_are_a_400_as_go_decodes_them(
     merge = call(kube, "PATCH", "/api/v1/namespaces/default/services/kubernetes",
                  {"metadata": {"labels": {"a": 1}}}, content_type="application/merge-patch+json")
     assert merge.status == 400 and "ObjectMeta.metadata.labels of type string" in merge.body["message"]
+
+
+def test_the_helpers_cannot_store_what_no_api_server_can_decode(kube: EmulatedKubernetes) -> None:
+    """The helpers skip validation (to plant what an older server stored), not the Go decoder: no version of the
+    API server ever held annotations or labels that are not maps of strings."""
+    for field, value in (("annotations", ["a"]), ("labels", {"a": 1})):
+        manifest = service("planted")
+        manifest["metadata"][field] = value
+        with pytest.raises(ApiError) as refused:
+            kube.create(manifest)
+        assert refused.value.code == 400
+        assert f"Go struct field ObjectMeta.metadata.{field}" in str(refused.value)
+        assert kube.get("v1", "services", "default", "planted") is None
+    kube.create(service("planted"))
+    with pytest.raises(ApiError) as refused:
+        kube.patch("v1", "services", "default", "planted", {"metadata": {"annotations": {"a": True}}})
+    assert refused.value.code == 400
+
+
+@pytest.mark.parametrize("through", ["http", "helper"])
+def test_null_maps_and_entries_are_stored_as_go_decodes_them(kube: EmulatedKubernetes, through: str) -> None:
+    """``annotations: null`` is a nil map and ``{}`` an empty one, both omitted; a null entry is ``""``."""
+    for name, metadata in (("nil", {"annotations": None, "labels": None}), ("empty", {"annotations": {}}),
+                           ("entry", {"annotations": {"a": None, "b": "x"}, "labels": {"c": None}})):
+        manifest = service(name)
+        manifest["metadata"].update(metadata)
+        if through == "http":
+            reply = call(kube, "POST", SERVICES, manifest)
+            assert reply.status == 201, reply.body
+        else:
+            kube.create(manifest)
+    stored = {}
+    for name in ("nil", "empty", "entry"):
+        found = kube.get("v1", "services", "default", name)
+        assert found is not None
+        stored[name] = found
+    assert "annotations" not in stored["nil"]["metadata"] and "labels" not in stored["nil"]["metadata"]
+    assert "annotations" not in stored["empty"]["metadata"]
+    assert stored["entry"]["metadata"]["annotations"] == {"a": "", "b": "x"}
+    assert stored["entry"]["metadata"]["labels"] == {"c": ""}
+    reply = call(kube, "PATCH", f"{SERVICES}/entry", {"metadata": {"annotations": {"a": None, "b": None}}}, MERGE)
+    assert reply.status == 200 and "annotations" not in reply.body["metadata"]
 
 
 def test_an_unknown_field_named_with_a_control_character_is_warned_about_not_a_dropped_connection(
