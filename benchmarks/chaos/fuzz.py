@@ -2,9 +2,11 @@
 
 Each drawn Service gets a unique name and ``type: LoadBalancer``, then goes to the API
 server as a client would send it (HTTP POST). What the API server refuses never reaches
-a controller on a real cluster; it is planted instead through the emulator's helper, the
-way an object stored by an older API server (before a newer check) is there, and counted
-apart. Objects the emulator cannot store at all are counted as refused.
+a controller on a real cluster, but what its *validation* refuses (422 Invalid) may have
+been stored by an older API server, before a newer check: that is planted through the
+emulator's helper (which skips validation) and counted apart. Anything else the API
+server refuses, above all a 400 from decoding (labels or annotations that are not maps
+of strings: no version of the API server can hold them), is counted as not storable.
 
 A Service of our class (none, or ``cloudlb.io/<provider>``) must end **served** (an
 ingress naming one of its load balancers) or **named** (a Warning Event and a status
@@ -19,11 +21,12 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
+from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.strategies import services
 
 OUR_CONDITIONS_FAILING = {"cloudlb.io/LoadBalancerSynced": "False", "cloudlb.io/ConfigurationHonoured": "False",
@@ -104,6 +107,28 @@ def post(kube_url: str, manifest: dict[str, Any]) -> tuple[int, str]:
         return exc.code, message
     except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         return 0, f"no answer: {exc!r}"
+
+
+Submitted = Literal["accepted", "planted", "refused"]
+INVALID = 422  # refused by validation: an older API server may have stored it
+
+
+def submit(kube: EmulatedKubernetes, manifest: dict[str, Any]) -> tuple[Submitted, int, str]:
+    """Create ``manifest`` through the API; plant it only if validation refused it. (outcome, HTTP status, message)
+
+    Status 0 (no answer) counts as accepted only if the object is there.
+    """
+    status, message = post(kube.url, manifest)
+    metadata = manifest["metadata"]
+    if 0 < status < 300 or (status == 0 and kube.get("v1", "services", metadata["namespace"], metadata["name"])):
+        return "accepted", status, message
+    if status != INVALID:
+        return "refused", status, message
+    try:
+        kube.create(manifest)
+    except Exception as exc:  # whatever the helper refuses never reaches a controller
+        return "refused", status, f"{message}; the helper: {exc}"
+    return "planted", status, message
 
 
 def ours(service: dict[str, Any], provider: str) -> bool:

@@ -65,10 +65,12 @@ def markdown(result: ChaosResult, command: str) -> str:
                   f"its first cloud write after {acted} s; the new Service served after {served} s (cloud faults "
                   f"included).", ""]
     f = result.fuzz
+    refusals = ", ".join(f"{n} answered {code}" for code, n in sorted(f.refusals.items())) or "none"
     lines += ["## Generated Services", "",
               f"{f.drawn} drawn from `cloudlb.strategies.services`: {f.accepted} created through the API, "
-              f"{f.planted} refused by the API and planted through the emulator's helper (as an older API server "
-              f"stored them), {f.refused} not storable at all. Of those that reached the controller, {f.ours} are of "
+              f"{f.planted} refused by validation (422) and planted through the emulator's helper (as an older API "
+              f"server stored them), {f.refused} not storable on any API server "
+              f"({refusals}). Of those that reached the controller, {f.ours} are of "
               f"its class: **{f.served} served**, **{f.named} named** (Warning + failing condition or port error), "
               f"**{len(f.unnamed)} neither**; {f.other_class} of another class, {len(f.touched_other_class)} of them "
               f"touched. {f.seconds:.0f} s.", ""]

@@ -53,8 +53,9 @@ class Phase:
 class FuzzOutcome:
     drawn: int = 0
     accepted: int = 0  # created through the API
-    planted: int = 0  # refused by the API, stored through the emulator's helper
+    planted: int = 0  # refused by validation (422), stored through the emulator's helper
     refused: int = 0  # not storable at all: never reached the controller
+    refusals: dict[str, int] = field(default_factory=dict)  # the refused ones by HTTP status
     ours: int = 0
     served: int = 0
     named: int = 0  # not served, with a Warning and a failing condition / port error

@@ -542,19 +542,18 @@ class ChaosRun:
                 outcome.drawn += 1
                 with (self.workdir / "fuzz-manifests.jsonl").open("a") as saved:
                     saved.write(json.dumps(manifest) + "\n")
-                status, message = fuzz.post(self.kube.url, manifest)
+                submitted, status, message = fuzz.submit(self.kube, manifest)
                 if status == 0:
                     self.result.notes.append(f"{name}: the API server gave no answer to its creation ({message})")
-                if 0 < status < 300 or (status == 0 and self.kube.get("v1", "services", FUZZ_NAMESPACE, name)):
-                    outcome.accepted += 1
+                if submitted == "refused":  # never reaches a controller
+                    outcome.refused += 1
+                    outcome.refusals[str(status)] = outcome.refusals.get(str(status), 0) + 1
+                    continue
+                if submitted == "planted":
+                    outcome.planted += 1
+                    self.planted.add(name)
                 else:
-                    try:
-                        self.kube.create(manifest)
-                        outcome.planted += 1
-                        self.planted.add(name)
-                    except Exception:  # the emulator cannot store it: it never reaches a controller
-                        outcome.refused += 1
-                        continue
+                    outcome.accepted += 1
                 batch.append(name)
             self._judge_fuzz_batch(batch, outcome)
             for name in batch:
