@@ -3,10 +3,15 @@
 One cheap read: the first page (of one) of the region's forwarding rules,
 which the provider's custom role grants (``compute.forwardingRules.list``).
 A project or region that does not exist answers 404 or 400; missing
-permissions 403; bad credentials 401.
+permissions 403; bad credentials 401. A transient answer (5xx, throttling,
+a refused connection) is tried again for a few seconds, as the Kubernetes
+API server's probe is (``cloudlb.connection``): one such answer must not
+end the start and send the pod into CrashLoopBackOff.
 """
 
 from __future__ import annotations
+
+import time
 
 import google.auth.exceptions
 
@@ -14,11 +19,26 @@ from cloudlb.provider import StartupCheckFailed
 from cloudlb_gcp.compute import READ, Compute, ComputeError
 
 CHECK_TIMEOUT = 5.0
+RETRY_SECONDS = 4.0  # as the Kubernetes API server's start-up probe (cloudlb.connection.PROBE_RETRY_SECONDS)
 
 
 def check(compute: Compute) -> None:
     """Raise StartupCheckFailed with the setting to fix, or return when the Compute API answers a read."""
     where = f"project {compute.project!r}, region {compute.region!r}"
+    deadline = time.monotonic() + RETRY_SECONDS
+    delay = 0.25
+    while True:
+        try:
+            _read(compute)
+            return
+        except ComputeError as exc:
+            if not exc.transient or time.monotonic() + delay > deadline:
+                raise StartupCheckFailed(_advice(exc, where, compute.endpoint)) from exc
+            time.sleep(delay)
+            delay *= 2
+
+
+def _read(compute: Compute) -> None:
     try:
         compute.request("forwardingRules.list", "GET", compute.regional("forwardingRules"), family=READ,
                         query={"maxResults": "1"}, timeout=CHECK_TIMEOUT)
@@ -26,8 +46,6 @@ def check(compute: Compute) -> None:
         raise StartupCheckFailed(f"GCP refused the credentials ({type(exc).__name__}): check Workload Identity "
                                  "(the service account's iam.gke.io/gcp-service-account annotation) or "
                                  "GOOGLE_APPLICATION_CREDENTIALS") from exc
-    except ComputeError as exc:
-        raise StartupCheckFailed(_advice(exc, where, compute.endpoint)) from exc
 
 
 def _advice(error: ComputeError, where: str, endpoint: str) -> str:

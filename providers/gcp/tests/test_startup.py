@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 
 import pytest
 from cloudlb_gcp.compute import Location, connect
 from cloudlb_gcp.emulator import GCEEmulator
 from cloudlb_gcp.provider import GCPProvider
+from cloudlb_gcp.startup import RETRY_SECONDS
 
 from cloudlb.provider import StartupCheckFailed
 
@@ -33,6 +35,25 @@ def test_missing_permissions_name_the_role(emulator: GCEEmulator, provider: GCPP
     emulator.fail("forwardingRules.list", status=403, reason="forbidden", times=5)
     with pytest.raises(StartupCheckFailed, match=r"gcp-permissions\.yaml"):
         provider.check()
+
+
+@pytest.mark.parametrize(("status", "reason"), [(503, None), (500, None), (429, "rateLimitExceeded")])
+def test_a_transient_answer_is_tried_again_not_the_end_of_the_start(
+        emulator: GCEEmulator, provider: GCPProvider, status: int, reason: str | None) -> None:
+    emulator.fail("forwardingRules.list", status=status, reason=reason, times=2)
+    emulator.clear_requests()
+    provider.check()
+    assert [call.status for call in emulator.requests if call.method == "forwardingRules.list"] == [
+        status, status, 200]
+
+
+def test_a_transient_answer_that_lasts_ends_the_start_within_seconds(
+        emulator: GCEEmulator, provider: GCPProvider) -> None:
+    emulator.fail("forwardingRules.list", status=503, times=100)
+    started = time.monotonic()
+    with pytest.raises(StartupCheckFailed, match=r"cannot reach the Compute API"):
+        provider.check()
+    assert time.monotonic() - started < RETRY_SECONDS + 2
 
 
 def test_an_unreachable_endpoint_names_it() -> None:
