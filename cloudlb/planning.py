@@ -79,7 +79,7 @@ def plan_cluster(services: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[
                 f"left as it is: {', '.join(map(str, state.unknown))} cannot be read")))
             continue
         try:
-            plan = provider.plan(key, state.desired, observed[key])
+            plan = provider.resolve(provider.plan(key, state.desired, observed[key]))
         except ProviderError as error:
             planned.append(PlannedLoadBalancer(key, refs, (), problems, orphan, note=f"cannot plan: {error}"))
             continue

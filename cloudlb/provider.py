@@ -271,6 +271,15 @@ class Provider(abc.ABC, Generic[ObservedT]):
     def observe(self, keys: Sequence[LoadBalancerKey]) -> Mapping[LoadBalancerKey, ObservedT]:
         """What the cloud holds for each key: from the inventory where it is fresh, else in batched reads."""
 
+    def resolve(self, plan: ChangePlan) -> ChangePlan:
+        """``plan`` with the facts it still had to read (read-only) read, and planned again (``cloudlb plan``).
+
+        A provider whose ``plan`` defers a part until ``apply`` has read something (an instance it
+        does not know, an attribute its listing does not show) overrides this so that ``cloudlb plan``
+        lists the exact changes rather than "to be planned after reading"; it never writes.
+        """
+        return plan
+
     @abc.abstractmethod
     def apply(self, plan: ChangePlan) -> Statuses:
         """Run ``plan.changes`` in order and return the status of each member Service of the desired state.

@@ -349,6 +349,14 @@ class AWSProvider(Provider[Observed]):
         deferred.replanned.append(again)
         return self.apply(again)
 
+    def resolve(self, plan: ChangePlan) -> ChangePlan:
+        """The facts a deferred plan is missing, read (no write), and the plan made again from the inventory."""
+        if not (isinstance(plan, AWSPlan) and plan.lookups):
+            return plan
+        replan: Replan = plan.changes[0].payload
+        self._look_up(replan.lookups)
+        return self.plan(plan.key, replan.desired, self.observe([plan.key])[plan.key])
+
     def retire(self, plan: ChangePlan) -> None:
         """Delete what ``plan`` replaced, once the status names the replacement.
 

@@ -176,6 +176,16 @@ class GCPProvider(Provider[Observed]):
                 for zone in sorted(zones) if (group := groups.get(zone)) is not None and not users.get(zone)
                 and group.mark == OwnerMark(self.cluster_name) and f"{zone}/{group.name}" not in already]
 
+    def resolve(self, plan: ChangePlan) -> ChangePlan:
+        """The facts a deferred plan is missing, read (no write), and the plan made again, in rounds as apply does."""
+        for _ in range(MAX_LOOKUP_ROUNDS):
+            if not (isinstance(plan, LoadBalancerPlan) and plan.lookups):
+                break
+            replan: Replan = plan.changes[0].payload
+            self._look_up(replan.lookups)
+            plan = self.plan(plan.key, replan.desired, self.observe([plan.key])[plan.key])
+        return plan
+
     def _apply_after_reading(self, deferred: LoadBalancerPlan) -> Statuses:
         """Read what the plan was missing, plan again from the inventory, and apply that plan.
 
