@@ -92,6 +92,7 @@ async def _gc_loop(reconciler: Reconciler, config: ControllerConfig, metrics: Me
         try:
             result = await sweep(reconciler, deep=False)
             await collect_garbage(reconciler, config, metrics, result.owned)
+            await reconciler.call("collect_garbage", reconciler.provider.collect_garbage)
         except Exception:
             logger.exception("garbage collection failed; will try again")
         await asyncio.sleep(config.gc_interval)

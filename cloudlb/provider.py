@@ -271,6 +271,15 @@ class Provider(abc.ABC, Generic[ObservedT]):
     def observe(self, keys: Sequence[LoadBalancerKey]) -> Mapping[LoadBalancerKey, ObservedT]:
         """What the cloud holds for each key: from the inventory where it is fresh, else in batched reads."""
 
+    def collect_garbage(self) -> None:
+        """Delete what this cluster owns at cluster level (not per load balancer) that nothing uses any more.
+
+        Called by the garbage-collection loop right after its sweep, while leading. A controller killed
+        after its last load balancer went but before a shared resource of the cluster did (AWS's backend
+        security group) leaves that resource for this to find. Per-load-balancer garbage goes through
+        plans. The default does nothing.
+        """
+
     def resolve(self, plan: ChangePlan) -> ChangePlan:
         """``plan`` with the facts it still had to read (read-only) read, and planned again (``cloudlb plan``).
 

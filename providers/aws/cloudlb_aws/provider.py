@@ -311,6 +311,12 @@ class AWSProvider(Provider[Observed]):
         except RetryLater:  # not created yet: there is nothing to name
             return {}
 
+    def collect_garbage(self) -> None:
+        """The cluster's backend security group, when no load balancer of the cluster uses it any more."""
+        for unused in self._unused_backend():
+            logger.info("security group %s: %s; deleting it", unused.name, unused.reason)
+            self._writer.run(unused)  # checks again under the writer's lock: a plan building now keeps it
+
     def _unused_backend(self) -> list[Change]:
         name = backend_group_name(self.cluster)
         view = self.inventory.cluster_view()

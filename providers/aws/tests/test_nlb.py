@@ -11,6 +11,7 @@ from cloudlb_aws.naming import backend_group_name, security_group_name
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
+from cloudlb.changes import run_changes
 from cloudlb.model import Backend, DesiredLoadBalancer, HealthCheck, LoadBalancerKey, PortKey, Protocol, ServiceRef
 from cloudlb.provider import NotOwnedError, PermanentError
 
@@ -476,3 +477,20 @@ def test_a_scheme_change_that_had_to_read_a_new_node_first_still_names_what_to_r
     assert state.load_balancer(sandbox, nlb_name("late")) is None
     assert state.load_balancer(sandbox, nlb_name("late", internal=True)) is not None
     delete_and_expect_nothing_left(provider, sandbox, "late")
+
+
+def test_a_backend_group_left_by_a_controller_killed_after_its_last_load_balancer_is_collected(
+        provider: AWSProvider, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    provider.ensure_service(make_spec("last"))
+    key = LoadBalancerKey.of(ServiceRef("default", "last"))
+    removal = provider.plan(key, None, provider.observe([key])[key])
+    # Killed right before the last step: everything of the load balancer is gone but the cluster's backend group.
+    run_changes(key, [c for c in removal.changes if c.payload.op != "delete_backend"], provider._writer.run)
+    assert sandbox.leftovers() != [] and all("security group" in x or "rule" in x for x in sandbox.leftovers())
+
+    restarted = new_provider()
+    restarted.sweep()
+    restarted.collect_garbage()
+
+    assert sandbox.leftovers() == []
+    restarted.collect_garbage()  # nothing left: nothing to do, no error

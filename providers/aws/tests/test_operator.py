@@ -14,7 +14,8 @@ from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.kubeapi import EmulatedKubernetes
-from cloudlb.model import FINALIZER, ServiceRef
+from cloudlb.changes import run_changes
+from cloudlb.model import FINALIZER, LoadBalancerKey, ServiceRef
 from cloudlb.testing import node_manifest, run_controller, service_manifest
 
 from . import support as state
@@ -228,3 +229,18 @@ def test_a_clashing_member_loses_only_that_port_and_a_restarted_controller_finis
             kube.delete("v1", "services", "default", name)
             wait_gone(ctl, name)
         ctl.wait_for(lambda: sandbox.leftovers() == [], message="nothing left")
+
+
+def test_the_garbage_collector_removes_a_backend_group_no_load_balancer_uses(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox, make_spec: SpecFactory) -> None:
+    """What a controller killed between its last load balancer and the cluster's backend group leaves."""
+    first = new_provider()
+    first.ensure_service(make_spec("last"))
+    key = LoadBalancerKey.of(ServiceRef("default", "last"))
+    removal = first.plan(key, None, first.observe([key])[key])
+    run_changes(key, [c for c in removal.changes if c.payload.op != "delete_backend"], first._writer.run)
+    assert sandbox.leftovers() != []
+
+    with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment,
+                        gc_initial_delay=0.2, gc_interval=0.5) as ctl:
+        ctl.wait_for(lambda: sandbox.leftovers() == [], message="the unused backend group collected")
