@@ -13,8 +13,8 @@ from cloudlb_aws.naming import load_balancer_name
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
-from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.changes import run_changes
+from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.model import FINALIZER, LoadBalancerKey, ServiceRef
 from cloudlb.testing import node_manifest, run_controller, service_manifest
 
