@@ -167,6 +167,16 @@ class GCPProvider(Provider[Observed]):
             raise RetryLater(f"address {own_addresses[ip]} is not known after the plan reserved it")
         return ours.ip
 
+    def collect_garbage(self) -> None:
+        """The cluster's per-zone instance groups that no backend service uses any more.
+
+        Left when a controller was killed after its last load balancer of a zone went but before the group
+        did; the writer checks again under its lock, and Compute refuses to delete a group still in use.
+        """
+        for unused in self._unused_groups(set(self.inventory.groups()), ()):
+            log.info("instance group %s: %s; deleting it", unused.name, unused.reason)
+            self._writer.run(unused, {})
+
     def _unused_groups(self, zones: set[str], planned: Sequence[Change]) -> list[Change]:
         """Deletions of the groups in ``zones`` that no backend service uses now and the plan did not delete."""
         already = {c.name for c in planned if c.resource == instance_groups.KIND.resource}

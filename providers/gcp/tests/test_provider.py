@@ -510,3 +510,22 @@ def test_an_unreachable_endpoint_is_retried_later() -> None:
     provider = GCPProvider(CLUSTER, connect(Location(PROJECT, REGION), f"http://127.0.0.1:{port}"))
     with pytest.raises(RetryLater, match=r"listing addresses: .*no answer from"):
         owned(provider)
+
+
+def test_instance_groups_left_by_a_controller_killed_after_its_last_load_balancer_are_collected(
+        emulator: GCEEmulator, provider: GCPProvider, make_spec: SpecFactory) -> None:
+    web = make_spec("web")
+    ensure(provider, web)
+    key = LoadBalancerKey.of(web.service)
+    removal = provider.plan(key, None, provider.observe([key])[key])
+    # Killed right before the groups went: everything of the load balancer is gone but the per-zone groups.
+    for change in removal.changes:
+        if change.resource != "instance-group":
+            provider._writer.run(change, {})
+    assert emulator.leftovers() and all(x.startswith("instanceGroups/") for x in emulator.leftovers())
+
+    restarted = new_provider(emulator)
+    restarted.sweep()
+    restarted.collect_garbage()
+
+    assert emulator.leftovers() == []
