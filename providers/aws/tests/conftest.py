@@ -17,6 +17,7 @@ from cloudlb_aws.calls import add_call_observer
 from cloudlb_aws.provider import AWSProvider
 from cloudlb_aws.sandbox import MotoSandbox
 
+from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.model import (
     KUBE_PROXY_HEALTH_CHECK,
     Backend,
@@ -26,6 +27,7 @@ from cloudlb.model import (
     Protocol,
     ServiceRef,
 )
+from cloudlb.testing import node_manifest
 
 from .faults import FaultyProxy
 from .support import ACTIONS_USED, CLUSTER, IAM_TEST_NAME, SpecFactory, backends_of, new_provider
@@ -95,3 +97,22 @@ def proxy(sandbox: MotoSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fau
     monkeypatch.setenv("AWS_ENDPOINT_URL", faulty.url)
     yield faulty
     faulty.close()
+
+
+@pytest.fixture
+def kube(sandbox: MotoSandbox) -> Iterator[EmulatedKubernetes]:
+    """The emulated Kubernetes API with two of the sandbox's three instances as Nodes (the third joins later)."""
+    with EmulatedKubernetes() as emulated:
+        for instance in sandbox.instances[:2]:
+            emulated.create(node_manifest(instance.name, provider_id=instance.provider_id,
+                                          internal_ip=instance.internal_ip, zone=instance.zone))
+        yield emulated
+
+
+@pytest.fixture
+def clean_cloud(sandbox: MotoSandbox) -> Iterator[None]:
+    """After a failed test, remove what it left, so that the next test starts from an empty cloud."""
+    yield
+    provider = new_provider()
+    for key in provider.sweep().owned:
+        provider.delete(key)

@@ -4,7 +4,6 @@ provider loaded through its entry point, boto3 talking to moto over HTTP."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,25 +20,7 @@ from cloudlb.testing import node_manifest, run_controller, service_manifest
 from . import support as state
 from .support import CLUSTER, SpecFactory, new_provider, nlb_name, writes
 
-pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-def kube(sandbox: MotoSandbox) -> Iterator[EmulatedKubernetes]:
-    with EmulatedKubernetes() as emulated:
-        for instance in sandbox.instances[:2]:
-            emulated.create(node_manifest(instance.name, provider_id=instance.provider_id,
-                                          internal_ip=instance.internal_ip, zone=instance.zone))
-        yield emulated
-
-
-@pytest.fixture(autouse=True)
-def clean_cloud(sandbox: MotoSandbox) -> Iterator[None]:
-    """After a failed test, remove what it left, so that the next test starts from an empty cloud."""
-    yield
-    provider = new_provider()
-    for key in provider.sweep().owned:
-        provider.delete(key)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("clean_cloud")]
 
 
 def ingress(service: dict[str, Any]) -> list[dict[str, Any]]:

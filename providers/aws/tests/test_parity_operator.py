@@ -5,7 +5,6 @@ it (AWS back to its default)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,32 +20,13 @@ from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.model import ServiceRef
-from cloudlb.testing import node_manifest, run_controller, service_manifest
+from cloudlb.testing import run_controller, service_manifest
 
 from . import support as state
-from .support import CLUSTER, new_provider, nlb_name, writes
+from .support import CLUSTER, nlb_name, writes
 from .test_operator import wait_gone
 
-pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def kube(sandbox: MotoSandbox) -> Iterator[EmulatedKubernetes]:
-    """Two of the sandbox's three instances as Nodes; the third joins in the tests that need it."""
-    with EmulatedKubernetes() as emulated:
-        for instance in sandbox.instances[:2]:
-            emulated.create(node_manifest(instance.name, provider_id=instance.provider_id,
-                                          internal_ip=instance.internal_ip, zone=instance.zone))
-        yield emulated
-
-
-@pytest.fixture(autouse=True)
-def clean_cloud(sandbox: MotoSandbox) -> Iterator[None]:
-    """After a failed test, remove what it left, so that the next test starts from an empty cloud."""
-    yield
-    provider = new_provider()
-    for service in provider.owned_services():
-        provider.delete_service(service)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("clean_cloud")]
 
 
 def annotate(kube: EmulatedKubernetes, name: str, annotations: dict[str, str | None]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from cloudlb_aws import annotations as a
@@ -13,21 +12,12 @@ from cloudlb_aws.sandbox import MotoSandbox
 
 from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.planning import CHANGES_PENDING, NOTHING_TO_DO, as_json, exit_code, plan_cluster
-from cloudlb.testing import node_manifest, run_controller, service_manifest
+from cloudlb.testing import run_controller, service_manifest
 
 from . import support as state
 from .support import CLUSTER, new_provider, nlb_name
 
-pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-def kube(sandbox: MotoSandbox) -> Iterator[EmulatedKubernetes]:
-    with EmulatedKubernetes() as emulated:
-        for instance in sandbox.instances:
-            emulated.create(node_manifest(instance.name, provider_id=instance.provider_id,
-                                          internal_ip=instance.internal_ip, zone=instance.zone))
-        yield emulated
+pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("clean_cloud")]
 
 
 def test_an_attribute_the_sweep_does_not_list_is_read_so_the_plan_is_exact(
@@ -38,28 +28,23 @@ def test_an_attribute_the_sweep_does_not_list_is_read_so_the_plan_is_exact(
         ctl.wait_for_ingress("default", "zones")
         config = ctl.config
     services, nodes = kube.list("v1", "services"), kube.list("v1", "nodes")
-    try:
-        planner = new_provider()  # as `cloudlb plan` starts: nothing known but what its sweep lists
-        planned = plan_cluster(services, nodes, planner, config)
-        assert [str(c) for item in planned for c in item.changes] == []
-        assert exit_code(planned) == NOTHING_TO_DO
+    planner = new_provider()  # as `cloudlb plan` starts: nothing known but what its sweep lists
+    planned = plan_cluster(services, nodes, planner, config)
+    assert [str(c) for item in planned for c in item.changes] == []
+    assert exit_code(planned) == NOTHING_TO_DO
 
-        lb = state.load_balancer(sandbox, nlb_name("zones"))
-        assert lb is not None
-        sandbox.client("elbv2").modify_load_balancer_attributes(
-            LoadBalancerArn=lb["LoadBalancerArn"],
-            Attributes=[{"Key": "load_balancing.cross_zone.enabled", "Value": "false"}])
-        planner = new_provider()
-        planned = plan_cluster(services, nodes, planner, config)
-        assert exit_code(planned) == CHANGES_PENDING
-        listed = [(change["action"], change["resource"], change["name"], change["reason"])
-                  for item in json.loads(as_json(planned)) for change in item["changes"]]
-        assert len(listed) == 1 and listed[0][:3] == ("update", "load-balancer", nlb_name("zones")), listed
-        assert "cross" in listed[0][3] and "to be planned" not in listed[0][3], listed
-        writes = Counter({call: n for call, n in planner.calls.snapshot().items()
-                          if not call.split(":")[1].startswith("Describe")})
-        assert writes == Counter(), "planning only reads"
-    finally:
-        provider = new_provider()
-        for key in provider.sweep().owned:
-            provider.delete(key)
+    lb = state.load_balancer(sandbox, nlb_name("zones"))
+    assert lb is not None
+    sandbox.client("elbv2").modify_load_balancer_attributes(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Attributes=[{"Key": "load_balancing.cross_zone.enabled", "Value": "false"}])
+    planner = new_provider()
+    planned = plan_cluster(services, nodes, planner, config)
+    assert exit_code(planned) == CHANGES_PENDING
+    listed = [(change["action"], change["resource"], change["name"], change["reason"])
+              for item in json.loads(as_json(planned)) for change in item["changes"]]
+    assert len(listed) == 1 and listed[0][:3] == ("update", "load-balancer", nlb_name("zones")), listed
+    assert "cross" in listed[0][3] and "to be planned" not in listed[0][3], listed
+    writes = Counter({call: n for call, n in planner.calls.snapshot().items()
+                      if not call.split(":")[1].startswith("Describe")})
+    assert writes == Counter(), "planning only reads"
