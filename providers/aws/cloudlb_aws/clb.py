@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from cloudlb.model import LoadBalancerSpec, Protocol
 from cloudlb_aws import classic_attributes
-from cloudlb_aws.annotations import AWSAnnotations
+from cloudlb_aws.annotations import TRAFFIC_PORT, AWSAnnotations
 from cloudlb_aws.naming import load_balancer_name, ownership_tags
 from cloudlb_aws.placement import instance_id
 from cloudlb_aws.records import ClassicHealth, ClassicListener
@@ -43,22 +43,28 @@ class CLBModel:
         return ports
 
 
-def _health_check(spec: LoadBalancerSpec, parsed: AWSAnnotations) -> ClassicHealth:
-    """HTTP healthCheckNodePort/healthz for ``Local``; else TCP on the lowest port's nodePort.
+def _health_check(spec: LoadBalancerSpec, parsed: AWSAnnotations, backend_protocol: str | None) -> ClassicHealth:
+    """cloud-provider-aws's Classic ELB health check, which the healthcheck annotations then override.
 
-    A Classic ELB has a single health check, so one traffic port stands for all
-    (as the in-tree provider does).
+    ``Local``: HTTP on the healthCheckNodePort and its path. Otherwise TCP (SSL when the backend
+    protocol is https or ssl) on the node port of the Service's first port: a Classic ELB has a single
+    health check, so one traffic port stands for all. ``traffic-port`` names that node port; a path
+    goes only with HTTP and HTTPS ("/" when none is given).
     """
     user = parsed.health_check
-    first = min(spec.ports, default=None)
+    first = next((port for port in spec.ports if port.node_port is not None), None)
+    traffic_port = str(first.node_port) if first is not None else str(spec.health_check.port)
     if spec.health_check.local or first is None:
         protocol, port, path = "HTTP", str(spec.health_check.port), spec.health_check.path
     else:
-        protocol, port, path = "TCP", str(first.node_port), "/"
+        protocol = "SSL" if backend_protocol in ("https", "ssl") else "TCP"
+        port, path = traffic_port, ""
     protocol = user.protocol or protocol
-    if user.port and user.port != "traffic-port":
+    if user.port == TRAFFIC_PORT:
+        port = traffic_port
+    elif user.port:
         port = user.port
-    target = f"{protocol}:{port}" if protocol == "TCP" else f"{protocol}:{port}{user.path or path}"
+    target = f"{protocol}:{port}{user.path or path or '/'}" if protocol in ("HTTP", "HTTPS") else f"{protocol}:{port}"
     return ClassicHealth(target, user.interval or DEFAULT_INTERVAL, user.timeout or DEFAULT_TIMEOUT,
                          user.healthy_threshold or DEFAULT_HEALTHY, user.unhealthy_threshold or DEFAULT_UNHEALTHY)
 
@@ -78,7 +84,7 @@ def build_clb_model(spec: LoadBalancerSpec, cluster: str, parsed: AWSAnnotations
         name=load_balancer_name(cluster, spec.service, "clb", spec.internal),
         internal=spec.internal,
         listeners=frozenset(listeners),
-        health=_health_check(spec, parsed),
+        health=_health_check(spec, parsed, settings.backend_protocol),
         instance_ids=frozenset(iid for b in target_backends(spec.backends, spec.annotations)  # target-node-labels
                                if (iid := instance_id(b.provider_id))),
         tags=ownership_tags(cluster, spec.service, parsed.additional_tags),

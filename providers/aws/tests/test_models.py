@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from cloudlb_aws import annotations as a
+from cloudlb_aws.classic_attributes import BACKEND_PROTOCOL
 from cloudlb_aws.clb import build_clb_model
 from cloudlb_aws.nlb_model import TLS_SHARING_ERROR, build_nlb_model
 from cloudlb_aws.placement import instance_id
@@ -68,9 +70,35 @@ def test_instance_ids_come_from_both_provider_id_spellings() -> None:
     assert instance_id("gce://project/zone/i-0abc") is None
 
 
-def test_classic_elb_probes_the_lowest_ports_node_port_or_the_local_health_port() -> None:
+def test_classic_elb_probes_the_first_ports_node_port_or_the_local_health_port() -> None:
+    """As cloud-provider-aws: the first listener's instance port (the Service's first port), not the lowest."""
     ports = [Port(443, Protocol.TCP, 30443), Port(80, Protocol.TCP, 30080)]
     cluster = build_clb_model(spec(ports), "c", a.parse({}, internal=False))
     local = build_clb_model(spec(ports, health_check=HealthCheck(32000, local=True)), "c", a.parse({}, internal=False))
-    assert cluster.health.target == "TCP:30080"
+    assert cluster.health.target == "TCP:30443"
     assert local.health.target == "HTTP:32000/healthz"
+
+
+@pytest.mark.parametrize(("annotations", "target"), [
+    ({BACKEND_PROTOCOL: "https"}, "SSL:30443"),
+    ({BACKEND_PROTOCOL: "ssl"}, "SSL:30443"),
+    ({BACKEND_PROTOCOL: "http"}, "TCP:30443"),
+    ({BACKEND_PROTOCOL: "tcp"}, "TCP:30443"),
+    ({BACKEND_PROTOCOL: "https", a.HEALTHCHECK_PROTOCOL: "HTTP"}, "HTTP:30443/"),
+    ({a.HEALTHCHECK_PROTOCOL: "HTTPS", a.HEALTHCHECK_PATH: "/ready"}, "HTTPS:30443/ready"),
+    ({a.HEALTHCHECK_PORT: "31000"}, "TCP:31000"),
+])
+def test_classic_elb_health_check_follows_the_backend_protocol_and_the_annotations(
+        annotations: dict[str, str], target: str) -> None:
+    """cloud-provider-aws: SSL for an https or ssl backend; the healthcheck annotations override; no path on TCP/SSL."""
+    ports = [Port(443, Protocol.TCP, 30443), Port(80, Protocol.TCP, 30080)]
+    model = build_clb_model(spec(ports, annotations=annotations), "c", a.parse(annotations, internal=False))
+    assert model.health.target == target
+
+
+def test_classic_elb_local_health_check_on_the_traffic_port_uses_the_first_ports_node_port() -> None:
+    annotations = {a.HEALTHCHECK_PORT: "traffic-port"}
+    ports = [Port(443, Protocol.TCP, 30443)]
+    model = build_clb_model(spec(ports, health_check=HealthCheck(32000, local=True), annotations=annotations), "c",
+                            a.parse(annotations, internal=False))
+    assert model.health.target == "HTTP:30443/healthz"
