@@ -234,8 +234,12 @@ class Reconciler:
         state = self.states.setdefault(ref, ServiceState())
         digest = input_digest(service)
         if digest != state.seen_digest or key != before:
+            # A Service first seen in a listing (no event type) is most likely served already: re-checking it
+            # waits behind every Service created or edited since (a replica taking the lease holds the whole
+            # cluster in its queue). A change a re-listing reveals is a change.
+            low = event_type is None and state.seen_digest is None
             state.seen_digest = digest
-            self.queue.add(key)
+            self.queue.add(key, low=low)
             if before is not None and key != before:
                 self.queue.add(before)  # the load balancer it leaves drops its ports (or goes)
 
@@ -269,17 +273,19 @@ class Reconciler:
         if state.endpoints[ref] != self.endpoints.of(ref):
             self.queue.add(key)
 
-    def requeue(self, keys: Sequence[LoadBalancerKey]) -> None:
-        """Re-plan these load balancers (drift found by a sweep); keys of no live Service go to GC."""
+    def requeue(self, keys: Sequence[LoadBalancerKey], *, low: bool = False) -> None:
+        """Re-plan these load balancers (drift found by a sweep); keys of no live Service go to GC.
+
+        ``low``: a re-check, after every change waiting (see ``WorkQueue``)."""
         if self.active is not None and not self.active.is_set():
             return
         for key in keys:
             if key in self.members:
-                self.queue.add(key)
+                self.queue.add(key, low=low)
 
     def resync_all(self) -> None:
-        """Re-plan every load balancer (tests and operators force a full re-sync this way)."""
-        self.requeue(list(self.members))
+        """Re-plan every load balancer (tests and operators force a full re-sync this way), after any change."""
+        self.requeue(list(self.members), low=True)
 
     # --- the work -------------------------------------------------------------------------
 
@@ -288,8 +294,11 @@ class Reconciler:
         await self.synced.wait()
         assert self.active is not None
         while True:
+            # A paused replica keeps its queue but does not act on it; a worker takes a key only once active,
+            # so that the first keys a new leader handles are the most urgent then, not those of its start.
+            await self.active.wait()
             key = await self.queue.get()
-            await self.active.wait()  # a paused replica keeps its queue but does not act on it
+            await self.active.wait()  # paused again while waiting for a key: it keeps the key until active
             started = time.monotonic()
             try:
                 await self.reconcile(key)

@@ -3,11 +3,19 @@
 A key added while it is being processed is processed again afterwards, so no
 change is lost; a key added many times while waiting is processed once.
 Delayed adds implement the capped exponential backoff of failed keys.
+
+Two priorities, as controller-runtime's priority queue (``WithLowPriorityWhenUnchanged``):
+what only re-checks a key (the initial listing of objects, a full re-sync, a
+drift sweep) is ``low`` and waits behind every change a client or the cluster
+made (a Service created or edited, a node gone, a retry). A replica that takes
+over the lease holds every Service of the cluster in its queue from its initial
+listing; a Service created meanwhile must not wait behind all of them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
@@ -16,21 +24,29 @@ K = TypeVar("K", bound=Hashable)
 
 class WorkQueue(Generic[K]):
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[K] = asyncio.Queue()
-        self._waiting: set[K] = set()
+        self._high: collections.deque[K] = collections.deque()
+        self._low: collections.deque[K] = collections.deque()
+        self._ready = asyncio.Event()
+        self._waiting: dict[K, bool] = {}  # key -> low priority
         self._active: set[K] = set()
-        self._again: set[K] = set()
+        self._again: dict[K, bool] = {}  # added while active -> low priority
         self._timers: dict[K, asyncio.TimerHandle] = {}
 
-    def add(self, key: K) -> None:
+    def add(self, key: K, *, low: bool = False) -> None:
+        """Process ``key`` (again); ``low``: only a re-check, after every key added without it."""
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
         if key in self._active:
-            self._again.add(key)
+            self._again[key] = self._again.get(key, True) and low
         elif key not in self._waiting:
-            self._waiting.add(key)
-            self._queue.put_nowait(key)
+            self._waiting[key] = low
+            (self._low if low else self._high).append(key)
+            self._ready.set()
+        elif self._waiting[key] and not low:  # promoted: its place in the low line is skipped later
+            self._waiting[key] = False
+            self._high.append(key)
+            self._ready.set()
 
     def add_after(self, key: K, delay: float) -> None:
         """Add the key after ``delay`` seconds, unless something adds it sooner."""
@@ -44,16 +60,31 @@ class WorkQueue(Generic[K]):
         self.add(key)
 
     async def get(self) -> K:
-        key = await self._queue.get()
-        self._waiting.discard(key)
-        self._active.add(key)
-        return key
+        while True:
+            key = self._next()
+            if key is not None:
+                self._active.add(key)
+                return key
+            self._ready.clear()
+            await self._ready.wait()
+
+    def _next(self) -> K | None:
+        while self._high:
+            key = self._high.popleft()
+            if self._waiting.get(key) is False:
+                del self._waiting[key]
+                return key
+        while self._low:
+            key = self._low.popleft()
+            if self._waiting.get(key) is True:
+                del self._waiting[key]
+                return key
+        return None
 
     def done(self, key: K) -> None:
         self._active.discard(key)
         if key in self._again:
-            self._again.discard(key)
-            self.add(key)
+            self.add(key, low=self._again.pop(key))
 
     def pending(self) -> int:
         return len(self._waiting) + len(self._active) + len(self._timers)

@@ -21,6 +21,8 @@ from cloudlb.config import LeaderElection, LeaseTimings
 from cloudlb.connection import ApiSession
 from cloudlb.kubeapi import EmulatedKubernetes
 from cloudlb.leadership import LeaderElector, LeaseApi, join_election
+from cloudlb.model import ServiceRef
+from cloudlb.provider import RetryLater
 from cloudlb.startup import StartupError
 from cloudlb.testing import RunningController, run_controller, service_manifest, wait_for
 
@@ -168,3 +170,40 @@ def test_only_the_leader_reconciles_and_the_other_takes_over_when_it_stops(kube:
         assert time.monotonic() - started < FAST.lease_duration
         assert ensures(replicas[1 - leader]) >= 1
         wait_for(lambda: leader_metric(replicas[1 - leader]) == 1, timeout=5, message="the new leader's metric")
+
+
+def test_a_new_leader_serves_a_service_created_meanwhile_before_re_checking_the_others(
+        kube: EmulatedKubernetes) -> None:
+    """The standby's queue holds every Service of its initial listing; one created since is handled first.
+
+    One worker each, so that the order is the queue's. The leader cannot build the new Service (its cloud
+    refuses), so that it is still waiting when the lease changes hands. Each replica has a cloud of its own,
+    so the new leader builds every Service again, in the order it handles them (of our class, so that an
+    address it did not make is not taken for another controller's).
+    """
+    election = LeaderElection(lease_namespace="kube-system", timings=FAST)
+    stacks = [ExitStack(), ExitStack()]
+    for index in range(12):  # there before the replicas start: their initial listing holds them
+        kube.create(service_manifest(f"svc-{index:02d}", load_balancer_class="cloudlb.io/example"))
+    with stacks[0], stacks[1]:
+        replicas = [stack.enter_context(run_controller(kube, provider="example", leader_election=election,
+                                                       workers=1)) for stack in stacks]
+        for index in range(12):
+            replicas[0].wait_for_ingress("default", f"svc-{index:02d}")
+        counts = [ensures(replica) for replica in replicas]
+        leader = counts.index(max(counts))
+        standby = replicas[1 - leader]
+        assert isinstance(standby.provider, ExampleProvider)
+        standby_cloud = standby.provider.cloud
+        leading = replicas[leader].provider
+        assert isinstance(leading, ExampleProvider)
+        leading.cloud.fail("ensure", *[RetryLater("the cloud is down", delay=600)] * 5)
+        kube.create(service_manifest("created-meanwhile", load_balancer_class="cloudlb.io/example"))
+        wait_for(lambda: leading.cloud.count("ensure", ServiceRef("default", "created-meanwhile")) >= 1,
+                 timeout=10, message="the leader tried the new Service")
+        stacks[leader].close()
+        standby.wait_for_ingress("default", "created-meanwhile", timeout=20)
+        ensured = [subject for method, subject in standby_cloud.calls if method == "ensure"]
+        assert ensured[0] == "default/created-meanwhile", ensured
+        wait_for(lambda: standby_cloud.count("ensure") >= 13, timeout=20,
+                 message="the others re-checked after it")

@@ -55,3 +55,41 @@ def test_add_after_fires_later_and_an_immediate_add_wins() -> None:
     assert elapsed >= 0.19
     assert pending == 0
 
+
+
+def test_a_low_priority_key_waits_behind_every_other_and_a_plain_add_promotes_it() -> None:
+    async def scenario() -> list[str]:
+        queue: WorkQueue[str] = WorkQueue()
+        for key in ("listed-1", "listed-2", "listed-3"):
+            queue.add(key, low=True)
+        queue.add("created")
+        queue.add("listed-3")  # a change to a listed one: no longer a mere re-check
+        queue.add("listed-1", low=True)  # already waiting: keeps its place
+        got = []
+        while queue.pending():
+            key = await asyncio.wait_for(queue.get(), 1)
+            got.append(key)
+            queue.done(key)
+        return got
+
+    assert asyncio.run(scenario()) == ["created", "listed-3", "listed-1", "listed-2"]
+
+
+def test_a_key_re_added_while_active_keeps_the_higher_priority_asked() -> None:
+    async def scenario() -> list[str]:
+        queue: WorkQueue[str] = WorkQueue()
+        queue.add("a")
+        active = await queue.get()
+        queue.add("a", low=True)
+        queue.add("a")  # a change while it is processed: it comes back as a change
+        queue.add("b", low=True)
+        queue.done(active)
+        got = [await asyncio.wait_for(queue.get(), 1)]
+        queue.done(got[0])
+        queue.add("c", low=True)
+        got.append(await asyncio.wait_for(queue.get(), 1))
+        queue.done(got[1])
+        got.append(await asyncio.wait_for(queue.get(), 1))
+        return got
+
+    assert asyncio.run(scenario()) == ["a", "b", "c"]
