@@ -1,8 +1,9 @@
 """``aws-load-balancer-security-groups`` and ``-extra-security-groups``: the load balancer's security groups. Pure.
 
-As cloud-provider-aws reads them (comma-separated group ids, trimmed):
-``security-groups`` replaces the group cloudlb would create for the load
-balancer, so cloudlb then manages no rule for the load balancer's front end
+As cloud-provider-aws and the AWS Load Balancer Controller read them (comma-separated,
+trimmed; each a group id, or, as the Load Balancer Controller also takes, the value of a
+group's ``Name`` tag, looked up in the load balancer's VPC): ``security-groups`` replaces
+the group cloudlb would create for the load balancer, so cloudlb then manages no rule for the load balancer's front end
 (the user's groups say who may connect, and source ranges are not applied);
 ``extra-security-groups`` are attached beside cloudlb's own. The cluster's
 backend group, which the nodes admit, stays attached either way, so the
@@ -26,12 +27,24 @@ PARSED = (SECURITY_GROUPS, EXTRA_SECURITY_GROUPS)
 GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 # An NLB takes five security groups, a Classic ELB five as well (the default quota).
 MAX_GROUPS = 5
+MAX_NAME_TAG = 256  # an EC2 tag value
 
 
 @dataclass(frozen=True)
 class FrontendGroups:
-    replace: tuple[str, ...] = ()  # the user's groups instead of cloudlb's own
-    extra: tuple[str, ...] = ()  # the user's groups beside cloudlb's own
+    replace: tuple[str, ...] = ()  # the user's groups instead of cloudlb's own (ids or Name tags)
+    extra: tuple[str, ...] = ()  # the user's groups beside cloudlb's own (ids or Name tags)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The entries that are Name tags, to be looked up."""
+        return tuple(item for item in dict.fromkeys((*self.replace, *self.extra)) if not is_group_id(item))
+
+    def resolved(self, ids: Mapping[str, str]) -> FrontendGroups:
+        """The same groups with each Name tag replaced by the id ``ids`` gives it."""
+        def by_id(items: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(ids.get(item, item) for item in items))
+        return FrontendGroups(by_id(self.replace), by_id(self.extra))
 
     @property
     def own_group(self) -> bool:
@@ -45,15 +58,21 @@ class FrontendGroups:
         return [g for i, g in enumerate(chosen) if g not in chosen[:i]]
 
 
+def is_group_id(item: str) -> bool:
+    return GROUP_ID.fullmatch(item) is not None
+
+
 def _ids(annotations: Mapping[str, str], name: str, problems: list[Problem]) -> tuple[str, ...]:
+    """Group ids and Name tags; a Name tag is resolved when the load balancer is planned (it needs a read)."""
     found: list[str] = []
     for item in string_list(annotations.get(name, "")):
-        if GROUP_ID.fullmatch(item):
-            found.append(item)
-        else:
+        if item.startswith("sg-") and not is_group_id(item):
             # Fatal: the load balancer would be reachable through other groups than the user chose.
-            problems.append(problem(name, f"{quoted(item)} is not a security group id such as sg-0123456789abcdef0 "
-                                          "(cloudlb does not look groups up by Name tag)"))
+            problems.append(problem(name, f"{quoted(item)} is not a security group id such as sg-0123456789abcdef0"))
+        elif len(item) > MAX_NAME_TAG:
+            problems.append(problem(name, f"{quoted(item)} is longer than a Name tag can be ({MAX_NAME_TAG})"))
+        else:
+            found.append(item)
     return tuple(dict.fromkeys(found))
 
 

@@ -84,6 +84,8 @@ class ClusterView:
     requested_subnets: Mapping[str, Subnet | None]  # annotated subnets by id or Name tag (None: none such)
     addresses: Mapping[str, str]  # Elastic IP allocation id -> public IP
     load_balancer_count: int  # the cluster's load balancers (NLB and Classic) the inventory holds
+    # Security groups the annotations name by Name tag: (group id, VPC id) of each that carries it.
+    named_groups: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class Inventory:
         self.subnets: tuple[Subnet, ...] = ()
         self.requested_subnets: dict[str, Subnet | None] = {}
         self.addresses: dict[str, str] = {}
+        self.named_groups: dict[str, tuple[tuple[str, str], ...]] = {}
         # The instances each load balancer's last plan wanted as targets: a sweep that sees one of them
         # change state or groups re-plans just those load balancers.
         self.wanted_instances: dict[LoadBalancerKey, frozenset[str]] = {}
@@ -142,7 +145,8 @@ class Inventory:
                             if is_cluster_owned(record.tag_map, self.cluster))
                 self._view = ClusterView(
                     dict(self.groups.records), dict(self.node_groups.records), dict(self.instances),
-                    frozenset(self.missing), self.subnets, dict(self.requested_subnets), dict(self.addresses), count)
+                    frozenset(self.missing), self.subnets, dict(self.requested_subnets), dict(self.addresses), count,
+                    dict(self.named_groups))
             return self._view
 
     def observed(self, key: LoadBalancerKey, load_balancer_names: Iterable[str], target_group_names: Iterable[str],
@@ -294,6 +298,11 @@ class Inventory:
     def learned_subnets(self, requested: Mapping[str, Subnet | None]) -> None:
         with self._lock:
             self.requested_subnets.update(requested)
+            self.changed()
+
+    def learned_group_names(self, found: Mapping[str, tuple[tuple[str, str], ...]]) -> None:
+        with self._lock:
+            self.named_groups.update(found)
             self.changed()
 
     def learned_addresses(self, found: Mapping[str, str]) -> None:

@@ -98,7 +98,7 @@ class Write:
 class Lookup:
     """A fact outside the inventory that a plan needs."""
 
-    what: str  # "instance", "node-group", "subnet", "address", "cross-zone"
+    what: str  # "instance", "node-group", "subnet", "address", "group-name", "cross-zone", ...attributes
     value: str
 
     def __str__(self) -> str:
@@ -302,6 +302,26 @@ class _Planner:
             return placement.requested(self.view.requested_subnets, self.parsed.subnets)
         return placement.discovered(self.view.subnets, self.spec.internal, self.cluster)
 
+    def _named_groups_resolved(self) -> frontend_groups.FrontendGroups:
+        """security-groups / extra-security-groups with each Name tag turned into the id of the one group of the
+        load balancer's VPC that carries it (looked up first when unknown), as the Load Balancer Controller does."""
+        groups = self.frontend_groups
+        unknown = [name for name in groups.names if name not in self.view.named_groups]
+        self.lookups.update(Lookup("group-name", name) for name in unknown)
+        if unknown or not groups.names:
+            return groups
+        vpcs = {subnet.vpc_id for subnet in self.subnets}
+        ids: dict[str, str] = {}
+        for name in groups.names:
+            matches = [gid for gid, vpc in self.view.named_groups[name] if not vpcs or vpc in vpcs]
+            if len(matches) != 1:
+                found = "no security group" if not matches else f"{len(matches)} security groups ({', '.join(matches)})"
+                raise PermanentError(f"{found} of the load balancer's VPC carry the Name tag {name!r} "
+                                     f"({frontend_groups.SECURITY_GROUPS} / {frontend_groups.EXTRA_SECURITY_GROUPS} "
+                                     "name groups by id or by a Name tag that exactly one group carries)")
+            ids[name] = matches[0]
+        return groups.resolved(ids)
+
     def _instances(self, wanted: frozenset[str]) -> frozenset[str]:
         """The wanted instances that can be targets; the others are reported (or looked up first)."""
         unknown = sorted(i for i in wanted if i not in self.view.instances and i not in self.view.missing)
@@ -433,6 +453,7 @@ class _Planner:
         model: NLBModel | CLBModel = (self._nlb_model() if self.kind == a.NLB
                                       else build_clb_model(self.spec, self.cluster, self.parsed))
         self.subnets = self._subnets()
+        self.frontend_groups = self._named_groups_resolved()
         targets = self._instances(model.instance_ids)
         node_groups = self._node_groups(targets)
         if self.parsed.eip_allocations:

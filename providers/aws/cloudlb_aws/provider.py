@@ -254,6 +254,9 @@ class AWSProvider(Provider[Observed]):
             addresses = [x.value for x in lookups if x.what == "address" and x.value not in view.addresses]
             if addresses:
                 self.inventory.learned_addresses(reads.public_ips(clients, addresses))
+            names = [x.value for x in lookups if x.what == "group-name" and x.value not in view.named_groups]
+            if names:
+                self.inventory.learned_group_names(reads.groups_by_name_tag(clients, names))
             for lookup in lookups:
                 group = self.inventory.target_groups.records.get(lookup.value)
                 if lookup.what == "tg-attributes" and group is not None and group.attributes is None:

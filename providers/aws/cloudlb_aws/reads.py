@@ -222,6 +222,21 @@ def group_by_name(clients: Clients, name: str, vpc_id: str | None = None) -> lis
     return [records.security_group(item) for item in found]
 
 
+def groups_by_name_tag(clients: Clients, names: Sequence[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """(group id, VPC id) of every security group carrying each ``Name`` tag value; () for a name none carries."""
+    found: dict[str, list[tuple[str, str]]] = {name: [] for name in names}
+    for batch in batches(sorted(set(names)), DESCRIBE_BATCH):
+        with translated_errors("looking up the security groups the annotations name"):
+            pages = clients.ec2.get_paginator("describe_security_groups").paginate(
+                Filters=[{"Name": "tag:Name", "Values": batch}])
+            for page in pages:
+                for item in page["SecurityGroups"]:
+                    name = {t.get("Key"): t.get("Value") for t in item.get("Tags", [])}.get("Name")
+                    if name in found:
+                        found[name].append((str(item["GroupId"]), str(item.get("VpcId", ""))))
+    return {name: tuple(sorted(groups)) for name, groups in found.items()}
+
+
 def requested_subnets(clients: Clients, wanted: Sequence[str]) -> dict[str, Subnet | None]:
     """Annotated subnets by id or Name tag; None for each that does not exist."""
     ids = [w for w in wanted if w.startswith("subnet-")]

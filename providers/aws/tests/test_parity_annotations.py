@@ -189,8 +189,19 @@ def test_security_groups_replace_ours_and_extras_come_after_the_backend_group() 
     assert fg.parse({})[0].groups("own", "backend") == ["own", "backend"]
 
 
+def test_a_group_may_be_named_by_its_name_tag_and_is_resolved_to_its_id() -> None:
+    """As the AWS Load Balancer Controller: an entry that is not an id is the value of a group's Name tag."""
+    groups, problems = fg.parse({fg.SECURITY_GROUPS: "web-sg, sg-0123456789abcdef0", fg.EXTRA_SECURITY_GROUPS: "ops"})
+    assert problems == [] and groups.names == ("web-sg", "ops")
+    resolved = groups.resolved({"web-sg": "sg-0aaaaaaaaaaaaaaaa", "ops": "sg-0bbbbbbbbbbbbbbbb"})
+    assert resolved.groups("own", "backend") == [
+        "sg-0aaaaaaaaaaaaaaaa", "sg-0123456789abcdef0", "backend", "sg-0bbbbbbbbbbbbbbbb"]
+    assert resolved.names == ()
+
+
 @pytest.mark.parametrize(("annotations", "fatal"), [
-    ({fg.SECURITY_GROUPS: "web-sg"}, True), ({fg.EXTRA_SECURITY_GROUPS: "sg-XYZ"}, True),
+    ({fg.SECURITY_GROUPS: "sg-web"}, True), ({fg.EXTRA_SECURITY_GROUPS: "sg-XYZ"}, True),
+    ({fg.EXTRA_SECURITY_GROUPS: "x" * 257}, True),
     ({fg.SECURITY_GROUPS: " , "}, False),
     ({fg.EXTRA_SECURITY_GROUPS: ",".join(f"sg-{i:08x}" for i in range(4))}, True),
 ])

@@ -266,6 +266,35 @@ def test_security_groups_replace_cloudlbs_own_and_extra_ones_come_beside_it_on_n
     assert sandbox.leftovers() == []
 
 
+def test_security_groups_named_by_their_name_tag_are_resolved_in_the_vpc_and_an_unknown_name_is_named(
+        kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
+    """As the AWS Load Balancer Controller: a value that is not an id is a group's Name tag (not its group name)."""
+    ec2 = sandbox.client("ec2")
+    name_tag = [{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": "office-only"}]}]
+    tagged = ec2.create_security_group(GroupName="any-group-name", Description="the user's", VpcId=sandbox.vpc_id,
+                                       TagSpecifications=name_tag)["GroupId"]
+    try:
+        with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+            kube.create(service_manifest("named", annotations={fg.SECURITY_GROUPS: "office-only"}))
+            ctl.wait_for_ingress("default", "named")
+            lb = state.load_balancer(sandbox, nlb_name("named"))
+            assert lb is not None and tagged in lb["SecurityGroups"]
+            assert security_group_name(CLUSTER, ServiceRef("default", "named")) not in {
+                g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]}, "ours replaced"
+
+            kube.create(service_manifest("typo", annotations={fg.SECURITY_GROUPS: "ofice-only"}))
+            ctl.wait_for(lambda: "SyncLoadBalancerFailed" in ctl.event_reasons("default", "typo"),
+                         message="the unknown name reported")
+            assert "Name tag 'ofice-only'" in " ".join(str(e.get("message")) for e in ctl.events("default", "typo"))
+            assert state.load_balancer(sandbox, nlb_name("typo")) is None, "nothing built for it"
+            for name in ("named", "typo"):
+                kube.delete("v1", "services", "default", name)
+                wait_gone(ctl, name)
+    finally:
+        ec2.delete_security_group(GroupId=tagged)
+    assert sandbox.leftovers() == []
+
+
 def test_classic_elb_attributes_proxy_protocol_and_backend_protocol_are_set_changed_and_reset(
         kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
     elb = sandbox.client("elb")
