@@ -373,7 +373,11 @@ class Reconciler:
                     # Before any cloud resource can exist for it.
                     self.services[member.ref] = await self._kube().add_finalizer(member.service)
         except ServiceInvalid as invalid:
-            await self._refused_write(key, member, "add the finalizer", invalid)
+            message = await self._refused_write(key, member, "add the finalizer", invalid)
+            # The status is a subresource the API server validates apart (a Service an older server stored, that
+            # today's validation refuses, still takes a status write): the condition says what blocks it.
+            await self._write_status(member, None, state.outcomes.get(member.ref, MemberOutcome()).problems,
+                                     keep_ingress=True, sync_error=(REFUSED_BY_API_SERVER, message))
             return
         except ServiceConflict:
             self.queue.add_after(key, self.config.backoff_base)
@@ -634,8 +638,10 @@ class Reconciler:
             self.services[member.ref] = {**self.services[member.ref], "status": patched.get("status", wanted)}
         return True
 
-    async def _refused_write(self, key: LoadBalancerKey, member: Member, what: str, invalid: ServiceInvalid) -> None:
-        """The API server refuses every write to this Service: say so where the user looks, and try again slowly."""
+    async def _refused_write(self, key: LoadBalancerKey, member: Member, what: str, invalid: ServiceInvalid) -> str:
+        """The API server refuses every write to this Service: say so where the user looks, and try again slowly.
+
+        Returns the message (the Warning's)."""
         message = (f"the API server refuses every write to this Service ({invalid}); cloudlb cannot {what} until "
                    "the Service is fixed (kubectl edit) and retries every "
                    f"{self.config.cloud_state_retry:.0f}s")
@@ -643,6 +649,7 @@ class Reconciler:
                           detail=message, level=logging.WARNING)
         await self.recorder.warning(member.service, events.SYNC_FAILED, message)
         self.queue.add_after(key, self.config.cloud_state_retry)
+        return message
 
     def _log_done(self, key: LoadBalancerKey, state: DesiredState, wanted: Sequence[Member],
                   leaving: Sequence[Member], statuses: Mapping[ServiceRef, LoadBalancerStatus], plan: ChangePlan,
@@ -680,6 +687,7 @@ def sync_failure_reason(exc: Exception) -> str:
 
 
 RETRYING = "RetryingAfterError"
+REFUSED_BY_API_SERVER = "ServiceRefusedByAPIServer"  # the Synced reason: every write to the Service is refused (422)
 # Change resources that only move nodes in or out: a plan of nothing else is a backend update.
 BACKEND_RESOURCES = frozenset({"targets", "instance-group-members"})
 __all__ = ["ProviderError", "Reconciler", "class_matches", "is_load_balancer"]
