@@ -305,6 +305,12 @@ class Inventory:
             self.named_groups.update(found)
             self.changed()
 
+    def forget_group_names(self, names: Iterable[str]) -> None:
+        with self._lock:
+            for name in names:
+                self.named_groups.pop(name, None)
+            self.changed()
+
     def learned_addresses(self, found: Mapping[str, str]) -> None:
         with self._lock:
             self.addresses.update(found)

@@ -105,6 +105,18 @@ class Lookup:
         return f"{self.what} {self.value}"
 
 
+class GroupNameUnresolved(CloudStateError):
+    """No group, or several, of the load balancer's VPC carry a Name tag the annotations give.
+
+    The cloud's state, not the Service, may change that (the group is created or re-tagged): retried on
+    the slow schedule, with the name read again (the provider forgets what it read).
+    """
+
+    def __init__(self, message: str, names: tuple[str, ...]) -> None:
+        super().__init__(message, code="InvalidGroup.NotFound")
+        self.names = names
+
+
 @dataclass(frozen=True)
 class Replan:
     desired: DesiredLoadBalancer
@@ -316,9 +328,10 @@ class _Planner:
             matches = [gid for gid, vpc in self.view.named_groups[name] if not vpcs or vpc in vpcs]
             if len(matches) != 1:
                 found = "no security group" if not matches else f"{len(matches)} security groups ({', '.join(matches)})"
-                raise PermanentError(f"{found} of the load balancer's VPC carry the Name tag {name!r} "
-                                     f"({frontend_groups.SECURITY_GROUPS} / {frontend_groups.EXTRA_SECURITY_GROUPS} "
-                                     "name groups by id or by a Name tag that exactly one group carries)")
+                raise GroupNameUnresolved(
+                    f"{found} of the load balancer's VPC carry the Name tag {name!r} "
+                    f"({frontend_groups.SECURITY_GROUPS} / {frontend_groups.EXTRA_SECURITY_GROUPS} name groups by id "
+                    "or by a Name tag that exactly one group carries); looked up again on the slow retry", (name,))
             ids[name] = matches[0]
         return groups.resolved(ids)
 

@@ -53,6 +53,7 @@ from cloudlb_aws.inventory import CLASSIC, GROUP, LB, LISTENERS, NODE_GROUP, TAR
 from cloudlb_aws.naming import backend_group_name, is_cluster_owned, key_ref
 from cloudlb_aws.planner import (
     AWSPlan,
+    GroupNameUnresolved,
     Lookup,
     Outcome,
     Replan,
@@ -158,7 +159,11 @@ class AWSProvider(Provider[Observed]):
                 ip_targets.target_type(spec.annotations), ip_address_type.wanted(spec))
 
     def plan(self, key: LoadBalancerKey, desired: DesiredLoadBalancer | None, observed: Observed) -> AWSPlan:
-        return plan(self.setting, key, desired, observed)
+        try:
+            return plan(self.setting, key, desired, observed)
+        except GroupNameUnresolved as error:
+            self.inventory.forget_group_names(error.names)  # read again when the slow retry plans it again
+            raise
 
     # -- the cloud ---------------------------------------------------------------------------------
 

@@ -266,32 +266,46 @@ def test_security_groups_replace_cloudlbs_own_and_extra_ones_come_beside_it_on_n
     assert sandbox.leftovers() == []
 
 
-def test_security_groups_named_by_their_name_tag_are_resolved_in_the_vpc_and_an_unknown_name_is_named(
+def test_security_groups_named_by_their_name_tag_are_resolved_in_the_vpc_and_an_unknown_name_waits_for_it(
         kube: EmulatedKubernetes, sandbox: MotoSandbox) -> None:
-    """As the AWS Load Balancer Controller: a value that is not an id is a group's Name tag (not its group name)."""
+    """As the AWS Load Balancer Controller: a value that is not an id is a group's Name tag (not its group name).
+
+    A name no group carries yet is the cloud's state, not the Service's fault: named, and retried on the slow
+    schedule, so the Service is served once the group exists, without an edit.
+    """
     ec2 = sandbox.client("ec2")
-    name_tag = [{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": "office-only"}]}]
-    tagged = ec2.create_security_group(GroupName="any-group-name", Description="the user's", VpcId=sandbox.vpc_id,
-                                       TagSpecifications=name_tag)["GroupId"]
+
+    def group_tagged(value: str, group_name: str) -> str:
+        tags = [{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": value}]}]
+        return str(ec2.create_security_group(GroupName=group_name, Description="the user's", VpcId=sandbox.vpc_id,
+                                             TagSpecifications=tags)["GroupId"])
+
+    created = [group_tagged("office-only", "any-group-name")]
     try:
-        with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment) as ctl:
+        with run_controller(kube, provider="aws", cluster_name=CLUSTER, environment=sandbox.environment,
+                            cloud_state_retry=1.0) as ctl:
             kube.create(service_manifest("named", annotations={fg.SECURITY_GROUPS: "office-only"}))
             ctl.wait_for_ingress("default", "named")
             lb = state.load_balancer(sandbox, nlb_name("named"))
-            assert lb is not None and tagged in lb["SecurityGroups"]
+            assert lb is not None and created[0] in lb["SecurityGroups"]
             assert security_group_name(CLUSTER, ServiceRef("default", "named")) not in {
                 g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]}, "ours replaced"
 
-            kube.create(service_manifest("typo", annotations={fg.SECURITY_GROUPS: "ofice-only"}))
-            ctl.wait_for(lambda: "SyncLoadBalancerFailed" in ctl.event_reasons("default", "typo"),
+            kube.create(service_manifest("later", annotations={fg.SECURITY_GROUPS: "vpn-only"}))
+            ctl.wait_for(lambda: "SyncLoadBalancerFailed" in ctl.event_reasons("default", "later"),
                          message="the unknown name reported")
-            assert "Name tag 'ofice-only'" in " ".join(str(e.get("message")) for e in ctl.events("default", "typo"))
-            assert state.load_balancer(sandbox, nlb_name("typo")) is None, "nothing built for it"
-            for name in ("named", "typo"):
+            assert "Name tag 'vpn-only'" in " ".join(str(e.get("message")) for e in ctl.events("default", "later"))
+            assert state.load_balancer(sandbox, nlb_name("later")) is None, "nothing built for it"
+            created.append(group_tagged("vpn-only", "made-after-the-service"))
+            ctl.wait_for_ingress("default", "later")
+            lb = state.load_balancer(sandbox, nlb_name("later"))
+            assert lb is not None and created[1] in lb["SecurityGroups"]
+            for name in ("named", "later"):
                 kube.delete("v1", "services", "default", name)
                 wait_gone(ctl, name)
     finally:
-        ec2.delete_security_group(GroupId=tagged)
+        for group in created:
+            ec2.delete_security_group(GroupId=group)
     assert sandbox.leftovers() == []
 
 
