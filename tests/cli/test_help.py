@@ -13,6 +13,6 @@ def test_run_help_shows_the_operational_flags() -> None:
                  "--leader-elect", "--leader-elect-resource-name", "--leader-elect-resource-namespace",
                  "--leader-elect-lease-duration", "--leader-elect-renew-deadline", "--leader-elect-retry-period"):
         assert flag in shown, flag
-    for default in ("[default: 15s]", "[default: 10s]", "[default: 2s]", "[default: info]", "[default: text]"):
+    for default in ("[default: 10s]", "[default: 8s]", "[default: 2s]", "[default: info]", "[default: text]"):
         assert default in " ".join(shown.split()), default
     assert "--ignore-unclassed" not in shown and "--peering" not in shown and "--verbose" not in shown
