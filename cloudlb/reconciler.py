@@ -54,7 +54,7 @@ from cloudlb.provider import (
     SweepResult,
     attached_statuses,
 )
-from cloudlb.status import REPLACING, cleared_status, desired_status, status_differs
+from cloudlb.status import REPLACING, SYNCED_CONDITION, cleared_status, desired_status, status_differs
 from cloudlb.translate import service_ref
 from cloudlb.workqueue import Backoff, WorkQueue
 
@@ -77,6 +77,17 @@ def class_matches(service: Mapping[str, Any], config: ControllerConfig) -> bool:
 
 def has_finalizer(service: Mapping[str, Any]) -> bool:
     return FINALIZER in ((service.get("metadata") or {}).get("finalizers") or [])
+
+
+def settled(service: Mapping[str, Any]) -> bool:
+    """The status says the load balancer matched the Service at its current generation (only a re-check left)."""
+    if is_leaving(service):
+        return False
+    generation = (service.get("metadata") or {}).get("generation")
+    for found in (service.get("status") or {}).get("conditions") or []:
+        if isinstance(found, Mapping) and found.get("type") == SYNCED_CONDITION:
+            return found.get("status") == "True" and found.get("observedGeneration") == generation
+    return False
 
 
 def is_leaving(service: Mapping[str, Any]) -> bool:
@@ -284,8 +295,18 @@ class Reconciler:
                 self.queue.add(key, low=low)
 
     def resync_all(self) -> None:
-        """Re-plan every load balancer (tests and operators force a full re-sync this way), after any change."""
+        """Re-plan every load balancer (tests and operators force a full re-sync this way), after any change.
+
+        On taking the lease: what the previous leader finished (each Service synced at its current generation)
+        is only re-checked, after whatever it left undone, however this replica saw the changes while standing
+        by (a Service created meanwhile must not wait behind the whole cluster)."""
         self.requeue(list(self.members), low=True)
+
+        def urgent(key: LoadBalancerKey) -> bool:
+            refs = self.members.get(key)
+            return not refs or not all(settled(self.services.get(ref) or {}) for ref in refs)
+
+        self.queue.prioritise(urgent)
 
     # --- the work -------------------------------------------------------------------------
 

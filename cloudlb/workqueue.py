@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -47,6 +47,17 @@ class WorkQueue(Generic[K]):
             self._waiting[key] = False
             self._high.append(key)
             self._ready.set()
+
+    def prioritise(self, urgent: Callable[[K], bool]) -> None:
+        """Sort the waiting keys again: the ``urgent`` ones first, the rest low, each in its present order."""
+        waiting = [k for k in self._high if self._waiting.get(k) is False]
+        waiting += [k for k in self._low if self._waiting.get(k) is True]
+        self._high.clear()
+        self._low.clear()
+        for key in waiting:
+            low = not urgent(key)
+            self._waiting[key] = low
+            (self._low if low else self._high).append(key)
 
     def add_after(self, key: K, delay: float) -> None:
         """Add the key after ``delay`` seconds, unless something adds it sooner."""

@@ -172,22 +172,34 @@ def test_only_the_leader_reconciles_and_the_other_takes_over_when_it_stops(kube:
         wait_for(lambda: leader_metric(replicas[1 - leader]) == 1, timeout=5, message="the new leader's metric")
 
 
+@pytest.mark.parametrize("standby_saw", ["a listing", "watch events"])
 def test_a_new_leader_serves_a_service_created_meanwhile_before_re_checking_the_others(
-        kube: EmulatedKubernetes) -> None:
+        kube: EmulatedKubernetes, standby_saw: str) -> None:
     """The standby's queue holds every Service of its initial listing; one created since is handled first.
 
     One worker each, so that the order is the queue's. The leader cannot build the new Service (its cloud
     refuses), so that it is still waiting when the lease changes hands. Each replica has a cloud of its own,
     so the new leader builds every Service again, in the order it handles them (of our class, so that an
-    address it did not make is not taken for another controller's).
+    address it did not make is not taken for another controller's). The standby saw the others either in its
+    initial listing or as they were created and served (then only their status tells they are done).
     """
     election = LeaderElection(lease_namespace="kube-system", timings=FAST)
     stacks = [ExitStack(), ExitStack()]
-    for index in range(12):  # there before the replicas start: their initial listing holds them
-        kube.create(service_manifest(f"svc-{index:02d}", load_balancer_class="cloudlb.io/example"))
+    def create_others(replicas: list[RunningController] | None = None) -> None:
+        for index in range(12):
+            kube.create(service_manifest(f"svc-{index:02d}", load_balancer_class="cloudlb.io/example"))
+            if index == 0 and replicas:  # both watching: the rest reach the standby as watch events
+                for replica in replicas:
+                    wait_for(lambda r=replica: ServiceRef("default", "svc-00") in r.reconciler.services,
+                             timeout=10, message="the replica watching")
+
+    if standby_saw == "a listing":
+        create_others()
     with stacks[0], stacks[1]:
         replicas = [stack.enter_context(run_controller(kube, provider="example", leader_election=election,
                                                        workers=1)) for stack in stacks]
+        if standby_saw == "watch events":
+            create_others(replicas)
         for index in range(12):
             replicas[0].wait_for_ingress("default", f"svc-{index:02d}")
         counts = [ensures(replica) for replica in replicas]
@@ -198,12 +210,12 @@ def test_a_new_leader_serves_a_service_created_meanwhile_before_re_checking_the_
         leading = replicas[leader].provider
         assert isinstance(leading, ExampleProvider)
         leading.cloud.fail("ensure", *[RetryLater("the cloud is down", delay=600)] * 5)
-        kube.create(service_manifest("created-meanwhile", load_balancer_class="cloudlb.io/example"))
-        wait_for(lambda: leading.cloud.count("ensure", ServiceRef("default", "created-meanwhile")) >= 1,
+        kube.create(service_manifest("zz-created-meanwhile", load_balancer_class="cloudlb.io/example"))
+        wait_for(lambda: leading.cloud.count("ensure", ServiceRef("default", "zz-created-meanwhile")) >= 1,
                  timeout=10, message="the leader tried the new Service")
         stacks[leader].close()
-        standby.wait_for_ingress("default", "created-meanwhile", timeout=20)
+        standby.wait_for_ingress("default", "zz-created-meanwhile", timeout=20)
         ensured = [subject for method, subject in standby_cloud.calls if method == "ensure"]
-        assert ensured[0] == "default/created-meanwhile", ensured
+        assert ensured[0] == "default/zz-created-meanwhile", ensured
         wait_for(lambda: standby_cloud.count("ensure") >= 13, timeout=20,
                  message="the others re-checked after it")

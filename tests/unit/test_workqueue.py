@@ -93,3 +93,20 @@ def test_a_key_re_added_while_active_keeps_the_higher_priority_asked() -> None:
         return got
 
     assert asyncio.run(scenario()) == ["a", "b", "c"]
+
+
+def test_prioritise_sorts_the_waiting_keys_again_keeping_their_order() -> None:
+    async def scenario() -> list[str]:
+        queue: WorkQueue[str] = WorkQueue()
+        for key in ("done-1", "todo-1", "done-2"):
+            queue.add(key)
+        queue.add("todo-2", low=True)
+        queue.prioritise(lambda key: key.startswith("todo"))
+        got = []
+        while queue.pending():
+            key = await asyncio.wait_for(queue.get(), 1)
+            got.append(key)
+            queue.done(key)
+        return got
+
+    assert asyncio.run(scenario()) == ["todo-1", "todo-2", "done-1", "done-2"]
