@@ -2,9 +2,11 @@
 
 Each step imports more, in the order the controller loads it, and the resident set size
 (``VmRSS``) is read after it: the controller without its provider (kopf, the core), the GCP
-provider's own modules, then what the SDK brings. The last rows compare the alternatives:
-the whole ``compute_v1`` package (every client, as ``from google.cloud import compute_v1``
-loads it), and the pure-Python protobuf runtime instead of upb.
+provider's own modules, then what the SDK brings (the controller loads only the message types
+its clients need: ``cloudlb_gcp.sdk``). The other rows compare the alternatives: every message
+type loaded (as before that), also without ``malloc_trim`` and with the pure-Python protobuf
+runtime instead of upb, and the whole ``compute_v1`` package (every client, as
+``from google.cloud import compute_v1`` loads it).
 
 Run: ``uv run python benchmarks/gcp_sdk_memory.py`` (prints a Markdown table and saves it to
 ``benchmarks/results/gcp_sdk_memory.md``).
@@ -37,12 +39,15 @@ CORE = ("Python, kopf and the cloudlb core",
         "import kopf, aiohttp, prometheus_client, click\nimport cloudlb.cli, cloudlb.operator, cloudlb.reconciler")
 TRANSPORT = ("+ compute.py's imports (google-auth, google-api-core, protobuf, proto-plus; grpc through api-core)",
              "import cloudlb_gcp.compute, cloudlb_gcp.provider")
-FIRST = ("+ the first client (forwarding rules) with compute_v1's message types (types/compute.py)",
+FIRST = ("+ the first client (forwarding rules) with all of compute_v1's message types (types/compute.py)",
          "from cloudlb_gcp import sdk\nsdk.client_class('forwarding_rules')")
-PROVIDER = ("+ the provider created: its other clients (addresses ... instances, the operations clients)",
-            "from cloudlb.provider import ProviderSettings\nfrom cloudlb_gcp.plugin import plugin\n"
-            "provider = plugin.create(ProviderSettings('c', {'gcp_project': 'p', 'gcp_region': 'r', "
-            "'gcp_endpoint': 'http://127.0.0.1:9'}))")
+CREATE = ("from cloudlb.provider import ProviderSettings\nfrom cloudlb_gcp.plugin import plugin\n"
+          "provider = plugin.create(ProviderSettings('c', {'gcp_project': 'p', 'gcp_region': 'r', "
+          "'gcp_endpoint': 'http://127.0.0.1:9'}))")
+PROVIDER = ("+ the provider created: its clients, with only the message types they need (as the controller does)",
+            CREATE)
+PROVIDER_AFTER_FIRST = ("+ the provider created: its other clients (addresses ... instances, the operations clients)",
+                        CREATE)
 NO_TRIM = "from cloudlb_gcp import sdk\nsdk.release_freed_heap = lambda: None"
 
 
@@ -61,15 +66,17 @@ def run(steps: list[tuple[str, str]], environment: dict[str, str] | None = None)
 
 
 def measure() -> dict[str, list[Step]]:
-    controller = [CORE, TRANSPORT, FIRST, PROVIDER]
-    without_trim = [CORE, (TRANSPORT[0], TRANSPORT[1] + "\n" + NO_TRIM), FIRST, PROVIDER]
+    controller = [CORE, TRANSPORT, PROVIDER]
+    all_types = [CORE, TRANSPORT, FIRST, PROVIDER_AFTER_FIRST]
+    without_trim = [CORE, (TRANSPORT[0], TRANSPORT[1] + "\n" + NO_TRIM), FIRST, PROVIDER_AFTER_FIRST]
     whole = [CORE, ("+ `from google.cloud import compute_v1` (every client, no client made)",
                     "from google.cloud import compute_v1\ncompute_v1.DisksClient")]
     return {
         "the controller (upb protobuf, the default)": run(controller),
-        "without malloc_trim after loading": run(without_trim),
-        "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python": run(
-            controller, {"PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}),
+        "every message type loaded (before cloudlb_gcp.sdk trimmed them)": run(all_types),
+        "every message type, without malloc_trim after loading": run(without_trim),
+        "every message type, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python": run(
+            all_types, {"PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}),
         "the whole compute_v1 package instead": run(whole),
     }
 
