@@ -186,12 +186,13 @@ def test_a_new_leader_serves_a_service_created_meanwhile_before_re_checking_the_
     election = LeaderElection(lease_namespace="kube-system", timings=FAST)
     stacks = [ExitStack(), ExitStack()]
     def create_others(replicas: list[RunningController] | None = None) -> None:
-        for index in range(12):
+        first = ServiceRef("default", "svc-00")
+        kube.create(service_manifest(first.name, load_balancer_class="cloudlb.io/example"))
+        if replicas:  # both watching: the rest reach the standby as watch events
+            wait_for(lambda: all(first in replica.reconciler.services for replica in replicas),
+                     timeout=10, message="both replicas watching")
+        for index in range(1, 12):
             kube.create(service_manifest(f"svc-{index:02d}", load_balancer_class="cloudlb.io/example"))
-            if index == 0 and replicas:  # both watching: the rest reach the standby as watch events
-                for replica in replicas:
-                    wait_for(lambda r=replica: ServiceRef("default", "svc-00") in r.reconciler.services,
-                             timeout=10, message="the replica watching")
 
     if standby_saw == "a listing":
         create_others()
