@@ -117,6 +117,28 @@ def test_deleting_what_is_still_used_is_refused(emulator: GCEEmulator) -> None:
     addresses.delete_unary(address="ip", **WHERE)
 
 
+def test_an_ip_is_taken_while_held_and_the_lowest_free_one_is_given(emulator: GCEEmulator) -> None:
+    """The emulator's index of who holds each IP follows inserts and deletes (addresses and rules alike)."""
+    make_backend_service(emulator)
+    addresses = client(emulator, compute_v1.AddressesClient)
+    for name in ("a", "b", "c"):
+        addresses.insert_unary(address_resource=compute_v1.Address(name=name), **WHERE)
+    a, b, c = (addresses.get(address=name, **WHERE).address for name in ("a", "b", "c"))
+    assert len({a, b, c}) == 3
+    with pytest.raises(api.Conflict, match="already reserved"):
+        addresses.insert_unary(address_resource=compute_v1.Address(name="d", address=b), **WHERE)
+    addresses.delete_unary(address="b", **WHERE)
+    # An ephemeral rule takes the lowest free IP: the one b held.
+    rules = client(emulator, compute_v1.ForwardingRulesClient)
+    rules.insert_unary(forwarding_rule_resource=rule(), **WHERE)
+    assert rules.get(forwarding_rule="fr", **WHERE).I_p_address == b
+    addresses.insert_unary(address_resource=compute_v1.Address(name="d"), **WHERE)
+    assert addresses.get(address="d", **WHERE).address not in (a, b, c)
+    rules.delete_unary(forwarding_rule="fr", **WHERE)
+    addresses.insert_unary(address_resource=compute_v1.Address(name="e", address=b), **WHERE)
+    assert addresses.get(address="e", **WHERE).address == b
+
+
 def test_schemes_accept_only_their_protocols(emulator: GCEEmulator) -> None:
     make_backend_service(emulator, protocol="UNSPECIFIED")
     rules = client(emulator, compute_v1.ForwardingRulesClient)

@@ -195,7 +195,7 @@ class ComputeCloud:
                 raise invalid(f"{path.collection} are read-only in the emulator")
             rules.check_delete(self.store, path, resource)
             if path.collection == "forwardingRules":
-                rules.release_address(self.store, path.link)
+                rules.release_address(self.store, path.link, resource.I_p_address)
             self.store.remove(path)
             self.members.pop(path, None)
             return self.operations.start(path, "delete")

@@ -41,13 +41,7 @@ def range_of(store: Store, subnetwork: str, external: bool) -> ipaddress.IPv6Net
 
 
 def _used(store: Store) -> set[ipaddress.IPv6Address]:
-    used = set()
-    for collection, field in (("addresses", "address"), ("forwardingRules", "I_p_address")):
-        for _, resource in store.items(collection):
-            text = getattr(resource, field).removesuffix(SUFFIX)
-            if ":" in text:
-                used.add(ipaddress.IPv6Address(text))
-    return used
+    return {ipaddress.IPv6Address(text) for text in store.used_ips() if ":" in text}
 
 
 def allocate(store: Store, within: ipaddress.IPv6Network) -> str:

@@ -59,14 +59,6 @@ def label_fingerprint(labels: Mapping[str, str]) -> str:
     return base64.b64encode(digest).decode()
 
 
-def _used_ips(store: Store) -> set[str]:
-    used = {a.address for _, a in store.items("addresses") if a.address}
-    used |= {r.I_p_address for _, r in store.items("forwardingRules") if r.I_p_address}
-    for _, instance in store.items("instances"):
-        used |= {nic.network_i_p for nic in instance.network_interfaces}
-    return used
-
-
 def _subnet_range(store: Store, link: str) -> ipaddress.IPv4Network:
     _, subnet = store.resolve(link, "subnetworks")
     return ipaddress.ip_network(subnet.ip_cidr_range)  # type: ignore[return-value]
@@ -76,9 +68,8 @@ def allocate_ip(store: Store, internal_subnet: str | None, network_tier: str = "
     """A free address: from the subnetwork for internal ones, from the tier's external pool otherwise."""
     pool = _subnet_range(store, internal_subnet) if internal_subnet else (
         STANDARD_POOL if network_tier == "STANDARD" else EXTERNAL_POOL)
-    used = _used_ips(store)
     for candidate in itertools.islice(pool.hosts(), 9, None):  # low addresses are the gateway's and the nodes'
-        if str(candidate) not in used:
+        if not store.ip_used(str(candidate)):
             return str(candidate)
     raise ApiError(403, "IP_SPACE_EXHAUSTED", f"no free address left in {pool}")
 
@@ -102,7 +93,7 @@ def check_address(store: Store, path: ResourcePath, address: compute_v1.Address)
         if address.purpose not in ("", "GCE_ENDPOINT"):
             raise invalid(f"Invalid value for field 'resource.purpose': '{address.purpose}' for an IPv6 address")
         ipv6.check_address(store, address)
-        if any(a.address == address.address for p, a in store.items("addresses") if p != path):
+        if any(p != path for p, _ in store.holders(address.address, "addresses")):
             raise ApiError(409, "alreadyExists", f"IP '{address.address}' is already reserved by another address")
         address.status = "RESERVED"
         return
@@ -124,7 +115,7 @@ def check_address(store: Store, path: ResourcePath, address: compute_v1.Address)
         ip = _check_ip(address.address)
         if address_type == "INTERNAL" and ip not in _subnet_range(store, address.subnetwork):
             raise invalid(f"Requested internal IP {ip} is outside the subnetwork's range")
-        if any(a.address == address.address for p, a in store.items("addresses") if p != path):
+        if any(p != path for p, _ in store.holders(address.address, "addresses")):
             raise ApiError(409, "alreadyExists", f"IP '{ip}' is already reserved by another address")
     else:
         address.address = allocate_ip(store, address.subnetwork if address_type == "INTERNAL" else None,
@@ -214,9 +205,9 @@ def _bind_address(store: Store, path: ResourcePath, rule: compute_v1.ForwardingR
         return
     else:
         ip = _check_ip(rule.I_p_address)
-    reserved = [(p, a) for p, a in store.items("addresses", "regions", path.location) if a.address == str(ip)]
-    sharing = [r for p, r in store.items("forwardingRules")
-               if r.I_p_address.removesuffix(ipv6.SUFFIX) == str(ip) and p != path]
+    reserved = [(p, a) for p, a in store.holders(str(ip), "addresses")
+                if p.scope == "regions" and p.location == path.location]
+    sharing = [r for p, r in store.holders(str(ip), "forwardingRules") if p != path]
     for other in sharing:
         if other.I_p_protocol == rule.I_p_protocol and _ports_overlap(_ports_of(other), _ports_of(rule)):
             raise invalid(f"IP {ip} is already used by forwarding rule '{other.name}' for overlapping ports")
@@ -238,8 +229,9 @@ def _bind_address(store: Store, path: ResourcePath, rule: compute_v1.ForwardingR
         raise invalid(f"IP {ip} is outside the rule's subnetwork")
 
 
-def release_address(store: Store, rule_link: str) -> None:
-    for _, address in store.items("addresses"):
+def release_address(store: Store, rule_link: str, ip: str) -> None:
+    """The rule at ``rule_link`` on ``ip`` goes: the addresses of that IP no longer list it as a user."""
+    for _, address in store.holders(ip.split("/", 1)[0], "addresses"):
         if rule_link in address.users:
             address.users.remove(rule_link)
             address.status = "IN_USE" if address.users else "RESERVED"
@@ -284,7 +276,8 @@ def check_backend_service(store: Store, path: ResourcePath, service: compute_v1.
         if backend.balancing_mode not in ("", "CONNECTION"):
             raise invalid("Passthrough backend services only accept balancingMode CONNECTION")
         backend.balancing_mode = "CONNECTION"
-    for _, rule in store.items("forwardingRules"):
+    # A rule names an existing backend service: only a patched one can have rules to fit.
+    for _, rule in store.items("forwardingRules") if store.find(path) is not None else ():
         if _same(rule.backend_service, path, store) and service.protocol not in (rule.I_p_protocol, "UNSPECIFIED"):
             raise invalid(f"Protocol {service.protocol} does not fit forwarding rule '{rule.name}'")
 

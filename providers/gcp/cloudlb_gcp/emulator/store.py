@@ -17,11 +17,27 @@ from cloudlb_gcp.emulator.errors import not_found
 from cloudlb_gcp.emulator.paths import ResourcePath, parse_reference
 
 
+def _ips_of(collection: str, resource: Any) -> tuple[str, ...]:
+    """The IPs a resource holds (an address, a rule, an instance's interfaces), without a ``/96`` suffix."""
+    if collection == "addresses":
+        texts = [resource.address]
+    elif collection == "forwardingRules":
+        texts = [resource.I_p_address]
+    elif collection == "instances":
+        texts = [nic.network_i_p for nic in resource.network_interfaces]
+    else:
+        return ()
+    return tuple(text.split("/", 1)[0] for text in texts if text)
+
+
 @dataclass
 class Store:
     project: str
     _collections: defaultdict[str, dict[ResourcePath, Any]] = field(default_factory=lambda: defaultdict(dict))
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    # Who holds each IP: finding it costs the same with 10 or 10,000 resources (not a scan of proto-plus messages).
+    _holders: defaultdict[str, set[ResourcePath]] = field(default_factory=lambda: defaultdict(set))
+    _ips: dict[ResourcePath, tuple[str, ...]] = field(default_factory=dict)
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -43,10 +59,34 @@ class Store:
         return path, self.get(path)
 
     def put(self, path: ResourcePath, resource: Any) -> None:
+        """Store ``resource`` (the IPs it holds must not change until it is put again or removed)."""
         self._collections[path.collection][path] = resource
+        self._unindex(path)
+        if ips := _ips_of(path.collection, resource):
+            self._ips[path] = ips
+            for ip in ips:
+                self._holders[ip].add(path)
 
     def remove(self, path: ResourcePath) -> None:
         del self._collections[path.collection][path]
+        self._unindex(path)
+
+    def _unindex(self, path: ResourcePath) -> None:
+        for ip in self._ips.pop(path, ()):
+            self._holders[ip].discard(path)
+            if not self._holders[ip]:
+                del self._holders[ip]
+
+    def holders(self, ip: str, collection: str) -> list[tuple[ResourcePath, Any]]:
+        """The resources of ``collection`` that hold ``ip`` (given without a ``/96`` suffix), by path."""
+        found = sorted(path for path in self._holders.get(ip, ()) if path.collection == collection)
+        return [(path, self._collections[collection][path]) for path in found]
+
+    def ip_used(self, ip: str) -> bool:
+        return ip in self._holders
+
+    def used_ips(self) -> list[str]:
+        return list(self._holders)
 
     def items(self, collection: str, scope: str | None = None, location: str | None = None,
               ) -> Iterator[tuple[ResourcePath, Any]]:
