@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cloudlb.kubeapi import (
+    decoding,
     errors,
     fieldsets,
     managedfields,
@@ -231,6 +232,9 @@ class ObjectStore:
             raise errors.bad_request("metadata must be an object")
         stringmaps.check(candidate, resource)
         stringmaps.normalise(candidate["metadata"])
+        wrong = decoding.type_error(candidate, _schema(resource))
+        if wrong is not None:  # the patched object does not decode: upstream names the patch, as a 422
+            raise errors.invalid("", "", [FieldCause("patch", f"Invalid value: {json.dumps(patch)[:200]}: {wrong}")])
         return self._update(resource, old, candidate, subresource, options)
 
     def apply(self, resource: ResourceType, namespace: str | None, name: str, configuration: Obj,
@@ -357,6 +361,10 @@ class ObjectStore:
             raise errors.bad_request("metadata must be an object")
         stringmaps.check(obj, resource)  # the Go decoder's step: every write, HTTP or helper, goes through it
         stringmaps.normalise(metadata)
+        wrong = decoding.type_error(obj, _schema(resource))
+        if wrong is not None:
+            raise errors.bad_request(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                                     f"{resource.kind}: {wrong}")
         return obj
 
     def _name_for_create(self, resource: ResourceType, metadata: dict[str, Any]) -> str:
