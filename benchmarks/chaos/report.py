@@ -65,13 +65,15 @@ def markdown(result: ChaosResult, command: str) -> str:
                   f"its first cloud write after {acted} s; the new Service served after {served} s (cloud faults "
                   f"included).", ""]
     f = result.fuzz
-    refusals = ", ".join(f"{n} answered {code}" for code, n in sorted(f.refusals.items())) or "none"
+    why = {"400": "not decodable (400: no API server of any version can store them)",
+           "422": "refused by validation (422) that the emulator's helper cannot plant either"}
+    refusals = "; ".join(f"{n} {why.get(code, f'answered {code}')}" for code, n in sorted(f.refusals.items()))
     lines += ["## Generated Services", "",
               f"{f.drawn} drawn from `cloudlb.strategies.services`: {f.accepted} created through the API, "
               f"{f.planted} refused by validation (422) and planted through the emulator's helper (as an older API "
-              f"server stored them), {f.refused} not storable on any API server "
-              f"({refusals}). Of those that reached the controller, {f.ours} are of "
-              f"its class: **{f.served} served**, **{f.named} named** (Warning + failing condition or port error), "
+              f"server stored them), {f.refused} never reached the controller ({refusals or 'none'}). Of those "
+              f"that reached the controller, {f.ours} are of its class: **{f.served} served**, **{f.named} named** "
+              "(Warning + failing condition or port error), "
               f"**{len(f.unnamed)} neither**; {f.other_class} of another class, {len(f.touched_other_class)} of them "
               f"touched. {f.seconds:.0f} s.", ""]
     if f.reasons:
