@@ -7,7 +7,7 @@ import time
 from cloudlb_gcp.inventory import Inventory
 from cloudlb_gcp.names import names_for
 from cloudlb_gcp.ownership import OwnerMark
-from cloudlb_gcp.resources import forwarding_rules, health_check
+from cloudlb_gcp.resources import backend_service, forwarding_rules, health_check
 from cloudlb_gcp.resources.health_check import HealthCheckRecord
 from cloudlb_gcp.resources.instance_groups import GroupRecord
 
@@ -76,3 +76,33 @@ def test_the_cluster_view_knows_a_users_address_from_the_rule_that_names_it() ->
     known = view.addresses["static-web"]
     assert known is not None and (known.ip, known.address_type) == ("203.0.113.200", "EXTERNAL")
     assert view.addresses_by_ip["203.0.113.200"] == known
+    # Known while a rule names it, whichever way the rule goes: a write, a listing, a deletion.
+    inventory.merge(forwarding_rules.KIND, {}, time.monotonic() - 60)  # listed before our write: kept
+    assert "static-web" in inventory.cluster_view().addresses
+    inventory.remove(forwarding_rules.KIND, rule.name)
+    assert "static-web" not in inventory.cluster_view().addresses
+    inventory.merge(forwarding_rules.KIND, {rule.name: rule}, time.monotonic())
+    assert "static-web" in inventory.cluster_view().addresses
+    inventory.merge(forwarding_rules.KIND, {}, time.monotonic())
+    assert "static-web" not in inventory.cluster_view().addresses
+
+
+def test_the_users_of_each_zones_group_follow_writes_listings_and_deletions() -> None:
+    group = "projects/p/zones/{}/instanceGroups/group"
+    other = ServiceRef("default", "api")
+
+    def service(ref: ServiceRef, *zones: str) -> backend_service.BackendServiceRecord:
+        return backend_service.desired(names_for("c1", ref).backend_service, OwnerMark("c1", ref), "EXTERNAL", "TCP",
+                                       "hc", [group.format(zone) for zone in zones] + ["projects/p/zones/a/x/y"])
+    web, api = names_for("c1", WEB).backend_service, names_for("c1", other).backend_service
+    inventory = Inventory("group")
+    inventory.put(backend_service.KIND, service(WEB, "a", "b"))
+    inventory.put(backend_service.KIND, service(other, "a"))
+    assert inventory.group_users() == {"a": {web, api}, "b": {web}}
+    inventory.put(backend_service.KIND, service(WEB, "b"))
+    assert inventory.group_users() == {"a": {api}, "b": {web}}
+    assert inventory.cluster_view().group_users == {"a": {api}, "b": {web}}
+    inventory.remove(backend_service.KIND, api)
+    assert inventory.group_users() == {"b": {web}}
+    inventory.merge(backend_service.KIND, {api: service(other, "c")}, time.monotonic())
+    assert inventory.group_users() == {"c": {api}}
