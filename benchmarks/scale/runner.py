@@ -256,7 +256,13 @@ class ControllerRun:
         before, clock = self.cloud.counts("controller"), time.monotonic()
         ctl = self.start(LONG_INTERVAL)
         try:
-            after = self.wait_idle(ctl, before, clock + self.timeout)
+            # Idle only once it has planned every load balancer: at large N the first plan comes seconds after
+            # the start-up check's read, long enough to look quiet (N = 1,000 once counted 1 read in all).
+            deadline = clock + self.timeout
+            while ctl.metrics().provider_calls["plan"] < len(self.names) and time.monotonic() < deadline:
+                ctl.check_alive()
+                time.sleep(POLL)
+            after = self.wait_idle(ctl, before, deadline)
             seconds = after.last_answered - clock if after and after.last_answered else None
 
             def unchanged() -> tuple[bool, str]:
