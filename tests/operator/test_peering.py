@@ -220,3 +220,25 @@ def test_a_new_leader_serves_a_service_created_meanwhile_before_re_checking_the_
         assert ensured[0] == "default/zz-created-meanwhile", ensured
         wait_for(lambda: standby_cloud.count("ensure") >= 13, timeout=20,
                  message="the others re-checked after it")
+
+
+@pytest.mark.asyncio
+async def test_the_leader_renews_with_one_write_and_reads_the_lease_only_when_that_write_fails(
+        kube: EmulatedKubernetes) -> None:
+    """As client-go's fast path: half the requests, and a failed write is followed by a read in the same try."""
+    def lease_requests() -> list[str]:
+        return [request.method for request in kube.requests if request.resource == "leases"]
+
+    async with session(kube) as api_session:
+        leader = elector(api_session, "pod-a")
+        await leader.campaign_once()
+        assert leader.leading
+        before = len(lease_requests())
+        assert await leader.try_acquire_or_renew()
+        assert lease_requests()[before:] == ["PUT"]
+        kube.patch("coordination.k8s.io/v1", "leases", "kube-system", "cloudlb",
+                   {"metadata": {"labels": {"touched": "by-someone-else"}}})  # its resourceVersion moves on
+        before = len(lease_requests())
+        assert await leader.try_acquire_or_renew()
+        assert lease_requests()[before:] == ["PUT", "GET", "PUT"]
+        assert lease(kube)["holderIdentity"] == "pod-a"
