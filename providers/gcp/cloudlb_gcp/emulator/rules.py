@@ -276,9 +276,8 @@ def check_backend_service(store: Store, path: ResourcePath, service: compute_v1.
         if backend.balancing_mode not in ("", "CONNECTION"):
             raise invalid("Passthrough backend services only accept balancingMode CONNECTION")
         backend.balancing_mode = "CONNECTION"
-    # A rule names an existing backend service: only a patched one can have rules to fit.
-    for _, rule in store.items("forwardingRules") if store.find(path) is not None else ():
-        if _same(rule.backend_service, path, store) and service.protocol not in (rule.I_p_protocol, "UNSPECIFIED"):
+    for _, rule in store.users(path):
+        if service.protocol not in (rule.I_p_protocol, "UNSPECIFIED"):
             raise invalid(f"Protocol {service.protocol} does not fit forwarding rule '{rule.name}'")
 
 
@@ -315,27 +314,10 @@ def check_firewall(store: Store, path: ResourcePath, firewall: compute_v1.Firewa
         firewall.source_ranges.append("0.0.0.0/0")
 
 
-def _same(link: str, path: ResourcePath, store: Store) -> bool:
-    if not link.endswith("/" + path.name):
-        return False
-    try:
-        return store.resolve(link, path.collection)[0] == path
-    except ApiError:
-        return False
-
-
 def check_delete(store: Store, path: ResourcePath, resource: Any) -> None:
     """Refuse to delete a resource that another one still references, as the API does."""
-    users: list[str] = []
-    if path.collection == "backendServices":
-        users = [r.self_link for _, r in store.items("forwardingRules") if _same(r.backend_service, path, store)]
-    elif path.collection == "healthChecks":
-        users = [s.self_link for _, s in store.items("backendServices")
-                 if any(_same(h, path, store) for h in s.health_checks)]
-    elif path.collection == "instanceGroups":
-        users = [s.self_link for _, s in store.items("backendServices")
-                 if any(_same(b.group, path, store) for b in s.backends)]
-    elif path.collection == "addresses":
+    users: list[str] = [user.self_link for _, user in store.users(path)]
+    if path.collection == "addresses":
         users = list(resource.users)
     if users:
         raise in_use(f"{path.collection[:-1]} '{path.name}'", users[0])

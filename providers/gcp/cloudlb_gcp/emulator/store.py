@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudlb_gcp.emulator.errors import not_found
+from cloudlb_gcp.emulator.errors import ApiError, not_found
 from cloudlb_gcp.emulator.paths import ResourcePath, parse_reference
 
 
@@ -30,6 +30,16 @@ def _ips_of(collection: str, resource: Any) -> tuple[str, ...]:
     return tuple(text.split("/", 1)[0] for text in texts if text)
 
 
+def _links_of(collection: str, resource: Any) -> list[str]:
+    """The references that make a resource a user of another: a rule's backend service, a backend service's
+    health checks and instance groups."""
+    if collection == "forwardingRules":
+        return [resource.backend_service]
+    if collection == "backendServices":
+        return [*resource.health_checks, *(backend.group for backend in resource.backends)]
+    return []
+
+
 @dataclass
 class Store:
     project: str
@@ -38,6 +48,9 @@ class Store:
     # Who holds each IP: finding it costs the same with 10 or 10,000 resources (not a scan of proto-plus messages).
     _holders: defaultdict[str, set[ResourcePath]] = field(default_factory=lambda: defaultdict(set))
     _ips: dict[ResourcePath, tuple[str, ...]] = field(default_factory=dict)
+    # Who references each resource (the API refuses to delete what is in use): the same, without a scan.
+    _users: defaultdict[ResourcePath, set[ResourcePath]] = field(default_factory=lambda: defaultdict(set))
+    _uses: dict[ResourcePath, tuple[ResourcePath, ...]] = field(default_factory=dict)
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -66,6 +79,17 @@ class Store:
             self._ips[path] = ips
             for ip in ips:
                 self._holders[ip].add(path)
+        if uses := tuple(self._referenced(_links_of(path.collection, resource))):
+            self._uses[path] = uses
+            for used in uses:
+                self._users[used].add(path)
+
+    def _referenced(self, links: list[str]) -> Iterator[ResourcePath]:
+        for link in links:
+            try:
+                yield parse_reference(link, self.project)
+            except ApiError:
+                continue
 
     def remove(self, path: ResourcePath) -> None:
         del self._collections[path.collection][path]
@@ -76,6 +100,15 @@ class Store:
             self._holders[ip].discard(path)
             if not self._holders[ip]:
                 del self._holders[ip]
+        for used in self._uses.pop(path, ()):
+            self._users[used].discard(path)
+            if not self._users[used]:
+                del self._users[used]
+
+    def users(self, path: ResourcePath) -> list[tuple[ResourcePath, Any]]:
+        """The resources that reference ``path`` (rules their backend service, backend services their health
+        checks and groups), by path."""
+        return [(user, self._collections[user.collection][user]) for user in sorted(self._users.get(path, ()))]
 
     def holders(self, ip: str, collection: str) -> list[tuple[ResourcePath, Any]]:
         """The resources of ``collection`` that hold ``ip`` (given without a ``/96`` suffix), by path."""
