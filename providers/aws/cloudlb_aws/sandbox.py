@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 
 from cloudlb.sandbox_cloud import SandboxCloud, SandboxInstance
+from cloudlb_aws import moto_tags
 from cloudlb_aws.naming import CLUSTER_TAG_PREFIX
 from cloudlb_aws.placement import INTERNAL_ROLE_TAG, PUBLIC_ROLE_TAG
 
@@ -35,6 +36,7 @@ class MotoSandbox(SandboxCloud):
         # Imported here: moto is the optional `sandbox` extra, and the provider itself never needs it.
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
+        moto_tags.apply()
         self.cluster_name = cluster_name
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
