@@ -28,6 +28,8 @@ GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 # An NLB takes five security groups, a Classic ELB five as well (the default quota).
 MAX_GROUPS = 5
 MAX_NAME_TAG = 256  # an EC2 tag value
+# The characters AWS's tagging rules allow in a tag value (letters, digits, spaces and _ . : / = + - @).
+NAME_TAG = re.compile(r"[\w .:/=+\-@]+")
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,9 @@ def _ids(annotations: Mapping[str, str], name: str, problems: list[Problem]) -> 
         if item.startswith("sg-") and not is_group_id(item):
             # Fatal: the load balancer would be reachable through other groups than the user chose.
             problems.append(problem(name, f"{quoted(item)} is not a security group id such as sg-0123456789abcdef0"))
-        elif len(item) > MAX_NAME_TAG:
-            problems.append(problem(name, f"{quoted(item)} is longer than a Name tag can be ({MAX_NAME_TAG})"))
+        elif len(item) > MAX_NAME_TAG or (not is_group_id(item) and not NAME_TAG.fullmatch(item)):
+            problems.append(problem(name, f"{quoted(item)} is neither a security group id nor a Name tag (at most "
+                                          f"{MAX_NAME_TAG} letters, digits, spaces and _ . : / = + - @)"))
         else:
             found.append(item)
     return tuple(dict.fromkeys(found))

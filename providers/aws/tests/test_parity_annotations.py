@@ -201,7 +201,7 @@ def test_a_group_may_be_named_by_its_name_tag_and_is_resolved_to_its_id() -> Non
 
 @pytest.mark.parametrize(("annotations", "fatal"), [
     ({fg.SECURITY_GROUPS: "sg-web"}, True), ({fg.EXTRA_SECURITY_GROUPS: "sg-XYZ"}, True),
-    ({fg.EXTRA_SECURITY_GROUPS: "x" * 257}, True),
+    ({fg.EXTRA_SECURITY_GROUPS: "x" * 257}, True), ({fg.SECURITY_GROUPS: "web;sg"}, True),
     ({fg.SECURITY_GROUPS: " , "}, False),
     ({fg.EXTRA_SECURITY_GROUPS: ",".join(f"sg-{i:08x}" for i in range(4))}, True),
 ])
