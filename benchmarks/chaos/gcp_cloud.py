@@ -31,6 +31,7 @@ class GcpCloud:
         self.compute: Compute = connect(Location(project, region), endpoint)
         self.cluster = cluster
         self.foreign: dict[str, str] = {}  # label -> API path of the planted resource
+        self.foreign_reads: dict[str, str] = {}  # label -> the SDK method that reads it ("addresses.get")
 
     def load_balancers(self) -> list[LoadBalancer]:
         """One per (owner, address): the forwarding rules of a Service that share an address are one load balancer."""
@@ -72,12 +73,13 @@ class GcpCloud:
         for label, method, collection, body in plants:
             compute.write(method, "POST", collection, body)
             self.foreign[label] = f"{collection}/{body['name']}"
+            self.foreign_reads[label] = method.replace(".insert", ".get")
 
     def foreign_snapshot(self) -> dict[str, str]:
         snapshot: dict[str, str] = {}
         for label, path in self.foreign.items():
             try:
-                found = self.compute.get("get", path)
+                found = self.compute.get(self.foreign_reads[label], path)
             except ComputeError as error:
                 found = {"error": str(error)}
             snapshot[label] = json.dumps(found, sort_keys=True) if found is not None else "deleted"
