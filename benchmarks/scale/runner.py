@@ -140,9 +140,21 @@ class ControllerRun:
         last = counts.last_answered if counts.last_answered is not None else ctl.started
         if need_calls and counts.total == since.total:
             return None
-        if time.monotonic() - last < self.settings.quiet or ctl.metrics().queue_depth:
+        if time.monotonic() - last < self.quiet or ctl.metrics().queue_depth:
             return None
         return counts
+
+    @property
+    def quiet(self) -> float:
+        """Quiet long enough to mean idle: longer at large N, where the watch delivers a thousand events
+        over seconds and the queue can be empty between them (N = 1,000 was once called idle mid-delete)."""
+        return max(self.settings.quiet, len(self.names) / 250)
+
+    def wait_planned_all(self, ctl: ControllerProcess, deadline: float) -> None:
+        """Until a (re)started controller has planned every load balancer once: its start-up re-sync is done."""
+        while ctl.metrics().provider_calls["plan"] < len(self.names) and time.monotonic() < deadline:
+            ctl.check_alive()
+            time.sleep(POLL)
 
     def wait_idle(self, ctl: ControllerProcess, since: DoorCounts, deadline: float, *,
                   need_calls: bool = True) -> DoorCounts | None:
@@ -157,11 +169,14 @@ class ControllerRun:
         """Seconds from ``clock`` until ``reached()``; None if the controller went idle first, or time ran out."""
         interval = 0.1 + len(self.names) / 5000  # listing the Services costs the API server more at large N
         while time.monotonic() < deadline:
+            checked = time.monotonic()
             if reached():
                 return time.monotonic() - clock
+            # The listing runs in the process that serves the controller's API too: at most a fifth of its time.
+            cost = time.monotonic() - checked
             if self.idle_counts(ctl, since) is not None:
                 return None
-            time.sleep(interval)
+            time.sleep(max(interval, 4 * cost))
         return None
 
     def record(self, key: str, ctl: ControllerProcess, before: DoorCounts, after: DoorCounts | None,
@@ -259,9 +274,7 @@ class ControllerRun:
             # Idle only once it has planned every load balancer: at large N the first plan comes seconds after
             # the start-up check's read, long enough to look quiet (N = 1,000 once counted 1 read in all).
             deadline = clock + self.timeout
-            while ctl.metrics().provider_calls["plan"] < len(self.names) and time.monotonic() < deadline:
-                ctl.check_alive()
-                time.sleep(POLL)
+            self.wait_planned_all(ctl, deadline)
             after = self.wait_idle(ctl, before, deadline)
             seconds = after.last_answered - clock if after and after.last_answered else None
 
@@ -296,6 +309,7 @@ class ControllerRun:
         ctl = self.start(LONG_INTERVAL)
         try:
             ctl.wait_acting()
+            self.wait_planned_all(ctl, time.monotonic() + self.timeout)
             self.wait_idle(ctl, spawned, time.monotonic() + self.timeout)
 
             def cloud_empty() -> tuple[bool, str]:
