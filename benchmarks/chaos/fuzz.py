@@ -143,13 +143,18 @@ def is_served(service: dict[str, Any], hostnames: Sequence[str]) -> bool:
     return any(entry.get("hostname") in hostnames or entry.get("ip") in hostnames for entry in ingress)
 
 
+# Reasons that say the controller is still at it (a cloud fault, the cloud's state): not a verdict on the Service.
+STILL_TRYING = {"RetryingAfterError", "WaitingForCloud", "ReplacingLoadBalancer"}
+
+
 def is_named(service: dict[str, Any], events: Sequence[dict[str, Any]]) -> bool:
-    """A Warning Event, and a status condition or port error that says what is wrong."""
+    """A Warning Event, and a status condition or port error that says what is wrong (not "retrying")."""
     if not any(event.get("type") == "Warning" for event in events):
         return False
     status = service.get("status") or {}
     conditions = status.get("conditions") or []
-    if any(OUR_CONDITIONS_FAILING.get(str(c.get("type"))) == c.get("status") for c in conditions):
+    if any(OUR_CONDITIONS_FAILING.get(str(c.get("type"))) == c.get("status") and c.get("reason") not in STILL_TRYING
+           for c in conditions):
         return True
     ingress = (status.get("loadBalancer") or {}).get("ingress") or []
     return any(port.get("error") for entry in ingress for port in entry.get("ports") or [])

@@ -584,6 +584,8 @@ class ChaosRun:
         time.sleep(1.0)  # Services of another class: give the controller a moment to (wrongly) act on them
         services = self.services(FUZZ_NAMESPACE)
         events = self._events(FUZZ_NAMESPACE)
+        # Read again with the Services: one served since the loop's last look names a load balancer made since.
+        hostnames = {lb.dns for lbs in self.inspector.by_service().values() for lb in lbs}
         for name in batch:
             service = services.get(name)
             if service is None:

@@ -52,3 +52,17 @@ def test_null_annotations_are_a_service_without_annotations(kube: EmulatedKubern
     assert fuzz.submit(kube, body)[:2] == ("accepted", 201)
     stored = kube.get("v1", "services", "fuzz", "nil")
     assert stored is not None and "annotations" not in stored["metadata"]
+
+
+def test_a_service_whose_controller_is_still_retrying_is_not_named_yet() -> None:
+    """The judge waits for a verdict: "retrying after a cloud fault" says nothing about the Service's input."""
+    warning = [{"type": "Warning", "reason": "SyncLoadBalancerFailed"}]
+
+    def service(reason: str) -> dict[str, Any]:
+        return {"status": {"conditions": [{"type": "cloudlb.io/LoadBalancerSynced", "status": "False",
+                                           "reason": reason}]}}
+
+    assert not fuzz.is_named(service("RetryingAfterError"), warning)
+    assert not fuzz.is_named(service("WaitingForCloud"), warning)
+    assert fuzz.is_named(service("InvalidAnnotation"), warning)
+    assert not fuzz.is_named(service("InvalidAnnotation"), [])
