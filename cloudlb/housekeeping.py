@@ -21,6 +21,7 @@ from typing import Any
 
 from cloudlb import sharing
 from cloudlb.config import ControllerConfig
+from cloudlb.memory import release_freed_heap
 from cloudlb.metrics import Metrics
 from cloudlb.model import LoadBalancerKey, ServiceRef
 from cloudlb.provider import SweepResult
@@ -62,6 +63,8 @@ async def sweep(reconciler: Reconciler, *, deep: bool) -> SweepResult:
     reconciler.metrics.set_ownership(reconciler.owned)
     reconciler.last_sweep = result
     reconciler.requeue(sorted(result.drifted))
+    # A sweep parses a page of every kind of resource the cluster owns: hand the freed heap back.
+    release_freed_heap()
     logger.info("%s sweep: %d load balancers owned, %d drifted, %.2fs", "deep" if deep else "fast",
                 len(result.owned), len(result.drifted), time.monotonic() - started)
     return result

@@ -32,6 +32,7 @@ from cloudlb.desired import NO_SERVABLE_PORTS, DesiredState, MemberOutcome, desi
 from cloudlb.endpoints import EndpointCache, ServiceEndpoints
 from cloudlb.events import EventRecorder
 from cloudlb.kube import KubeClient, ServiceConflict, ServiceGone, ServiceInvalid
+from cloudlb.memory import release_freed_heap, slim_service
 from cloudlb.metrics import Metrics
 from cloudlb.model import (
     FINALIZER,
@@ -61,6 +62,8 @@ from cloudlb.workqueue import Backoff, WorkQueue
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 TAKEOVER_REFUSED = "LoadBalancerNotAdopted"
+# Reconciles in a row after which a drained queue hands freed heap back to the system (see cloudlb.memory).
+HEAP_TRIM_BURST = 50
 
 
 def is_load_balancer(service: Mapping[str, Any]) -> bool:
@@ -153,6 +156,7 @@ class Reconciler:
         self.sharing = sharing.parse_policy(config.share_namespaces)
         self.services: dict[ServiceRef, dict[str, Any]] = {}
         self.key_of: dict[ServiceRef, LoadBalancerKey] = {}
+        self._reconciles_since_trim = 0
         self.members: dict[LoadBalancerKey, set[ServiceRef]] = {}
         self.nodes: dict[str, dict[str, Any]] = {}
         self.backends: tuple[Backend, ...] = ()
@@ -236,7 +240,7 @@ class Reconciler:
             if before is not None and self.members.get(before):
                 self.queue.add(before)  # the others of a shared load balancer lose this member's ports
             return
-        self.services[ref] = dict(service)
+        self.services[ref] = slim_service(service)
         key = sharing.key_for(service, self.sharing)
         if key != before:
             self._leave(ref)
@@ -333,6 +337,15 @@ class Reconciler:
                 self.queue.done(key)
                 self.metrics.reconcile_seconds.observe(time.monotonic() - started)
                 self.metrics.queue_depth.set(self.queue.pending())
+                self._release_heap_after_burst()
+
+    def _release_heap_after_burst(self) -> None:
+        """When a burst of reconciles (a start-up re-sync, a node change over every load balancer) has drained
+        the queue, hand the heap its cloud answers left back to the system; single changes do not pay for it."""
+        self._reconciles_since_trim += 1
+        if self._reconciles_since_trim >= HEAP_TRIM_BURST and self.queue.pending() == 0:
+            self._reconciles_since_trim = 0
+            release_freed_heap()
 
     async def call(self, method: str, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking provider method in the worker pool, counting its outcome."""
@@ -392,7 +405,7 @@ class Reconciler:
             for member in wanted:
                 if member.ref in served:
                     # Before any cloud resource can exist for it.
-                    self.services[member.ref] = await self._kube().add_finalizer(member.service)
+                    self.services[member.ref] = slim_service(await self._kube().add_finalizer(member.service))
         except ServiceInvalid as invalid:
             message = await self._refused_write(key, member, "add the finalizer", invalid)
             # The status is a subresource the API server validates apart (a Service an older server stored, that

@@ -32,7 +32,6 @@ where the C library has no such call).
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import importlib.util
 import itertools
@@ -43,6 +42,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from cloudlb.memory import release_freed_heap
 
 PACKAGE = "google.cloud.compute_v1"
 TYPES_PACKAGE = f"{PACKAGE}.types"
@@ -150,14 +151,6 @@ def trim_types_source(source: str, needed: Iterable[str]) -> str | None:
         if name not in kept:
             lines[start:end] = ["\n"] * (end - start)
     return "".join(lines)
-
-
-def release_freed_heap() -> None:
-    """Give the heap that freed objects left back to the system (glibc's ``malloc_trim``)."""
-    # The process's own symbols, the C library's among them (no search for the library's file).
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
-    if trim is not None:
-        trim(0)
 
 
 def _spec(name: str) -> importlib.machinery.ModuleSpec:
