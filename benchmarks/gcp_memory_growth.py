@@ -1,4 +1,7 @@
-"""Where the GCP controller's memory goes as Services are added: RSS (and optionally tracemalloc) at N = 0, 100, 1000.
+"""Where the controller's memory goes as Services are added: RSS (and optionally tracemalloc) at N = 0, 100, 1000.
+
+Written for GCP (the SDK's message types); ``--provider aws`` runs the same steps on moto, and ``--restart``
+adds the RSS of a second controller after its first re-sync over the last step's Services.
 
 One ``cloudlb run --provider gcp`` process, as the scale benchmark runs it (the GCE emulator in a
 process of its own behind the counting door, the emulated Kubernetes API in this one), takes the
@@ -127,20 +130,25 @@ def main() -> None:
     parser.add_argument("--steps", default="100,1000", help="cumulative Service counts")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--provider", choices=("aws", "gcp"), default="gcp")
+    parser.add_argument("--restart", action="store_true",
+                        help="then start a second controller over the last step's Services and read its RSS after "
+                             "its first re-sync (every load balancer planned)")
     parser.add_argument("--whole-types", action="store_true",
                         help="load every message type of the API, as before cloudlb_gcp.sdk trimmed them")
     args = parser.parse_args()
     if args.whole_types:
         os.environ["WHOLE_TYPES"] = "1"  # read by HOOK in the controller's process
     steps = [int(s) for s in args.steps.split(",")]
-    logs = Path(tempfile.mkdtemp(prefix="cloudlb-gcp-memory-"))
+    logs = Path(tempfile.mkdtemp(prefix=f"cloudlb-{args.provider}-memory-"))
     snapshots = logs if args.tracemalloc else None
     print(f"logs: {logs}", flush=True)
-    with (CloudProcess("gcp", NODES + 1, CLUSTER, logs / "cloud.log") as cloud, EmulatedKubernetes() as kube):
-        cluster = Cluster(kube, "gcp")
+    with (CloudProcess(args.provider, NODES + 1, CLUSTER, logs / "cloud.log") as cloud,
+          EmulatedKubernetes() as kube):
+        cluster = Cluster(kube, args.provider)
         for node in cloud.instances[:NODES]:
             cluster.add_node(node)
-        settings = Settings("gcp", CLUSTER, kube.write_kubeconfig(logs / "kubeconfig"), cloud.options,
+        settings = Settings(args.provider, CLUSTER, kube.write_kubeconfig(logs / "kubeconfig"), cloud.options,
                             cloud.environment, 3600.0, 3600.0)
         ctl = HookedController(settings, logs / "controller.log", snapshots)
         try:
@@ -161,9 +169,22 @@ def main() -> None:
                     print(f"\n== growth N={n0} -> N={n1} ==\n{growth(s0, s1, args.top)}", flush=True)
         finally:
             ctl.stop()
-    print("\n| N | RSS (MiB) |\n|---:|---:|")
-    for n, rss, _, _ in rows:
-        print(f"| {n} | {rss:.1f} |")
+        if args.restart:
+            restarted = HookedController(settings, logs / "controller-restarted.log", None)
+            try:
+                restarted.wait_acting()
+                started = time.monotonic()
+                while restarted.metrics().provider_calls["plan"] < steps[-1]:
+                    restarted.check_alive()
+                    time.sleep(0.5)
+                took = wait_converged(restarted, cluster, steps[-1], cloud)
+                rows.append((steps[-1], restarted.rss_mib(), time.monotonic() - started + took, None))
+                print(f"N={steps[-1]} after a restart's re-sync: RSS {rows[-1][1]:.1f} MiB", flush=True)
+            finally:
+                restarted.stop()
+    print(f"\n{args.provider}\n| N | RSS (MiB) |\n|---:|---:|")
+    for index, (n, rss, _, _) in enumerate(rows):
+        print(f"| {n}{' (restarted)' if args.restart and index == len(rows) - 1 else ''} | {rss:.1f} |")
     print(f"(python {sys.version.split()[0]})")
 
 
