@@ -7,6 +7,16 @@ import asyncio
 from cloudlb.workqueue import Backoff, WorkQueue
 
 
+async def drained(queue: WorkQueue[str]) -> list[str]:
+    """Every key the queue hands out, in order, each marked done at once."""
+    got = []
+    while queue.pending():
+        key = await asyncio.wait_for(queue.get(), 1)
+        got.append(key)
+        queue.done(key)
+    return got
+
+
 def test_backoff_doubles_and_caps_and_resets() -> None:
     backoff: Backoff[str] = Backoff(base=1.0, cap=5.0)
     assert [backoff.next_delay("k") for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
@@ -65,12 +75,7 @@ def test_a_low_priority_key_waits_behind_every_other_and_a_plain_add_promotes_it
         queue.add("created")
         queue.add("listed-3")  # a change to a listed one: no longer a mere re-check
         queue.add("listed-1", low=True)  # already waiting: keeps its place
-        got = []
-        while queue.pending():
-            key = await asyncio.wait_for(queue.get(), 1)
-            got.append(key)
-            queue.done(key)
-        return got
+        return await drained(queue)
 
     assert asyncio.run(scenario()) == ["created", "listed-3", "listed-1", "listed-2"]
 
@@ -102,11 +107,6 @@ def test_prioritise_sorts_the_waiting_keys_again_keeping_their_order() -> None:
             queue.add(key)
         queue.add("todo-2", low=True)
         queue.prioritise(lambda key: key.startswith("todo"))
-        got = []
-        while queue.pending():
-            key = await asyncio.wait_for(queue.get(), 1)
-            got.append(key)
-            queue.done(key)
-        return got
+        return await drained(queue)
 
     assert asyncio.run(scenario()) == ["todo-1", "todo-2", "done-1", "done-2"]
