@@ -82,11 +82,26 @@ def run_changes(key: LoadBalancerKey, changes: Iterable[Change], run_one: Callab
     Stopping is safe because every plan is recomputed from the inventory on
     the next attempt: what was done is not done again, what was not is planned again.
     """
-    for change in changes:
+    for done, change in enumerate(changes):
         started = time.monotonic()
         try:
             run_one(change)
         except Exception as error:
             logger.warning("%s: %s failed after %.2fs: %s", key, change, time.monotonic() - started, error)
+            if done:  # changes before this one were done
+                setattr(error, _PROGRESS, True)
             raise
         logger.info("%s: %s (%.2fs)", key, change, time.monotonic() - started)
+
+
+_PROGRESS = "_cloudlb_made_progress"
+
+
+def made_progress(error: BaseException) -> bool:
+    """Whether ``error`` stopped a run of changes after at least one of them was done.
+
+    Such a failure is not the same failure again: the next attempt starts where this one stopped, so
+    the core retries it after the base delay instead of backing off further (with a few faulty calls
+    among a dozen writes, doubling on every one of them reached minutes).
+    """
+    return bool(getattr(error, _PROGRESS, False))

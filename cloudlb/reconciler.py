@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from kopf._cogs.clients import errors as kopf_errors
 
 from cloudlb import events, logs, sharing
-from cloudlb.changes import ChangePlan
+from cloudlb.changes import ChangePlan, made_progress
 from cloudlb.config import ControllerConfig
 from cloudlb.desired import NO_SERVABLE_PORTS, DesiredState, MemberOutcome, desired_state, label_keys
 from cloudlb.endpoints import EndpointCache, ServiceEndpoints
@@ -608,7 +608,11 @@ class Reconciler:
         self._retry_after(key, exc)
 
     def _retry_after(self, key: LoadBalancerKey, exc: Exception) -> None:
-        """Transient errors back off exponentially; the cloud's state (quota, in use) is retried slowly."""
+        """Transient errors back off exponentially; the cloud's state (quota, in use) is retried slowly.
+
+        An attempt that got some of its writes done before failing starts the backoff again."""
+        if made_progress(exc):
+            self.backoff.reset(key)
         delay = self.backoff.next_delay(key)
         if isinstance(exc, CloudStateError):
             delay = exc.delay if exc.delay is not None else self.config.cloud_state_retry
