@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cloudlb.memory import LAST_APPLIED, slim_service
 
 
 def test_a_cached_service_drops_managed_fields_and_kubectls_copy_and_keeps_everything_read() -> None:
-    service = {
+    service: dict[str, Any] = {
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "web", "namespace": "default", "uid": "u1", "resourceVersion": "7", "generation": 2,
                      "finalizers": ["service.kubernetes.io/load-balancer-cleanup"],
